@@ -1,0 +1,145 @@
+/**
+ * Typed configuration from the environment, parsed and validated once at start.
+ * Every problem is collected before failing, so a misconfigured pod reports all of its
+ * bad variables in one log line instead of one per restart.
+ */
+
+export type Env = Record<string, string | undefined>;
+
+export interface Setting<T> {
+  readonly parse: (raw: string | undefined, name: string) => T;
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+class SettingProblem extends Error {}
+
+function required<T>(convert: (raw: string, name: string) => T, fallback?: T): Setting<T> {
+  return {
+    parse(raw, name) {
+      if (raw === undefined || raw === '') {
+        if (fallback !== undefined) return fallback;
+        throw new SettingProblem(`${name} is required but not set`);
+      }
+      return convert(raw, name);
+    },
+  };
+}
+
+export function string(fallback?: string): Setting<string> {
+  return required((raw) => raw, fallback);
+}
+
+export function optionalString(): Setting<string | undefined> {
+  return { parse: (raw) => (raw === undefined || raw === '' ? undefined : raw) };
+}
+
+export function integer(options: { default?: number; min?: number; max?: number } = {}): Setting<number> {
+  return required((raw, name) => {
+    if (!/^-?\d+$/.test(raw.trim())) throw new SettingProblem(`${name} must be an integer, got "${raw}"`);
+    const value = Number(raw);
+    if (options.min !== undefined && value < options.min) throw new SettingProblem(`${name} must be >= ${options.min}, got ${value}`);
+    if (options.max !== undefined && value > options.max) throw new SettingProblem(`${name} must be <= ${options.max}, got ${value}`);
+    return value;
+  }, options.default);
+}
+
+export function port(fallback?: number): Setting<number> {
+  return integer({ min: 0, max: 65535, ...(fallback === undefined ? {} : { default: fallback }) });
+}
+
+export function number(options: { default?: number; min?: number; max?: number } = {}): Setting<number> {
+  return required((raw, name) => {
+    const value = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(value)) throw new SettingProblem(`${name} must be a number, got "${raw}"`);
+    if (options.min !== undefined && value < options.min) throw new SettingProblem(`${name} must be >= ${options.min}, got ${value}`);
+    if (options.max !== undefined && value > options.max) throw new SettingProblem(`${name} must be <= ${options.max}, got ${value}`);
+    return value;
+  }, options.default);
+}
+
+export function boolean(fallback?: boolean): Setting<boolean> {
+  return required((raw, name) => {
+    const normalized = raw.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(normalized)) return true;
+    if (['0', 'false', 'no', 'off'].includes(normalized)) return false;
+    throw new SettingProblem(`${name} must be true or false, got "${raw}"`);
+  }, fallback);
+}
+
+export function url(options: { default?: string; protocols?: readonly string[] } = {}): Setting<string> {
+  return required((raw, name) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      throw new SettingProblem(`${name} must be a URL, got "${redactUrl(raw)}"`);
+    }
+    if (options.protocols && !options.protocols.includes(parsed.protocol.replace(/:$/, ''))) {
+      throw new SettingProblem(`${name} must use one of ${options.protocols.join(', ')}, got ${parsed.protocol}`);
+    }
+    return raw.replace(/\/$/, '');
+  }, options.default);
+}
+
+export function oneOf<const T extends string>(choices: readonly T[], fallback?: T): Setting<T> {
+  return required((raw, name) => {
+    if (!(choices as readonly string[]).includes(raw)) throw new SettingProblem(`${name} must be one of ${choices.join(', ')}, got "${raw}"`);
+    return raw as T;
+  }, fallback);
+}
+
+/** PEM keys arrive through env vars and Secrets, where newlines are often escaped as \n. */
+export function pem(): Setting<string> {
+  return required((raw, name) => {
+    const text = raw.includes('\\n') ? raw.replaceAll('\\n', '\n') : raw;
+    if (!/-----BEGIN [A-Z ]+-----/.test(text)) throw new SettingProblem(`${name} must be a PEM-encoded key`);
+    return text;
+  });
+}
+
+export type ConfigSpec = Record<string, Setting<unknown>>;
+export type ConfigOf<S extends ConfigSpec> = { readonly [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
+
+export function loadConfig<const S extends ConfigSpec>(spec: S, env: Env = process.env): ConfigOf<S> {
+  const problems: string[] = [];
+  const config: Record<string, unknown> = {};
+  for (const [name, setting] of Object.entries(spec)) {
+    try {
+      config[name] = setting.parse(env[name], name);
+    } catch (error) {
+      if (!(error instanceof SettingProblem)) throw error;
+      problems.push(error.message);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config) as ConfigOf<S>;
+}
+
+export function redactUrl(raw: string): string {
+  return raw.replace(/\/\/([^:/@]+):([^@]+)@/, '//$1:***@');
+}
+
+/** Settings every service reads: where to listen and how much to log. */
+export function serviceSettings(defaultPort: number) {
+  return {
+    HOST: string('0.0.0.0'),
+    PORT: port(defaultPort),
+    LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+  };
+}
+
+/** Settings of a service that owns a database. */
+export function databaseSettings() {
+  return {
+    DATABASE_URL: url({ protocols: ['postgres', 'postgresql'] }),
+    DATABASE_POOL_MAX: integer({ default: 10, min: 1, max: 100 }),
+  };
+}

@@ -1,0 +1,185 @@
+import pg from 'pg';
+import { Kysely, Migrator, PostgresDialect, sql, type Migration } from 'kysely';
+import type { Logger } from './logger.ts';
+import { redactUrl } from './config.ts';
+
+export { sql, type Kysely, type Migration };
+
+/** count(*) and bigserial come back as int8; every count here fits a JS number. */
+const typeParsers = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+export interface DatabaseOptions {
+  url: string;
+  poolMax: number;
+  logger: Logger;
+  applicationName: string;
+}
+
+export interface Database<DB> {
+  db: Kysely<DB>;
+  pool: pg.Pool;
+  /** Answers whether Postgres responds right now; used by /health/ready. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export function createDatabase<DB>(options: DatabaseOptions): Database<DB> {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolMax,
+    application_name: options.applicationName,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    types: typeParsers,
+  });
+  // An idle client losing its connection (database restart) must not crash the process;
+  // the pool discards it and the next query opens a fresh one.
+  pool.on('error', (error) => options.logger.warn({ err: error }, 'idle database connection failed'));
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  let closed = false;
+  return {
+    db,
+    pool,
+    async ping() {
+      try {
+        await sql`select 1`.execute(db);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await db.destroy();
+    },
+  };
+}
+
+/**
+ * Applies every pending migration. Kysely's Postgres migrator serializes concurrent
+ * runs with a session advisory lock, so replicas starting together are safe.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
+export async function migrateToLatest(db: Kysely<any>, migrations: Record<string, Migration>, logger: Logger): Promise<void> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const { error, results } = await migrator.migrateToLatest();
+  for (const result of results ?? []) {
+    if (result.status === 'Success') logger.info({ migration: result.migrationName }, 'migration applied');
+    if (result.status === 'Error') logger.error({ migration: result.migrationName }, 'migration failed');
+  }
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+}
+
+/** Creates the database named in `url` when it is missing, connecting to the server's `postgres` database. */
+export async function ensureDatabaseExists(url: string): Promise<boolean> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`refusing to create database with unusual name "${name}"`);
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new Error(`cannot reach Postgres at ${redactUrl(admin.toString())}: ${(error as Error).message}`);
+  }
+  try {
+    const existing = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (existing.rowCount) return false;
+    try {
+      await client.query(`create database "${name}"`);
+      return true;
+    } catch (error) {
+      // Another process created it between our check and our create.
+      if ((error as { code?: string }).code === '42P04' || (error as { code?: string }).code === '23505') return false;
+      throw error;
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+export async function dropDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    await client.query(`drop database if exists "${name}" with (force)`);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface NotificationListener {
+  close(): Promise<void>;
+}
+
+/**
+ * LISTENs on a channel over a dedicated connection and reconnects after failures.
+ * `onReconnect` runs after every reconnection, because notifications sent while we were
+ * disconnected are lost and the caller must resynchronize.
+ */
+export function listenForNotifications(options: {
+  url: string;
+  channel: string;
+  logger: Logger;
+  onNotification: (payload: string) => void;
+  onReconnect?: () => void;
+  retryDelayMs?: number;
+}): NotificationListener {
+  const { url, channel, logger, onNotification, onReconnect } = options;
+  const retryDelayMs = options.retryDelayMs ?? 1_000;
+  if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name "${channel}"`);
+  let client: pg.Client | undefined;
+  let stopped = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let connectedBefore = false;
+
+  const scheduleRetry = () => {
+    if (stopped || retryTimer) return;
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      void connect();
+    }, retryDelayMs);
+  };
+
+  const connect = async () => {
+    const current = new pg.Client({ connectionString: url, application_name: `listen:${channel}` });
+    client = current;
+    current.on('notification', (message) => {
+      if (message.channel === channel) onNotification(message.payload ?? '');
+    });
+    current.on('error', (error) => {
+      logger.warn({ err: error, channel }, 'notification connection failed; reconnecting');
+      current.end().catch(() => {});
+      scheduleRetry();
+    });
+    try {
+      await current.connect();
+      await current.query(`listen ${channel}`);
+      if (connectedBefore) onReconnect?.();
+      connectedBefore = true;
+    } catch (error) {
+      if (stopped) return;
+      logger.warn({ err: error, channel }, 'cannot listen for notifications; retrying');
+      current.end().catch(() => {});
+      scheduleRetry();
+    }
+  };
+
+  void connect();
+  return {
+    async close() {
+      stopped = true;
+      if (retryTimer) clearTimeout(retryTimer);
+      await client?.end().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import swagger from '@fastify/swagger';
+import type { Logger } from './logger.ts';
+import { errorBody, errorBodySchema, HttpError } from './errors.ts';
+
+export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+export type ReadinessChecks = Record<string, () => Promise<boolean>>;
+
+export interface HttpAppOptions {
+  service: string;
+  logger: Logger;
+  /** Dependencies that must answer before this instance takes traffic. */
+  readiness?: ReadinessChecks;
+  bodyLimit?: number;
+  /** Publishes the routes' schemas as OpenAPI at /openapi.json; the gateway merges them at /docs. */
+  openapi?: { title: string; description?: string };
+  fastify?: Partial<FastifyServerOptions>;
+}
+
+const statusCodes: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  406: 'NOT_ACCEPTABLE',
+  408: 'REQUEST_TIMEOUT',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  422: 'UNPROCESSABLE_ENTITY',
+  429: 'RATE_LIMITED',
+  502: 'BAD_GATEWAY',
+  503: 'SERVICE_UNAVAILABLE',
+  504: 'GATEWAY_TIMEOUT',
+};
+
+/** One log line per request, on completion: it carries the status and duration the start line lacks. */
+class CompletionOnlyLogController extends LogController {
+  override incomingRequest(): void {}
+}
+
+const readinessTimeoutMs = 2_000;
+
+/** Health and documentation routes: quiet in logs, absent from the published API. */
+const infrastructureRoute = { logLevel: 'warn', schema: { hide: true } } as const;
+
+export async function createHttpApp(options: HttpAppOptions): Promise<App> {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    bodyLimit: options.bodyLimit ?? 256 * 1024,
+    logController: new CompletionOnlyLogController({ requestIdLogLabel: 'request_id' }),
+    return503OnClosing: true,
+    ...options.fastify,
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  app.addSchema(errorBodySchema);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof HttpError) {
+      return reply.code(error.statusCode).send(errorBody(error.code, error.message));
+    }
+    if (error.validation) {
+      return reply.code(400).send(errorBody('VALIDATION_ERROR', error.message));
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      return reply.code(status).send(errorBody(statusCodes[status] ?? 'BAD_REQUEST', error.message));
+    }
+    request.log.error({ err: error }, 'request failed');
+    const code = statusCodes[status] ?? 'INTERNAL_ERROR';
+    return reply.code(status >= 500 && status < 600 ? status : 500).send(errorBody(code, status === 500 ? 'internal error' : error.message));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send(errorBody('NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`));
+  });
+
+  if (options.openapi) {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: { title: options.openapi.title, description: options.openapi.description ?? '', version: '1.0.0' },
+      },
+      refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => (json.$id as string | undefined) ?? `def-${index}` },
+    });
+    app.get('/openapi.json', infrastructureRoute, async () => app.swagger());
+  }
+
+  let shuttingDown = false;
+  app.addHook('preClose', async () => {
+    shuttingDown = true;
+  });
+
+  app.get('/health/live', infrastructureRoute, async () => ({ status: 'live' }));
+
+  const checks = options.readiness ?? {};
+  app.get('/health/ready', infrastructureRoute, async (_request, reply) => {
+    const results = await runChecks(checks);
+    const ready = !shuttingDown && Object.values(results).every(Boolean);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks: results });
+  });
+
+  return app;
+}
+
+async function runChecks(checks: ReadinessChecks): Promise<Record<string, boolean>> {
+  const entries = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      const timeout = new Promise<boolean>((resolve) => setTimeout(resolve, readinessTimeoutMs, false).unref());
+      const ok = await Promise.race([check().catch(() => false), timeout]);
+      return [name, ok] as const;
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+/** Standard error responses for a route's schema, so clients see the one error body in /docs. */
+export function errorResponses(...statuses: number[]): Record<number, { $ref: string }> {
+  return Object.fromEntries(statuses.map((status) => [status, { $ref: 'ErrorBody#' }]));
+}

@@ -1,0 +1,43 @@
+import type { FastifyRequest } from 'fastify';
+import { forbidden, unauthorized } from './errors.ts';
+
+/**
+ * The gateway verifies the bearer token and forwards who the caller is in these headers.
+ * It strips any copies a client sends, so inside the cluster they can be trusted;
+ * NetworkPolicies keep everything but the gateway from reaching the services' ports.
+ */
+export const identityHeaders = {
+  userId: 'x-user-id',
+  email: 'x-user-email',
+  role: 'x-user-role',
+} as const;
+
+export const roles = ['customer', 'admin'] as const;
+export type Role = (typeof roles)[number];
+
+export interface Caller {
+  id: string;
+  email: string;
+  role: Role;
+}
+
+export function callerOf(request: FastifyRequest): Caller {
+  const id = request.headers[identityHeaders.userId];
+  const email = request.headers[identityHeaders.email];
+  const role = request.headers[identityHeaders.role];
+  if (typeof id !== 'string' || id === '' || typeof email !== 'string' || typeof role !== 'string') {
+    throw unauthorized();
+  }
+  if (!(roles as readonly string[]).includes(role)) throw unauthorized('unknown role');
+  return { id, email, role: role as Role };
+}
+
+export function requireAdmin(request: FastifyRequest): Caller {
+  const caller = callerOf(request);
+  if (caller.role !== 'admin') throw forbidden('admin role required');
+  return caller;
+}
+
+export function identityHeadersFor(caller: Caller): Record<string, string> {
+  return { [identityHeaders.userId]: caller.id, [identityHeaders.email]: caller.email, [identityHeaders.role]: caller.role };
+}

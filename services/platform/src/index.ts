@@ -1,0 +1,11 @@
+export { loadConfig, ConfigError, redactUrl, type ConfigOf, type ConfigSpec, type Env } from './config.ts';
+export * as env from './config.ts';
+export { createLogger, logLevels, type Logger } from './logger.ts';
+export * from './errors.ts';
+export * as money from './money.ts';
+export * from './identity.ts';
+export * from './http-app.ts';
+export * from './lifecycle.ts';
+export * from './database.ts';
+export * from './service-client.ts';
+export { Type, type Static } from 'typebox';

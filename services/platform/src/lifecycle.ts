@@ -1,0 +1,67 @@
+import type { App } from './http-app.ts';
+import type { Logger } from './logger.ts';
+
+export interface RunOptions {
+  app: App;
+  host: string;
+  port: number;
+  logger: Logger;
+  /** Upper bound on a graceful shutdown before the process exits anyway. */
+  shutdownTimeoutMs?: number;
+}
+
+/**
+ * Listens, then shuts down gracefully on SIGTERM or SIGINT: /health/ready turns 503,
+ * the server stops accepting connections, requests in flight finish, and the app's
+ * onClose hooks release pools and connections. A second signal exits at once.
+ */
+export async function runService(options: RunOptions): Promise<void> {
+  const { app, logger } = options;
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 15_000;
+  let stopping = false;
+
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      logger.error({ timeout_ms: shutdownTimeoutMs }, 'graceful shutdown timed out');
+      process.exit(1);
+    }, shutdownTimeoutMs);
+    timer.unref();
+    try {
+      await app.close();
+      logger.info('shutdown complete');
+      process.exitCode = 0;
+    } catch (error) {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exitCode = 1;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('unhandledRejection', (reason) => {
+    logger.fatal({ err: reason }, 'unhandled promise rejection');
+    process.exit(1);
+  });
+
+  await app.listen({ host: options.host, port: options.port });
+}
+
+/**
+ * Runs a service's start function, logging a configuration or start-up failure
+ * in one clear line and exiting non-zero instead of printing a stack trace.
+ */
+export function startMain(name: string, start: () => Promise<void>): void {
+  start().catch((error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${name} failed to start: ${message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,113 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool, errors as undiciErrors } from 'undici';
+import { HttpError } from './errors.ts';
+
+/**
+ * Service-to-service HTTP over a keep-alive pool, with a deadline on every call and
+ * bounded retries with jittered backoff — only for idempotent methods, so a retried
+ * call can never apply an effect twice.
+ */
+export interface ServiceClientOptions {
+  service: string;
+  baseUrl: string;
+  timeoutMs?: number;
+  retries?: number;
+  connections?: number;
+  retryBaseDelayMs?: number;
+}
+
+export interface ServiceRequest {
+  method?: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface ServiceResponse<T> {
+  status: number;
+  body: T;
+}
+
+export interface ServiceClient {
+  readonly service: string;
+  request<T>(request: ServiceRequest): Promise<ServiceResponse<T>>;
+  close(): Promise<void>;
+}
+
+const idempotentMethods = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
+const retryableStatuses = new Set([502, 503, 504]);
+
+export function createServiceClient(options: ServiceClientOptions): ServiceClient {
+  const timeoutMs = options.timeoutMs ?? 2_000;
+  const retries = options.retries ?? 2;
+  const retryBaseDelayMs = options.retryBaseDelayMs ?? 50;
+  const origin = new URL(options.baseUrl);
+  const basePath = origin.pathname.replace(/\/$/, '');
+  const pool = new Pool(origin.origin, {
+    connections: options.connections ?? 32,
+    keepAliveTimeout: 10_000,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
+
+  async function attempt<T>(request: ServiceRequest): Promise<ServiceResponse<T>> {
+    const query = request.query
+      ? '?' + new URLSearchParams(Object.entries(request.query).filter(([, v]) => v !== undefined).map(([k, v]): [string, string] => [k, String(v)])).toString()
+      : '';
+    const hasBody = request.body !== undefined;
+    const response = await pool.request({
+      method: request.method ?? 'GET',
+      path: `${basePath}${request.path}${query}`,
+      headers: { accept: 'application/json', ...(hasBody ? { 'content-type': 'application/json' } : {}), ...request.headers },
+      body: hasBody ? JSON.stringify(request.body) : null,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await response.body.text();
+    let body: unknown = undefined;
+    if (text !== '') {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        throw new HttpError(502, 'BAD_GATEWAY', `${options.service} answered with invalid JSON`);
+      }
+    }
+    return { status: response.statusCode, body: body as T };
+  }
+
+  return {
+    service: options.service,
+    async request<T>(request: ServiceRequest) {
+      const method = request.method ?? 'GET';
+      const attempts = idempotentMethods.has(method) ? retries + 1 : 1;
+      let lastError: unknown;
+      for (let index = 0; index < attempts; index++) {
+        if (index > 0) await sleep(retryBaseDelayMs * 2 ** (index - 1) * (0.5 + Math.random()));
+        try {
+          const response = await attempt<T>(request);
+          if (retryableStatuses.has(response.status) && index < attempts - 1) {
+            lastError = new HttpError(response.status, 'UPSTREAM_UNAVAILABLE', `${options.service} answered ${response.status}`);
+            continue;
+          }
+          return response;
+        } catch (error) {
+          if (error instanceof HttpError) throw error;
+          lastError = error;
+        }
+      }
+      throw upstreamFailure(options.service, lastError);
+    },
+    async close() {
+      await pool.close();
+    },
+  };
+}
+
+function upstreamFailure(service: string, error: unknown): HttpError {
+  if (error instanceof HttpError) return new HttpError(503, 'UPSTREAM_UNAVAILABLE', `${service} is unavailable: ${error.message}`);
+  const name = (error as Error | undefined)?.name;
+  if (name === 'TimeoutError' || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+    return new HttpError(504, 'UPSTREAM_TIMEOUT', `${service} did not answer in time`);
+  }
+  return new HttpError(503, 'UPSTREAM_UNAVAILABLE', `${service} is unavailable: ${(error as Error | undefined)?.message ?? 'unknown error'}`);
+}

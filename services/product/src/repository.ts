@@ -1,0 +1,99 @@
+import { sql, type Kysely } from '@scaleshop/platform';
+import type { ProductDatabase } from './schema.ts';
+
+export interface Product {
+  id: number;
+  name: string;
+  description: string;
+  price: string;
+  stock: number;
+  category: string;
+}
+
+export interface ProductQuery {
+  category?: string;
+  ids?: readonly number[];
+  limit: number;
+  offset: number;
+}
+
+export interface NewProduct {
+  name: string;
+  description: string;
+  price: string;
+  stock: number;
+  category: string;
+}
+
+type Db = Kysely<ProductDatabase>;
+
+function selectProducts(db: Db) {
+  return db
+    .selectFrom('products')
+    .innerJoin('categories', 'categories.id', 'products.category_id')
+    .select(['products.id', 'products.name', 'products.description', 'products.price', 'products.stock', 'categories.name as category']);
+}
+
+export async function findProduct(db: Db, id: number): Promise<Product | undefined> {
+  return selectProducts(db).where('products.id', '=', id).executeTakeFirst();
+}
+
+export async function listProducts(db: Db, query: ProductQuery): Promise<{ items: Product[]; total: number }> {
+  let filtered = db.selectFrom('products').innerJoin('categories', 'categories.id', 'products.category_id');
+  if (query.category !== undefined) filtered = filtered.where(sql`lower(categories.name)`, '=', query.category.toLowerCase());
+  if (query.ids !== undefined) filtered = filtered.where('products.id', 'in', query.ids.length > 0 ? [...query.ids] : [-1]);
+  const [items, count] = await Promise.all([
+    filtered
+      .select(['products.id', 'products.name', 'products.description', 'products.price', 'products.stock', 'categories.name as category'])
+      .orderBy('products.id')
+      .limit(query.limit)
+      .offset(query.offset)
+      .execute(),
+    filtered.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow(),
+  ]);
+  return { items, total: count.total };
+}
+
+/** Inserts a product, creating its category on first use; returns undefined when the name is taken. */
+export async function insertProduct(db: Db, product: NewProduct): Promise<Product | undefined> {
+  return db.transaction().execute(async (trx) => {
+    const categoryId = await upsertCategory(trx, product.category);
+    const inserted = await trx
+      .insertInto('products')
+      .values({ name: product.name, description: product.description, price: product.price, stock: product.stock, category_id: categoryId })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    if (!inserted) return undefined;
+    return selectProducts(trx).where('products.id', '=', inserted.id).executeTakeFirstOrThrow();
+  });
+}
+
+async function upsertCategory(db: Db, name: string): Promise<number> {
+  const row = await db
+    .insertInto('categories')
+    .values({ name })
+    .onConflict((oc) => oc.column('name').doUpdateSet({ name: (eb) => eb.ref('excluded.name') }))
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+export async function updateStock(db: Db, id: number, stock: number): Promise<Product | undefined> {
+  const updated = await db
+    .updateTable('products')
+    .set({ stock, updated_at: new Date() })
+    .where('id', '=', id)
+    .returning('id')
+    .executeTakeFirst();
+  return updated ? findProduct(db, id) : undefined;
+}
+
+/** Inserts the products whose names are missing; existing rows are left as they are. */
+export async function insertMissingProducts(db: Db, products: readonly NewProduct[]): Promise<number> {
+  let inserted = 0;
+  for (const product of products) {
+    if (await insertProduct(db, product)) inserted++;
+  }
+  return inserted;
+}
