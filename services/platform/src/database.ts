@@ -118,6 +118,8 @@ export async function dropDatabase(url: string): Promise<void> {
 }
 
 export interface NotificationListener {
+  /** Settles once the first LISTEN is in place; notifications before that are not seen. */
+  ready: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -141,6 +143,8 @@ export function listenForNotifications(options: {
   let stopped = false;
   let retryTimer: NodeJS.Timeout | undefined;
   let connectedBefore = false;
+  let markReady: () => void = () => {};
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
 
   const scheduleRetry = () => {
     if (stopped || retryTimer) return;
@@ -166,6 +170,7 @@ export function listenForNotifications(options: {
       await current.query(`listen ${channel}`);
       if (connectedBefore) onReconnect?.();
       connectedBefore = true;
+      markReady();
     } catch (error) {
       if (stopped) return;
       logger.warn({ err: error, channel }, 'cannot listen for notifications; retrying');
@@ -176,6 +181,7 @@ export function listenForNotifications(options: {
 
   void connect();
   return {
+    ready,
     async close() {
       stopped = true;
       if (retryTimer) clearTimeout(retryTimer);

@@ -11,6 +11,7 @@ import Fastify, {
 } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import swagger from '@fastify/swagger';
+import { AjvCompiler } from '@fastify/ajv-compiler';
 import type { Logger } from './logger.ts';
 import { errorBody, errorBodySchema, HttpError } from './errors.ts';
 
@@ -47,6 +48,22 @@ const statusCodes: Record<number, string> = {
   504: 'GATEWAY_TIMEOUT',
 };
 
+/**
+ * Query strings and path parameters arrive as text and must be coerced ("20" -> 20),
+ * but a JSON body is typed already: coercing it would accept 19.99 where the API
+ * promises money as an exact decimal string.
+ */
+const coercingCompiler = AjvCompiler();
+const strictCompiler = AjvCompiler();
+type BuildValidator = NonNullable<NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildValidator']>;
+type AjvPoolOptions = NonNullable<Parameters<typeof coercingCompiler>[1]>;
+type ExternalSchemas = Parameters<typeof coercingCompiler>[0];
+const buildValidatorWithStrictBodies = ((externalSchemas: ExternalSchemas, options: AjvPoolOptions) => {
+  const coercing = coercingCompiler(externalSchemas, options);
+  const strict = strictCompiler(externalSchemas, { ...options, customOptions: { ...options.customOptions, coerceTypes: false } } as AjvPoolOptions);
+  return (route: { httpPart?: string }) => (route.httpPart === 'body' ? strict(route as never) : coercing(route as never));
+}) as unknown as BuildValidator;
+
 /** One log line per request, on completion: it carries the status and duration the start line lacks. */
 class CompletionOnlyLogController extends LogController {
   override incomingRequest(): void {}
@@ -64,6 +81,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
     genReqId: () => randomUUID(),
     bodyLimit: options.bodyLimit ?? 256 * 1024,
     logController: new CompletionOnlyLogController({ requestIdLogLabel: 'request_id' }),
+    schemaController: { compilersFactory: { buildValidator: buildValidatorWithStrictBodies } },
     return503OnClosing: true,
     ...options.fastify,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;

@@ -9,3 +9,4 @@ export * from './lifecycle.ts';
 export * from './database.ts';
 export * from './service-client.ts';
 export { Type, type Static } from 'typebox';
+export * from './tokens.ts';

@@ -33,6 +33,7 @@ export async function createProductService(config: ConfigOf<typeof productConfig
     onNotification: catalog.invalidate,
     onReconnect: catalog.invalidate,
   });
+  await changes.ready;
 
   const app = await createHttpApp({
     service: 'product',
