@@ -4,6 +4,7 @@ import type { Logger } from './logger.ts';
 import { redactUrl } from './config.ts';
 
 export { sql, type Kysely, type Migration };
+export type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 
 /** count(*) and bigserial come back as int8; every count here fits a JS number. */
 const typeParsers = {

@@ -117,6 +117,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
       openapi: {
         openapi: '3.1.0',
         info: { title: options.openapi.title, description: options.openapi.description ?? '', version: '1.0.0' },
+        components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
       },
       refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => (json.$id as string | undefined) ?? `def-${index}` },
     });

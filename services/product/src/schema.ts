@@ -1,4 +1,4 @@
-import type { ColumnType, Generated } from 'kysely';
+import type { ColumnType, Generated } from '@scaleshop/platform';
 
 /** The product database as kysely sees it; kept in step with migrations.ts. */
 export interface ProductDatabase {
