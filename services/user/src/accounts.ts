@@ -1,0 +1,84 @@
+import type { KeyObject } from 'node:crypto';
+import { conflict, signAccessToken, unauthorized, type Caller, type Kysely } from '@scaleshop/platform';
+import { dummyPasswordHash, hashPassword, verifyPassword } from './passwords.ts';
+import * as repository from './repository.ts';
+import type { User } from './repository.ts';
+import type { UserDatabase } from './schema.ts';
+
+export interface Registration {
+  email: string;
+  password: string;
+  name: string;
+}
+
+export interface Credentials {
+  email: string;
+  password: string;
+}
+
+export interface AccessToken {
+  access_token: string;
+  token_type: 'bearer';
+  expires_in: number;
+}
+
+export interface Accounts {
+  register(registration: Registration): Promise<User>;
+  login(credentials: Credentials): Promise<AccessToken>;
+  /** The caller's account as it is now, not as it was when their token was issued. */
+  me(caller: Caller): Promise<User>;
+}
+
+export interface TokenIssuing {
+  signingKey: KeyObject;
+  issuer: string;
+  audience: string;
+  ttlSeconds: number;
+}
+
+/** Emails compare case-insensitively; storing one spelling lets the unique index enforce that. */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** One message for an unknown email and a wrong password, so neither reveals that an account exists. */
+const invalidCredentials = () => unauthorized('invalid email or password', 'INVALID_CREDENTIALS');
+
+export function createAccounts(db: Kysely<UserDatabase>, tokens: TokenIssuing): Accounts {
+  return {
+    async register(registration) {
+      const email = normalizeEmail(registration.email);
+      const emailTaken = () => conflict(`an account for ${email} already exists`, 'EMAIL_TAKEN');
+      // Checked first only to spare the hashing cost; insertUser settles concurrent registrations.
+      if (await repository.emailExists(db, email)) throw emailTaken();
+      const passwordHash = await hashPassword(registration.password);
+      const user = await repository.insertUser(db, { email, name: registration.name, password_hash: passwordHash });
+      if (!user) throw emailTaken();
+      return user;
+    },
+
+    async login(credentials) {
+      const stored = await repository.findCredentialsByEmail(db, normalizeEmail(credentials.email));
+      if (!stored) {
+        await verifyPassword(dummyPasswordHash, credentials.password);
+        throw invalidCredentials();
+      }
+      if (!(await verifyPassword(stored.password_hash, credentials.password))) throw invalidCredentials();
+      const accessToken = await signAccessToken({ id: stored.id, email: stored.email, role: stored.role }, tokens.signingKey, {
+        issuer: tokens.issuer,
+        audience: tokens.audience,
+        ttlSeconds: tokens.ttlSeconds,
+      });
+      return { access_token: accessToken, token_type: 'bearer', expires_in: tokens.ttlSeconds };
+    },
+
+    async me(caller) {
+      // A malformed id would make Postgres reject the uuid comparison with a 500.
+      const user = uuidPattern.test(caller.id) ? await repository.findUserById(db, caller.id) : undefined;
+      if (!user) throw unauthorized('account no longer exists');
+      return user;
+    },
+  };
+}

@@ -1,0 +1,58 @@
+import type { KeyObject } from 'node:crypto';
+import {
+  createDatabase,
+  createHttpApp,
+  loadPrivateKey,
+  migrateToLatest,
+  type App,
+  type ConfigOf,
+  type Logger,
+} from '@scaleshop/platform';
+import { createAccounts } from './accounts.ts';
+import type { userConfig } from './config.ts';
+import { migrations } from './migrations.ts';
+import { registerRoutes } from './routes.ts';
+import type { UserDatabase } from './schema.ts';
+import { seedDevUsers } from './seed.ts';
+
+/** Wires the user service: signing key, migrate, seed, routes. Returns the app unstarted. */
+export async function createUserService(config: ConfigOf<typeof userConfig>, logger: Logger): Promise<App> {
+  // Before touching the database: a bad key is a configuration error and should fail fast.
+  const signingKey = signingKeyFrom(config.JWT_PRIVATE_KEY);
+
+  const database = createDatabase<UserDatabase>({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, logger, applicationName: 'user' });
+  try {
+    await migrateToLatest(database.db, migrations, logger);
+    if (config.SEED_DEV_USERS) await seedDevUsers(database.db, logger);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+
+  const accounts = createAccounts(database.db, {
+    signingKey,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+  });
+
+  const app = await createHttpApp({
+    service: 'user',
+    logger,
+    readiness: { database: database.ping },
+    openapi: { title: 'user', description: 'Accounts: registration, login and access tokens' },
+  });
+  registerRoutes(app, accounts);
+  app.addHook('onClose', async () => {
+    await database.close();
+  });
+  return app;
+}
+
+function signingKeyFrom(pem: string): KeyObject {
+  try {
+    return loadPrivateKey(pem);
+  } catch (error) {
+    throw new Error(`JWT_PRIVATE_KEY is not a usable Ed25519 private key: ${(error as Error).message}`);
+  }
+}
