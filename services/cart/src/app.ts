@@ -1,0 +1,44 @@
+import {
+  createDatabase,
+  createHttpApp,
+  createServiceClient,
+  migrateToLatest,
+  type App,
+  type ConfigOf,
+  type Logger,
+} from '@scaleshop/platform';
+import { createCart } from './cart.ts';
+import type { cartConfig } from './config.ts';
+import { migrations } from './migrations.ts';
+import { createProducts } from './products.ts';
+import { registerRoutes } from './routes.ts';
+import type { CartDatabase } from './schema.ts';
+
+/** Wires the cart service: migrate, product client, routes. Returns the app unstarted. */
+export async function createCartService(config: ConfigOf<typeof cartConfig>, logger: Logger): Promise<App> {
+  const database = createDatabase<CartDatabase>({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, logger, applicationName: 'cart' });
+  try {
+    await migrateToLatest(database.db, migrations, logger);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+
+  const productClient = createServiceClient({ service: 'product', baseUrl: config.PRODUCT_URL, timeoutMs: config.PRODUCT_TIMEOUT_MS });
+  const cart = createCart(database.db, createProducts(productClient));
+
+  // The product service is not a readiness check: were it down, every cart replica would
+  // leave the load balancer too, and callers would get no answer instead of a clear 503.
+  const app = await createHttpApp({
+    service: 'cart',
+    logger,
+    readiness: { database: database.ping },
+    openapi: { title: 'cart', description: 'Each user\'s shopping cart, priced from the catalog' },
+  });
+  registerRoutes(app, cart);
+  app.addHook('onClose', async () => {
+    await productClient.close();
+    await database.close();
+  });
+  return app;
+}
