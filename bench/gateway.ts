@@ -1,0 +1,67 @@
+/**
+ * `npm run bench`: GET /api/products/:id through the gateway, beside two baselines measured
+ * in the same run on the same machine: a bare fastify hello-world, and that hello-world
+ * behind one proxy hop. The shop path is also two processes deep (gateway → product),
+ * so the proxy baseline is the ceiling it can be judged against.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { dropDatabase } from '@scaleshop/platform';
+import { repositoryRoot, startShop } from '../scripts/local-shop.ts';
+import { load, printTable, residentMemoryMiB, startServer, stopServer, type Measurement } from './measure.ts';
+
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
+const helloPort = 19_101;
+const proxyPort = 19_102;
+
+console.log(`scaleshop gateway benchmark: ${connections} connections, ${seconds} s per target after ${warmupSeconds} s warm-up, Node ${process.version}\n`);
+
+const results: Measurement[] = [];
+const memory: Record<string, number | undefined> = {};
+
+const hello = await startServer(join(repositoryRoot, 'bench/servers/hello.ts'), { PORT: String(helloPort) }, `http://127.0.0.1:${helloPort}/`);
+const proxy = await startServer(join(repositoryRoot, 'bench/servers/proxy.ts'), { PORT: String(proxyPort), UPSTREAM_URL: `http://127.0.0.1:${helloPort}` }, `http://127.0.0.1:${proxyPort}/`);
+try {
+  results.push(await load({ label: 'fastify hello-world', url: `http://127.0.0.1:${helloPort}/`, connections, seconds, warmupSeconds }));
+  results.push(await load({ label: 'hello-world behind one proxy hop', url: `http://127.0.0.1:${proxyPort}/`, connections, seconds, warmupSeconds }));
+  memory['hello-world'] = residentMemoryMiB(hello.pid);
+  memory['proxy'] = residentMemoryMiB(proxy.pid);
+} finally {
+  await Promise.all([stopServer(hello), stopServer(proxy)]);
+}
+
+const shop = await startShop({
+  ephemeralPorts: true,
+  databasePrefix: `bench_${randomBytes(4).toString('hex')}_`,
+  services: ['product', 'gateway'],
+  output: 'silent',
+  // The limiter stays on, so its cost is measured, but high enough never to answer 429 here.
+  serviceEnvironment: { gateway: { RATE_LIMIT_MAX: '1000000000' } },
+});
+try {
+  results.push(await load({ label: 'GET /api/products/:id via gateway', url: `${shop.gatewayUrl}/api/products/1`, connections, seconds, warmupSeconds }));
+  memory['gateway'] = residentMemoryMiB(shop.services.gateway.process().pid);
+  memory['product'] = residentMemoryMiB(shop.services.product.process().pid);
+} finally {
+  await shop.stop();
+  for (const url of Object.values(shop.databaseUrls)) await dropDatabase(url);
+}
+
+printTable(results);
+const [bare, hop, gateway] = results as [Measurement, Measurement, Measurement];
+console.log(`
+ratios
+  gateway / one-hop proxy   ${(gateway.requestsPerSecond / hop.requestsPerSecond).toFixed(2)}  (goal ≥ 0.50)
+  gateway / bare fastify    ${(gateway.requestsPerSecond / bare.requestsPerSecond).toFixed(2)}
+  one-hop proxy / bare      ${(hop.requestsPerSecond / bare.requestsPerSecond).toFixed(2)}
+  gateway p99               ${gateway.p99.toFixed(2)} ms  (goal ≤ 25 ms)
+
+resident memory after load (MiB)
+${Object.entries(memory).map(([name, mib]) => `  ${name.padEnd(12)} ${mib === undefined ? 'n/a' : mib.toFixed(0)}`).join('\n')}
+`);
+if (results.some((result) => result.errors > 0 || result.non2xx > 0)) {
+  console.error('some requests failed: the figures above are not comparable');
+  process.exitCode = 1;
+}

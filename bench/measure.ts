@@ -1,0 +1,68 @@
+/** Shared by the benchmarks: drive a URL with autocannon and read a process's memory. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import autocannon from 'autocannon';
+
+export interface Measurement {
+  label: string;
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+export async function load(options: { label: string; url: string; connections: number; seconds: number; warmupSeconds?: number; headers?: Record<string, string> }): Promise<Measurement> {
+  const run = (duration: number) =>
+    autocannon({ url: options.url, connections: options.connections, duration, headers: options.headers ?? {} });
+  if (options.warmupSeconds) await run(options.warmupSeconds);
+  const result = await run(options.seconds);
+  return {
+    label: options.label,
+    requestsPerSecond: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+export function residentMemoryMiB(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function startServer(script: string, environment: Record<string, string>, readyUrl: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [script], { env: { ...process.env, ...environment }, stdio: 'ignore' });
+  for (let attempt = 0; attempt < 100; attempt++) {
+    try {
+      if ((await fetch(readyUrl)).ok) return child;
+    } catch {
+      // not up yet
+    }
+    await sleep(100);
+  }
+  child.kill();
+  throw new Error(`${script} did not start`);
+}
+
+export function stopServer(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+export function printTable(rows: readonly Measurement[]): void {
+  const header = ['target', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx'];
+  const lines = rows.map((row) => [row.label, row.requestsPerSecond.toFixed(0), row.p50.toFixed(2), row.p99.toFixed(2), String(row.errors), String(row.non2xx)]);
+  const widths = header.map((title, index) => Math.max(title.length, ...lines.map((line) => line[index]!.length)));
+  for (const line of [header, ...lines]) console.log(line.map((cell, index) => (index === 0 ? cell.padEnd(widths[index]!) : cell.padStart(widths[index]!))).join('  '));
+}

@@ -1,0 +1,250 @@
+/**
+ * Local mode: runs every service as its own process on this machine, the way a cluster
+ * would run them as pods — each with only its own environment and database.
+ * Used by `npm start`, the end-to-end tests and the benchmarks.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { ensureDatabaseExists, generateTokenKeys } from '@scaleshop/platform';
+
+export const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export type ServiceName = 'product' | 'user' | 'cart' | 'gateway';
+
+export const defaultPorts: Record<ServiceName, number> = { gateway: 9000, product: 8004, user: 8005, cart: 8006 };
+
+const ownsDatabase: Record<ServiceName, boolean> = { gateway: false, product: true, user: true, cart: true };
+
+export interface ShopOptions {
+  /** The Postgres server the databases are created on. */
+  postgresUrl?: string;
+  /** Database names are `<prefix><service>`. */
+  databasePrefix?: string;
+  ports?: Partial<Record<ServiceName, number>>;
+  /** Use free ephemeral ports instead of the well-known ones (tests, benchmarks). */
+  ephemeralPorts?: boolean;
+  services?: readonly ServiceName[];
+  /** Added to every service's environment, after the caller's own environment. */
+  environment?: Record<string, string>;
+  /** Per-service additions, applied last. */
+  serviceEnvironment?: Partial<Record<ServiceName, Record<string, string>>>;
+  output?: 'pretty' | 'json' | 'silent';
+  /** Restart a service that dies, as a Deployment would. */
+  restartOnCrash?: boolean;
+  tokenKeys?: { privateKeyPem: string; publicKeyPem: string };
+}
+
+export interface RunningService {
+  name: ServiceName;
+  url: string;
+  port: number;
+  process(): ChildProcess;
+  /** Signals the current process (e.g. SIGKILL to simulate a crash). */
+  kill(signal: NodeJS.Signals): void;
+  /** Starts a stopped service again and waits until it is ready. */
+  restart(): Promise<void>;
+}
+
+export interface Shop {
+  services: Record<ServiceName, RunningService>;
+  gatewayUrl: string;
+  databaseUrls: Partial<Record<ServiceName, string>>;
+  tokenKeys: { privateKeyPem: string; publicKeyPem: string };
+  stop(): Promise<void>;
+}
+
+const startOrder: readonly ServiceName[] = ['product', 'user', 'cart', 'gateway'];
+const colors: Record<ServiceName, string> = { gateway: '35', product: '32', user: '34', cart: '33' };
+
+export async function startShop(options: ShopOptions = {}): Promise<Shop> {
+  const postgresUrl = options.postgresUrl ?? process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const prefix = options.databasePrefix ?? 'scaleshop_';
+  const names = options.services ?? startOrder;
+  const output = options.output ?? 'pretty';
+  const tokenKeys = options.tokenKeys ?? generateTokenKeys();
+
+  const ports = {} as Record<ServiceName, number>;
+  for (const name of startOrder) ports[name] = options.ports?.[name] ?? (options.ephemeralPorts ? await freePort() : defaultPorts[name]);
+  const urlOf = (name: ServiceName) => `http://127.0.0.1:${ports[name]}`;
+
+  const databaseUrls: Partial<Record<ServiceName, string>> = {};
+  for (const name of names) {
+    if (!ownsDatabase[name]) continue;
+    const url = new URL(postgresUrl);
+    url.pathname = `/${prefix}${name}`;
+    databaseUrls[name] = url.toString();
+    await ensureDatabaseExists(url.toString());
+  }
+
+  const environmentOf = (name: ServiceName): Record<string, string> => ({
+    ...(process.env as Record<string, string>),
+    ...options.environment,
+    HOST: '127.0.0.1',
+    PORT: String(ports[name]),
+    ...(databaseUrls[name] ? { DATABASE_URL: databaseUrls[name] } : {}),
+    ...serviceSpecific(name),
+    ...options.serviceEnvironment?.[name],
+  });
+
+  const serviceSpecific = (name: ServiceName): Record<string, string> => {
+    switch (name) {
+      case 'product':
+        return {};
+      case 'user':
+        return { JWT_PRIVATE_KEY: tokenKeys.privateKeyPem, SEED_DEV_USERS: process.env.SEED_DEV_USERS ?? 'true' };
+      case 'cart':
+        return { PRODUCT_URL: urlOf('product') };
+      case 'gateway':
+        return { JWT_PUBLIC_KEY: tokenKeys.publicKeyPem, PRODUCT_URL: urlOf('product'), USER_URL: urlOf('user'), CART_URL: urlOf('cart') };
+    }
+  };
+
+  let stopping = false;
+  const running = {} as Record<ServiceName, RunningService>;
+
+  const launch = (name: ServiceName): ChildProcess => {
+    const child = spawn(process.execPath, [join(repositoryRoot, 'services', name, 'src', 'main.ts')], {
+      env: environmentOf(name),
+      // Silent services write straight to /dev/null, so benchmarks do not pay for relaying their logs.
+      stdio: output === 'silent' ? 'ignore' : ['ignore', 'pipe', 'pipe'],
+      // Own process group: Ctrl-C reaches only the launcher, which stops services one signal each.
+      detached: true,
+    });
+    pipeOutput(name, child, output);
+    child.on('exit', (code, signal) => {
+      if (stopping) return;
+      if (output !== 'silent') process.stderr.write(`${label(name)} exited (${signal ?? `code ${code}`})\n`);
+      if (options.restartOnCrash && current.get(name) === child) {
+        setTimeout(() => {
+          if (stopping) return;
+          if (output !== 'silent') process.stderr.write(`${label(name)} restarting\n`);
+          current.set(name, launch(name));
+        }, 1_000);
+      }
+    });
+    return child;
+  };
+
+  const current = new Map<ServiceName, ChildProcess>();
+  const stopAll = async () => {
+    stopping = true;
+    await Promise.all([...current.values()].map((child) => stopProcess(child)));
+  };
+
+  try {
+    for (const name of names) current.set(name, launch(name));
+    await Promise.all(names.map((name) => waitUntilReady(name, urlOf(name), () => current.get(name)!)));
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+
+  for (const name of names) {
+    running[name] = {
+      name,
+      url: urlOf(name),
+      port: ports[name],
+      process: () => current.get(name)!,
+      kill: (signal) => current.get(name)?.kill(signal),
+      async restart() {
+        const previous = current.get(name);
+        if (previous && previous.exitCode === null && previous.signalCode === null) await stopProcess(previous);
+        current.set(name, launch(name));
+        await waitUntilReady(name, urlOf(name), () => current.get(name)!);
+      },
+    };
+  }
+
+  return { services: running, gatewayUrl: urlOf('gateway'), databaseUrls, tokenKeys, stop: stopAll };
+}
+
+/** The JWT key pair of local mode, kept in .local/ so tokens survive a restart. */
+export function localTokenKeys(): { privateKeyPem: string; publicKeyPem: string } {
+  if (process.env.JWT_PRIVATE_KEY && process.env.JWT_PUBLIC_KEY) {
+    return { privateKeyPem: process.env.JWT_PRIVATE_KEY, publicKeyPem: process.env.JWT_PUBLIC_KEY };
+  }
+  const directory = join(repositoryRoot, '.local');
+  const privatePath = join(directory, 'jwt-private.pem');
+  const publicPath = join(directory, 'jwt-public.pem');
+  if (existsSync(privatePath) && existsSync(publicPath)) {
+    return { privateKeyPem: readFileSync(privatePath, 'utf8'), publicKeyPem: readFileSync(publicPath, 'utf8') };
+  }
+  const keys = generateTokenKeys();
+  mkdirSync(directory, { recursive: true });
+  writeFileSync(privatePath, keys.privateKeyPem, { mode: 0o600 });
+  writeFileSync(publicPath, keys.publicKeyPem);
+  return keys;
+}
+
+async function waitUntilReady(name: ServiceName, url: string, child: () => ChildProcess, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const process = child();
+    if (process.exitCode !== null || process.signalCode !== null) {
+      throw new Error(`${name} exited during start-up (${process.signalCode ?? `code ${process.exitCode}`})`);
+    }
+    try {
+      const response = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(1_000) });
+      if (response.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${name} was not ready at ${url} within ${timeoutMs / 1000} s`);
+}
+
+async function stopProcess(child: ChildProcess, timeoutMs = 20_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function label(name: ServiceName): string {
+  return process.stderr.isTTY ? `\x1b[${colors[name]}m${name.padEnd(8)}\x1b[0m` : name.padEnd(8);
+}
+
+function pipeOutput(name: ServiceName, child: ChildProcess, output: 'pretty' | 'json' | 'silent'): void {
+  if (output === 'silent') return;
+  for (const stream of [child.stdout, child.stderr]) {
+    if (!stream) continue;
+    createInterface({ input: stream }).on('line', (line) => {
+      process.stdout.write(`${label(name)} ${output === 'pretty' ? prettyLine(line) : line}\n`);
+    });
+  }
+}
+
+/** Compact one pino JSON line for a terminal: time, level, message, then the interesting fields. */
+function prettyLine(line: string): string {
+  if (!line.startsWith('{')) return line;
+  try {
+    const { time, level, msg, service: _service, req, res, responseTime, request_id: _id, err, ...rest } = JSON.parse(line) as Record<string, unknown>;
+    const parts = [String(time ?? '').slice(11, 23), String(level ?? '').toUpperCase().padEnd(5), msg];
+    if (req && typeof req === 'object') parts.push(`${(req as { method: string }).method} ${(req as { url: string }).url}`);
+    if (res && typeof res === 'object') parts.push(`→ ${(res as { statusCode: number }).statusCode} in ${Number(responseTime).toFixed(1)} ms`);
+    const extras = Object.entries(rest).map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+    if (err && typeof err === 'object') extras.push(`error=${(err as { message?: string }).message}`);
+    return [...parts, ...extras].join(' ');
+  } catch {
+    return line;
+  }
+}

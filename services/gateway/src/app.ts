@@ -1,0 +1,29 @@
+import rateLimit from '@fastify/rate-limit';
+import { createHttpApp, HttpError, loadPublicKey, type App, type ConfigOf, type Logger } from '@scaleshop/platform';
+import { registerAuthentication } from './authentication.ts';
+import type { gatewayConfig } from './config.ts';
+import { registerDocs } from './docs.ts';
+import { registerShopHealth } from './health.ts';
+import { registerProxy } from './proxy.ts';
+import { upstreamsFrom } from './upstreams.ts';
+
+/** The single entry point: rate limit → authenticate → forward to the owning service. */
+export async function createGateway(config: ConfigOf<typeof gatewayConfig>, logger: Logger): Promise<App> {
+  const publicKey = loadPublicKey(config.JWT_PUBLIC_KEY);
+  const upstreams = upstreamsFrom(config);
+  const app = await createHttpApp({ service: 'gateway', logger, bodyLimit: config.BODY_LIMIT_BYTES });
+
+  await app.register(rateLimit, {
+    max: config.RATE_LIMIT_MAX,
+    timeWindow: config.RATE_LIMIT_WINDOW_MS,
+    allowList: (request) => !request.url.startsWith('/api/'),
+    errorResponseBuilder: (_request, context) => new HttpError(429, 'RATE_LIMITED', `rate limit of ${context.max} requests exceeded; retry in ${context.after}`),
+  });
+  registerAuthentication(app, publicKey, { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
+  for (const upstream of upstreams) {
+    await registerProxy(app, upstream, { timeoutMs: config.UPSTREAM_TIMEOUT_MS, connectionTtlMs: config.UPSTREAM_CONNECTION_TTL_MS });
+  }
+  registerShopHealth(app, upstreams);
+  await registerDocs(app, upstreams);
+  return app;
+}
