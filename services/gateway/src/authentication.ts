@@ -12,7 +12,7 @@ declare module 'fastify' {
 export function registerAuthentication(app: App, publicKey: KeyObject, settings: TokenSettings): void {
   app.decorateRequest('caller', undefined);
   app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/api/') || isPublic(request.method, request.url)) return;
+    if (request.is404 || !request.url.startsWith('/api/') || isPublic(request.method, request.url)) return;
     const header = request.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!match) throw unauthorized('a bearer token is required', 'UNAUTHORIZED');

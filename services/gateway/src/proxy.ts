@@ -25,7 +25,8 @@ export async function registerProxy(app: App, upstream: Upstream, options: Proxy
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
     });
-    await scope.register(replyFrom, { base: upstream.baseUrl, undici: pool as never, destroyAgent: true });
+    // The gateway's own completion line already records each call; reply-from's two extra lines would double the log volume.
+    await scope.register(replyFrom, { base: upstream.baseUrl, undici: pool as never, destroyAgent: true, disableRequestLogging: true });
 
     const forward = async (request: FastifyRequest, reply: FastifyReply) => {
       const target = upstream.servicePrefix + request.url.slice(upstream.publicPrefix.length);
@@ -37,10 +38,11 @@ export async function registerProxy(app: App, upstream: Upstream, options: Proxy
           return incoming.caller ? { ...rewritten, ...identityHeadersFor(incoming.caller) } : rewritten;
         },
         onError: (errorReply, { error }) => {
-          const status = (error as { statusCode?: number }).statusCode ?? 502;
-          const code = status === 504 ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNAVAILABLE';
+          // reply-from reports a refused or reset connection as a 500; to the client it is the service being unavailable.
+          const timedOut = (error as { statusCode?: number }).statusCode === 504;
           errorReply.log.warn({ err: error, upstream: upstream.service }, 'upstream call failed');
-          errorReply.code(status >= 500 ? status : 502).send(errorBody(code, `${upstream.service} service is unavailable`));
+          if (timedOut) return errorReply.code(504).send(errorBody('UPSTREAM_TIMEOUT', `${upstream.service} service did not answer in time`));
+          return errorReply.code(503).send(errorBody('UPSTREAM_UNAVAILABLE', `${upstream.service} service is unavailable`));
         },
       });
     };

@@ -1,0 +1,143 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { generateTokenKeys, loadConfig, loadPrivateKey, signAccessToken, type App } from '@scaleshop/platform';
+import { testLogger } from '@scaleshop/platform/testing';
+import { createGateway } from '../src/app.ts';
+import { gatewayConfig } from '../src/config.ts';
+
+const keys = generateTokenKeys();
+const tokenSettings = { issuer: 'scaleshop', audience: 'scaleshop-api', ttlSeconds: 60 };
+const alice = { id: '11111111-1111-4111-8111-111111111111', email: 'alice@example.com', role: 'customer' as const };
+
+/** An upstream that answers with what it received, so the test sees exactly what the gateway forwarded. */
+async function echoUpstream(name: string): Promise<FastifyInstance> {
+  const upstream = Fastify();
+  upstream.get('/health/ready', async () => ({ status: 'ready' }));
+  upstream.all('/*', async (request) => ({ service: name, method: request.method, url: request.url, headers: request.headers, body: request.body ?? null }));
+  await upstream.listen({ host: '127.0.0.1', port: 0 });
+  return upstream;
+}
+
+const urlOf = (server: FastifyInstance) => {
+  const address = server.server.address();
+  if (!address || typeof address === 'string') throw new Error('not listening');
+  return `http://127.0.0.1:${address.port}`;
+};
+
+describe('gateway', () => {
+  let user: FastifyInstance;
+  let product: FastifyInstance;
+  let cart: FastifyInstance;
+  let gateway: App;
+  let token: string;
+
+  before(async () => {
+    [user, product, cart] = await Promise.all([echoUpstream('user'), echoUpstream('product'), echoUpstream('cart')]);
+    const config = loadConfig(gatewayConfig, {
+      USER_URL: urlOf(user),
+      PRODUCT_URL: urlOf(product),
+      CART_URL: urlOf(cart),
+      JWT_PUBLIC_KEY: keys.publicKeyPem,
+      RATE_LIMIT_MAX: '40',
+      BODY_LIMIT_BYTES: '2048',
+    });
+    gateway = await createGateway(config, testLogger('gateway'));
+    token = await signAccessToken(alice, loadPrivateKey(keys.privateKeyPem), tokenSettings);
+  });
+  after(async () => {
+    await gateway.close();
+    await Promise.all([user.close(), product.close(), cart.close()]);
+  });
+
+  test('routes each /api prefix to its service with the service path', async () => {
+    const products = (await gateway.inject({ url: '/api/products/7?x=1' })).json();
+    assert.deepEqual([products.service, products.url], ['product', '/products/7?x=1']);
+    const login = (await gateway.inject({ method: 'POST', url: '/api/auth/login', payload: { email: 'a@b.c', password: 'p' } })).json();
+    assert.deepEqual([login.service, login.url, login.body], ['user', '/auth/login', { email: 'a@b.c', password: 'p' }]);
+    const items = (await gateway.inject({ url: '/api/cart/items/3', method: 'DELETE', headers: { authorization: `Bearer ${token}` } })).json();
+    assert.deepEqual([items.service, items.method, items.url], ['cart', 'DELETE', '/cart/items/3']);
+  });
+
+  test('requires a bearer token everywhere but register, login and product reads', async () => {
+    for (const [method, url] of [['GET', '/api/cart'], ['GET', '/api/auth/me'], ['POST', '/api/products'], ['PATCH', '/api/products/1/stock'], ['POST', '/api/cart/items']] as const) {
+      const response = await gateway.inject({ method, url, payload: method === 'GET' ? undefined : {} });
+      assert.equal(response.statusCode, 401, `${method} ${url}`);
+      assert.equal(response.json().error.code, 'UNAUTHORIZED');
+    }
+    for (const [method, url] of [['GET', '/api/products'], ['GET', '/api/products/1'], ['POST', '/api/auth/register'], ['POST', '/api/auth/login']] as const) {
+      const response = await gateway.inject({ method, url, payload: method === 'GET' ? undefined : {} });
+      assert.equal(response.statusCode, 200, `${method} ${url}`);
+    }
+  });
+
+  test('refuses tokens that are forged, for another audience, or expired', async () => {
+    const otherKeys = generateTokenKeys();
+    const forged = await signAccessToken(alice, loadPrivateKey(otherKeys.privateKeyPem), tokenSettings);
+    const otherAudience = await signAccessToken(alice, loadPrivateKey(keys.privateKeyPem), { ...tokenSettings, audience: 'someone-else' });
+    const [header, payload] = token.split('.');
+    const unsigned = `${header}.${payload}.`;
+    const noneAlgorithm = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${payload}.`;
+    for (const bad of [forged, otherAudience, unsigned, noneAlgorithm, 'garbage']) {
+      const response = await gateway.inject({ url: '/api/cart', headers: { authorization: `Bearer ${bad}` } });
+      assert.equal(response.statusCode, 401);
+      assert.equal(response.json().error.code, 'INVALID_TOKEN');
+    }
+  });
+
+  test('forwards the verified identity and drops identity headers a client made up', async () => {
+    const response = await gateway.inject({
+      url: '/api/cart',
+      headers: { authorization: `Bearer ${token}`, 'x-user-id': 'someone-else', 'x-user-role': 'admin' },
+    });
+    const { headers } = response.json();
+    assert.equal(headers['x-user-id'], alice.id);
+    assert.equal(headers['x-user-email'], alice.email);
+    assert.equal(headers['x-user-role'], 'customer');
+    assert.equal(headers.authorization, undefined);
+    assert.equal(headers['x-request-id'], response.headers['x-request-id']);
+
+    const anonymous = (await gateway.inject({ url: '/api/products', headers: { 'x-user-id': alice.id, 'x-user-role': 'admin' } })).json();
+    assert.equal(anonymous.headers['x-user-id'], undefined);
+    assert.equal(anonymous.headers['x-user-role'], undefined);
+  });
+
+  test('refuses a body over the limit with 413 and malformed JSON with 400', async () => {
+    const large = await gateway.inject({ method: 'POST', url: '/api/auth/register', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'x'.repeat(4096) }) });
+    assert.equal(large.statusCode, 413);
+    assert.equal(large.json().error.code, 'PAYLOAD_TOO_LARGE');
+    const malformed = await gateway.inject({ method: 'POST', url: '/api/auth/login', headers: { 'content-type': 'application/json' }, payload: '{"email":' });
+    assert.equal(malformed.statusCode, 400);
+    assert.ok(malformed.json().error.message.length > 0);
+  });
+
+  test('answers 404 in the one error body for unknown paths', async () => {
+    const response = await gateway.inject({ url: '/api/nothing' });
+    assert.equal(response.statusCode, 404);
+    assert.equal(response.json().error.code, 'NOT_FOUND');
+  });
+
+  test('reports each service in /health and names the one that is down', async () => {
+    assert.equal((await gateway.inject({ url: '/health' })).statusCode, 200);
+    await cart.close();
+    const degraded = await gateway.inject({ url: '/health' });
+    assert.equal(degraded.statusCode, 503);
+    assert.deepEqual(degraded.json().not_ready, ['cart']);
+    const call = await gateway.inject({ url: '/api/cart', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(call.statusCode, 503);
+    assert.deepEqual(call.json(), { error: { code: 'UPSTREAM_UNAVAILABLE', message: 'cart service is unavailable' } });
+  });
+
+  test('limits the request rate per client with 429 in the one error body', async () => {
+    let limited: Awaited<ReturnType<App['inject']>> | undefined;
+    for (let i = 0; i < 60 && !limited; i++) {
+      const response = await gateway.inject({ url: '/api/products', remoteAddress: '10.9.9.9' });
+      if (response.statusCode === 429) limited = response;
+    }
+    assert.ok(limited, 'no 429 after 60 requests with a limit of 40');
+    assert.equal(limited.json().error.code, 'RATE_LIMITED');
+    assert.ok(limited.headers['retry-after']);
+    const otherClient = await gateway.inject({ url: '/api/products', remoteAddress: '10.9.9.10' });
+    assert.equal(otherClient.statusCode, 200);
+  });
+});
