@@ -1,8 +1,7 @@
 import {
-  createDatabase,
   createHttpApp,
   createServiceClient,
-  migrateToLatest,
+  openDatabase,
   type App,
   type ConfigOf,
   type Logger,
@@ -16,13 +15,7 @@ import type { CartDatabase } from './schema.ts';
 
 /** Wires the cart service: migrate, product client, routes. Returns the app unstarted. */
 export async function createCartService(config: ConfigOf<typeof cartConfig>, logger: Logger): Promise<App> {
-  const database = createDatabase<CartDatabase>({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, logger, applicationName: 'cart' });
-  try {
-    await migrateToLatest(database.db, migrations, logger);
-  } catch (error) {
-    await database.close();
-    throw error;
-  }
+  const database = await openDatabase<CartDatabase>({ service: 'cart', config, logger, migrations });
 
   const productClient = createServiceClient({ service: 'product', baseUrl: config.PRODUCT_URL, timeoutMs: config.PRODUCT_TIMEOUT_MS });
   const cart = createCart(database.db, createProducts(productClient));
@@ -34,11 +27,8 @@ export async function createCartService(config: ConfigOf<typeof cartConfig>, log
     logger,
     readiness: { database: database.ping },
     openapi: { title: 'cart', description: 'Each user\'s shopping cart, priced from the catalog' },
+    closeOnShutdown: [productClient, database],
   });
   registerRoutes(app, cart);
-  app.addHook('onClose', async () => {
-    await productClient.close();
-    await database.close();
-  });
   return app;
 }

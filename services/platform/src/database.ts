@@ -75,6 +75,33 @@ export async function migrateToLatest(db: Kysely<any>, migrations: Record<string
   if (error) throw error instanceof Error ? error : new Error(String(error));
 }
 
+/**
+ * A service's database, ready to use: the pool is open, every migration applied, and the
+ * seed (if any) run. On failure the pool is closed again, so a failed start leaks nothing.
+ */
+export async function openDatabase<DB>(options: {
+  service: string;
+  config: { DATABASE_URL: string; DATABASE_POOL_MAX: number };
+  logger: Logger;
+  migrations: Record<string, Migration>;
+  seed?: (db: Kysely<DB>) => Promise<void>;
+}): Promise<Database<DB>> {
+  const database = createDatabase<DB>({
+    url: options.config.DATABASE_URL,
+    poolMax: options.config.DATABASE_POOL_MAX,
+    logger: options.logger,
+    applicationName: options.service,
+  });
+  try {
+    await migrateToLatest(database.db, options.migrations, options.logger);
+    await options.seed?.(database.db);
+    return database;
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}
+
 /** Creates the database named in `url` when it is missing, connecting to the server's `postgres` database. */
 export async function ensureDatabaseExists(url: string): Promise<boolean> {
   const target = new URL(url);

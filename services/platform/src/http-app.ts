@@ -27,6 +27,8 @@ export interface HttpAppOptions {
   bodyLimit?: number;
   /** Publishes the routes' schemas as OpenAPI at /openapi.json; the gateway merges them at /docs. */
   openapi?: { title: string; description?: string };
+  /** Released in this order when the app closes, after the requests in flight have finished. */
+  closeOnShutdown?: ReadonlyArray<{ close(): Promise<void> }>;
   fastify?: Partial<FastifyServerOptions>;
 }
 
@@ -123,6 +125,11 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
     });
     app.get('/openapi.json', infrastructureRoute, async () => app.swagger());
   }
+
+  const resources = options.closeOnShutdown ?? [];
+  app.addHook('onClose', async () => {
+    for (const resource of resources) await resource.close();
+  });
 
   let shuttingDown = false;
   app.addHook('preClose', async () => {

@@ -1,8 +1,7 @@
 import {
-  createDatabase,
   createHttpApp,
   listenForNotifications,
-  migrateToLatest,
+  openDatabase,
   type App,
   type ConfigOf,
   type Logger,
@@ -16,14 +15,13 @@ import { seedCatalog } from './seed.ts';
 
 /** Wires the product service: migrate, seed, cache, routes. Returns the app unstarted. */
 export async function createProductService(config: ConfigOf<typeof productConfig>, logger: Logger): Promise<App> {
-  const database = createDatabase<ProductDatabase>({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, logger, applicationName: 'product' });
-  try {
-    await migrateToLatest(database.db, migrations, logger);
-    if (config.SEED_CATALOG) await seedCatalog(database.db, logger);
-  } catch (error) {
-    await database.close();
-    throw error;
-  }
+  const database = await openDatabase<ProductDatabase>({
+    service: 'product',
+    config,
+    logger,
+    migrations,
+    ...(config.SEED_CATALOG ? { seed: (db) => seedCatalog(db, logger) } : {}),
+  });
 
   const catalog = createCatalog(database.db, { cacheTtlMs: config.PRODUCT_CACHE_TTL_MS });
   const changes = listenForNotifications({
@@ -40,11 +38,8 @@ export async function createProductService(config: ConfigOf<typeof productConfig
     logger,
     readiness: { database: database.ping },
     openapi: { title: 'product', description: 'The catalog: categories, prices and stock' },
+    closeOnShutdown: [changes, database],
   });
   registerRoutes(app, catalog);
-  app.addHook('onClose', async () => {
-    await changes.close();
-    await database.close();
-  });
   return app;
 }

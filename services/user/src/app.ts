@@ -1,9 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import {
-  createDatabase,
   createHttpApp,
   loadPrivateKey,
-  migrateToLatest,
+  openDatabase,
   type App,
   type ConfigOf,
   type Logger,
@@ -20,14 +19,13 @@ export async function createUserService(config: ConfigOf<typeof userConfig>, log
   // Before touching the database: a bad key is a configuration error and should fail fast.
   const signingKey = signingKeyFrom(config.JWT_PRIVATE_KEY);
 
-  const database = createDatabase<UserDatabase>({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, logger, applicationName: 'user' });
-  try {
-    await migrateToLatest(database.db, migrations, logger);
-    if (config.SEED_DEV_USERS) await seedDevUsers(database.db, logger);
-  } catch (error) {
-    await database.close();
-    throw error;
-  }
+  const database = await openDatabase<UserDatabase>({
+    service: 'user',
+    config,
+    logger,
+    migrations,
+    ...(config.SEED_DEV_USERS ? { seed: (db) => seedDevUsers(db, logger) } : {}),
+  });
 
   const accounts = createAccounts(database.db, {
     signingKey,
@@ -41,11 +39,9 @@ export async function createUserService(config: ConfigOf<typeof userConfig>, log
     logger,
     readiness: { database: database.ping },
     openapi: { title: 'user', description: 'Accounts: registration, login and access tokens' },
+    closeOnShutdown: [database],
   });
   registerRoutes(app, accounts);
-  app.addHook('onClose', async () => {
-    await database.close();
-  });
   return app;
 }
 
