@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Kysely, Migrator, PostgresDialect, sql, type Migration } from 'kysely';
 import type { Logger } from './logger.ts';
 import { redactUrl } from './config.ts';
@@ -85,6 +86,8 @@ export async function openDatabase<DB>(options: {
   logger: Logger;
   migrations: Record<string, Migration>;
   seed?: (db: Kysely<DB>) => Promise<void>;
+  /** How long to wait for Postgres to accept connections: in a cluster it may start after us. */
+  connectTimeoutMs?: number;
 }): Promise<Database<DB>> {
   const database = createDatabase<DB>({
     url: options.config.DATABASE_URL,
@@ -93,12 +96,28 @@ export async function openDatabase<DB>(options: {
     applicationName: options.service,
   });
   try {
+    await waitForDatabase(database.pool, options.config.DATABASE_URL, options.logger, options.connectTimeoutMs ?? 30_000);
     await migrateToLatest(database.db, options.migrations, options.logger);
     await options.seed?.(database.db);
     return database;
   } catch (error) {
     await database.close();
     throw error;
+  }
+}
+
+async function waitForDatabase(pool: pg.Pool, url: string, logger: Logger, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await pool.query('select 1');
+      return;
+    } catch (error) {
+      const message = (error as Error).message;
+      if (Date.now() + 1_000 > deadline) throw new Error(`cannot reach the database at ${redactUrl(url)}: ${message}`);
+      if (attempt === 1) logger.warn({ database: redactUrl(url), error: message }, 'database not reachable yet; retrying');
+      await sleep(1_000);
+    }
   }
 }
 

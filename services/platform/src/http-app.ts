@@ -13,6 +13,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import swagger from '@fastify/swagger';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import type { Logger } from './logger.ts';
+import { Type } from 'typebox';
 import { errorBody, errorBodySchema, HttpError } from './errors.ts';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -76,6 +77,10 @@ const readinessTimeoutMs = 2_000;
 /** Health and documentation routes: quiet in logs, absent from the published API. */
 const infrastructureRoute = { logLevel: 'warn', schema: { hide: true } } as const;
 
+const liveness = { 200: Type.Object({ status: Type.Literal('live') }) };
+const ReadinessBody = Type.Object({ status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]), checks: Type.Record(Type.String(), Type.Boolean()) });
+const readiness = { 200: ReadinessBody, 503: ReadinessBody };
+
 export async function createHttpApp(options: HttpAppOptions): Promise<App> {
   const app = Fastify({
     loggerInstance: options.logger,
@@ -136,10 +141,10 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
     shuttingDown = true;
   });
 
-  app.get('/health/live', infrastructureRoute, async () => ({ status: 'live' }));
+  app.get('/health/live', { ...infrastructureRoute, schema: { hide: true, response: liveness } }, async () => ({ status: 'live' as const }));
 
   const checks = options.readiness ?? {};
-  app.get('/health/ready', infrastructureRoute, async (_request, reply) => {
+  app.get('/health/ready', { ...infrastructureRoute, schema: { hide: true, response: readiness } }, async (_request, reply) => {
     const results = await runChecks(checks);
     const ready = !shuttingDown && Object.values(results).every(Boolean);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks: results });
