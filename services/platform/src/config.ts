@@ -143,3 +143,23 @@ export function databaseSettings() {
     DATABASE_POOL_MAX: integer({ default: 10, min: 1, max: 100 }),
   };
 }
+
+export function integerList(fallback?: readonly number[]): Setting<readonly number[]> {
+  return required((raw, name) => {
+    const parts = raw.split(',').map((part) => part.trim());
+    if (parts.some((part) => !/^\d+$/.test(part))) throw new SettingProblem(`${name} must be a comma-separated list of whole numbers, got "${raw}"`);
+    return parts.map(Number);
+  }, fallback);
+}
+
+/** Settings of a service that takes part in the checkout saga over RabbitMQ. */
+export function messagingSettings() {
+  return {
+    RABBITMQ_URL: url({ default: 'amqp://guest:guest@127.0.0.1:5672', protocols: ['amqp', 'amqps'] }),
+    /** Messages each replica handles at once, per queue. */
+    CONSUMER_PREFETCH: integer({ default: 20, min: 1, max: 1_000 }),
+    /** Delays between attempts of a failing message; after the last, it is dead-lettered. */
+    RETRY_DELAYS_MS: integerList([1_000, 5_000, 15_000, 30_000]),
+    OUTBOX_POLL_INTERVAL_MS: integer({ default: 1_000, min: 10 }),
+  };
+}

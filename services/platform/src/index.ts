@@ -10,3 +10,4 @@ export * from './database.ts';
 export * from './service-client.ts';
 export { Type, type Static } from 'typebox';
 export * from './tokens.ts';
+export * from './messaging/index.ts';

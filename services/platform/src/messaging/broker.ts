@@ -1,0 +1,148 @@
+import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type Options, type RecoveringChannelModel } from 'amqplib';
+import type { Logger } from '../logger.ts';
+import { redactUrl } from '../config.ts';
+import { deadLetterQueueName, exchangeName, queues, retryQueueName } from './contracts.ts';
+
+export interface OutgoingMessage {
+  routingKey: string;
+  content: Buffer;
+  options: Options.Publish;
+}
+
+/** A channel user that is (re)started on every connection and stopped on close. */
+export interface ChannelWorker {
+  start(model: ChannelModel): Promise<void>;
+  /** Stop taking new work, finish what is in flight. */
+  stop(): Promise<void>;
+}
+
+export interface Broker {
+  /** Publishes a batch and resolves only once the broker has confirmed every message. */
+  publishConfirmed(messages: readonly OutgoingMessage[]): Promise<void>;
+  /** Publishes straight to a queue through the default exchange, confirmed. */
+  sendToQueueConfirmed(queue: string, content: Buffer, options: Options.Publish): Promise<void>;
+  addWorker(worker: ChannelWorker): Promise<void>;
+  isConnected(): boolean;
+  close(): Promise<void>;
+}
+
+export class BrokerUnavailableError extends Error {
+  constructor(message = 'message broker is not connected') {
+    super(message);
+    this.name = 'BrokerUnavailableError';
+  }
+}
+
+const confirmTimeoutMs = 10_000;
+
+/**
+ * One recovering AMQP connection per process. amqplib reconnects with backoff; on every
+ * (re)connection this declares the topology, opens the publishing channel and restarts the
+ * workers (consumers), because channels do not survive a lost connection.
+ */
+export function connectBroker(options: { url: string; logger: Logger; service: string; retryDelaysMs: readonly number[] }): Broker {
+  const { logger } = options;
+  let publishChannel: ConfirmChannel | undefined;
+  let connected = false;
+  let closing = false;
+  const workers: ChannelWorker[] = [];
+  let current: ChannelModel | undefined;
+
+  const connection = amqp.connect(options.url, {
+    clientProperties: { connection_name: options.service },
+    recovery: {
+      initialDelay: 200,
+      maxDelay: 5_000,
+      maxRetries: Infinity,
+      // Start even while the broker is down: checkouts keep answering, the outbox holds the events.
+      waitForConnect: false,
+      async setup(model: ChannelModel) {
+        current = model;
+        await declareTopology(model, options.retryDelaysMs);
+        const channel = await model.createConfirmChannel();
+        channel.on('error', (error: Error) => logger.warn({ err: error }, 'publishing channel error'));
+        channel.on('close', () => {
+          if (publishChannel === channel) publishChannel = undefined;
+        });
+        publishChannel = channel;
+        for (const worker of workers) await worker.start(model);
+        connected = true;
+        logger.info({ broker: redactUrl(options.url) }, 'connected to the message broker');
+      },
+    },
+  }) as unknown as Promise<RecoveringChannelModel>;
+
+  void connection.then((recovering) => {
+    recovering.on('disconnect', (error: Error) => {
+      connected = false;
+      publishChannel = undefined;
+      if (!closing) logger.warn({ err: error }, 'lost the message broker; reconnecting');
+    });
+    recovering.on('connect-failed', (error: Error) => {
+      if (!closing) logger.warn({ error: error.message, broker: redactUrl(options.url) }, 'cannot reach the message broker; retrying');
+    });
+    recovering.on('error', (error: Error) => logger.warn({ err: error }, 'message broker connection error'));
+  });
+
+  const confirmed = async (channel: ConfirmChannel, send: () => void) => {
+    send();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new BrokerUnavailableError('publisher confirms timed out')), confirmTimeoutMs);
+    });
+    try {
+      await Promise.race([channel.waitForConfirms(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  return {
+    async publishConfirmed(messages) {
+      const channel = publishChannel;
+      if (!channel) throw new BrokerUnavailableError();
+      await confirmed(channel, () => {
+        for (const message of messages) channel.publish(exchangeName, message.routingKey, message.content, message.options);
+      });
+    },
+    async sendToQueueConfirmed(queue, content, publishOptions) {
+      const channel = publishChannel;
+      if (!channel) throw new BrokerUnavailableError();
+      await confirmed(channel, () => channel.sendToQueue(queue, content, publishOptions));
+    },
+    async addWorker(worker) {
+      workers.push(worker);
+      if (current && connected) await worker.start(current);
+    },
+    isConnected: () => connected && publishChannel !== undefined,
+    async close() {
+      closing = true;
+      for (const worker of workers) await worker.stop();
+      const recovering = await connection.catch(() => undefined);
+      await recovering?.close().catch(() => {});
+    },
+  };
+}
+
+async function declareTopology(model: ChannelModel, retryDelaysMs: readonly number[]): Promise<void> {
+  const channel: Channel = await model.createChannel();
+  try {
+    await channel.assertExchange(exchangeName, 'topic', { durable: true });
+    for (const [queue, routingKeys] of Object.entries(queues)) {
+      await channel.assertQueue(queue, { durable: true });
+      for (const routingKey of routingKeys) await channel.bindQueue(queue, exchangeName, routingKey);
+      // A failed message waits in a retry queue until its TTL expires, then dead-letters back
+      // to the main queue through the default exchange. One queue per delay, because RabbitMQ
+      // only expires messages at the head of a queue.
+      for (const delayMs of retryDelaysMs) {
+        await channel.assertQueue(retryQueueName(queue, delayMs), {
+          durable: true,
+          arguments: { 'x-message-ttl': delayMs, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue },
+        });
+      }
+      await channel.assertQueue(deadLetterQueueName(queue), { durable: true });
+    }
+  } finally {
+    await channel.close();
+  }
+}

@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql, type Kysely, type Migration } from 'kysely';
+import type { Logger } from '../logger.ts';
+import { listenForNotifications } from '../database.ts';
+import type { Broker, OutgoingMessage } from './broker.ts';
+import type { EventData, EventEnvelope, EventType } from './contracts.ts';
+
+/**
+ * The transactional outbox: an event is written in the same transaction as the state change
+ * that caused it, and a relay publishes it afterwards. Either both happen or neither does.
+ * Each service lists this migration among its own, after those its database already ran.
+ */
+export const messagingMigration: Migration = {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('outbox')
+        .addColumn('id', 'uuid', (c) => c.primaryKey())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('envelope', 'jsonb', (c) => c.notNull())
+        .addColumn('headers', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`clock_timestamp()`))
+        .addColumn('published_at', 'timestamptz')
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('last_error', 'text')
+        .execute();
+      await sql`create index outbox_unpublished on outbox (created_at) where published_at is null`.execute(db);
+      await db.schema
+        .createTable('processed_events')
+        .addColumn('consumer', 'text', (c) => c.notNull())
+        .addColumn('event_id', 'uuid', (c) => c.notNull())
+        .addColumn('event_type', 'text', (c) => c.notNull())
+        .addColumn('processed_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addPrimaryKeyConstraint('processed_events_pkey', ['consumer', 'event_id'])
+        .execute();
+    },
+};
+
+export interface MessagingTables {
+  outbox: {
+    id: string;
+    type: string;
+    envelope: unknown;
+    headers: unknown;
+    created_at: Date;
+    published_at: Date | null;
+    attempts: number;
+    last_error: string | null;
+  };
+  processed_events: {
+    consumer: string;
+    event_id: string;
+    event_type: string;
+    processed_at: Date;
+  };
+}
+
+const outboxChannel = 'outbox';
+
+/**
+ * Records an event in the caller's transaction. NOTIFY inside a transaction is delivered at
+ * commit, so the relay wakes exactly when the row becomes visible.
+ */
+export async function enqueueEvent<T extends EventType>(
+  trx: Kysely<any>, // eslint-disable-line @typescript-eslint/no-explicit-any -- any service database with the messaging tables
+  type: T,
+  data: EventData[T],
+  headers: Record<string, string> = {},
+): Promise<EventEnvelope<EventData[T]>> {
+  const envelope: EventEnvelope<EventData[T]> = { id: randomUUID(), type, occurred_at: new Date().toISOString(), data };
+  await sql`insert into outbox (id, type, envelope, headers) values (${envelope.id}, ${type}, ${JSON.stringify(envelope)}::jsonb, ${JSON.stringify(headers)}::jsonb)`.execute(trx);
+  await sql`select pg_notify(${outboxChannel}, '')`.execute(trx);
+  return envelope;
+}
+
+export interface OutboxRelayOptions {
+  db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- any service database with the messaging tables
+  databaseUrl: string;
+  broker: Broker;
+  logger: Logger;
+  batchSize?: number;
+  /** Fallback when a notification is missed; NOTIFY is the prompt path. */
+  pollIntervalMs?: number;
+  /** Published rows are kept this long for inspection, then deleted. */
+  retentionMs?: number;
+}
+
+export interface OutboxRelay {
+  /** Publishes everything pending now; resolves when nothing is left or the broker fails. */
+  drain(): Promise<number>;
+  close(): Promise<void>;
+}
+
+interface PendingRow {
+  id: string;
+  type: string;
+  envelope: EventEnvelope;
+  headers: Record<string, string>;
+}
+
+/**
+ * Publishes outbox rows with publisher confirms and marks them sent only after the confirm.
+ * Rows are claimed with FOR UPDATE SKIP LOCKED, so replicas share the work without
+ * publishing a row twice at once, and every unpublished row is looked at on every pass —
+ * there is no high-water mark, so a transaction that commits late is never skipped.
+ * A crash between confirm and commit republishes the batch; consumers are idempotent.
+ */
+export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
+  const { db, broker, logger } = options;
+  const batchSize = options.batchSize ?? 100;
+  const pollIntervalMs = options.pollIntervalMs ?? 1_000;
+  const retentionMs = options.retentionMs ?? 60 * 60 * 1_000;
+  let stopped = false;
+  let running: Promise<void> | undefined;
+  let wakeAgain = false;
+  let failures = 0;
+
+  const publishBatch = async (): Promise<number> =>
+    db.transaction().execute(async (trx) => {
+      const { rows } = await sql<PendingRow>`
+        select id, type, envelope, headers from outbox
+        where published_at is null
+        order by created_at, id
+        limit ${batchSize}
+        for update skip locked`.execute(trx);
+      if (rows.length === 0) return 0;
+      const messages: OutgoingMessage[] = rows.map((row) => ({
+        routingKey: row.type,
+        content: Buffer.from(JSON.stringify(row.envelope)),
+        options: {
+          messageId: row.id,
+          type: row.type,
+          contentType: 'application/json',
+          persistent: true,
+          timestamp: Math.floor(Date.parse(row.envelope.occurred_at) / 1000),
+          headers: row.headers,
+        },
+      }));
+      try {
+        await broker.publishConfirmed(messages);
+      } catch (error) {
+        // Recorded outside this transaction, which rolls back; the rows stay pending.
+        throw Object.assign(error as Error, { rowIds: rows.map((row) => row.id) });
+      }
+      await sql`update outbox set published_at = now(), attempts = attempts + 1 where id = any(${rows.map((row) => row.id)}::uuid[])`.execute(trx);
+      return rows.length;
+    });
+
+  const drain = async (): Promise<number> => {
+    let total = 0;
+    while (!stopped) {
+      const published = await publishBatch();
+      total += published;
+      if (published < batchSize) break;
+    }
+    return total;
+  };
+
+  const loop = async () => {
+    do {
+      wakeAgain = false;
+      try {
+        await drain();
+        failures = 0;
+      } catch (error) {
+        failures++;
+        const rowIds = (error as { rowIds?: string[] }).rowIds;
+        if (rowIds) {
+          await sql`update outbox set attempts = attempts + 1, last_error = ${(error as Error).message} where id = any(${rowIds}::uuid[])`
+            .execute(db)
+            .catch(() => {});
+        }
+        if (failures === 1 || failures % 30 === 0) logger.warn({ err: error, failures }, 'outbox relay cannot publish; will retry');
+        await sleep(Math.min(5_000, 200 * 2 ** Math.min(failures, 5)));
+        wakeAgain = true;
+      }
+    } while (wakeAgain && !stopped);
+  };
+
+  const wake = () => {
+    if (stopped) return;
+    if (running) {
+      wakeAgain = true;
+      return;
+    }
+    running = loop().finally(() => {
+      running = undefined;
+    });
+  };
+
+  const notifications = listenForNotifications({ url: options.databaseUrl, channel: outboxChannel, logger, onNotification: wake, onReconnect: wake });
+  const poller = setInterval(wake, pollIntervalMs);
+  const pruner = setInterval(() => {
+    sql`delete from outbox where published_at < now() - make_interval(secs => ${retentionMs / 1000})`.execute(db).catch(() => {});
+  }, 60_000);
+  pruner.unref();
+  wake();
+
+  return {
+    drain,
+    async close() {
+      stopped = true;
+      clearInterval(poller);
+      clearInterval(pruner);
+      await running;
+      await notifications.close();
+    },
+  };
+}

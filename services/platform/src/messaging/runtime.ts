@@ -1,0 +1,53 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from '../logger.ts';
+import { connectBroker, type Broker } from './broker.ts';
+import { createConsumer, type HandlerMap } from './consumer.ts';
+import type { EventEnvelope, QueueName } from './contracts.ts';
+import { startOutboxRelay, type OutboxRelay } from './outbox.ts';
+
+export interface MessagingConfig {
+  RABBITMQ_URL: string;
+  CONSUMER_PREFETCH: number;
+  RETRY_DELAYS_MS: readonly number[];
+  OUTBOX_POLL_INTERVAL_MS: number;
+  DATABASE_URL: string;
+}
+
+export interface Messaging<DB> {
+  broker: Broker;
+  relay: OutboxRelay;
+  consume<Q extends QueueName>(queue: Q, handlers: HandlerMap<DB, Q>, options?: { prepare?: (event: EventEnvelope, logger: Logger) => Promise<unknown> }): Promise<void>;
+  /** Stops consuming and finishes in-flight messages, publishes what is pending, then disconnects. */
+  close(): Promise<void>;
+}
+
+/** A service's part in the saga: its broker connection, its outbox relay and its consumers. */
+export function startMessaging<DB>(options: { service: string; config: MessagingConfig; logger: Logger; db: Kysely<DB> }): Messaging<DB> {
+  const { config, logger, db } = options;
+  const broker = connectBroker({ url: config.RABBITMQ_URL, logger, service: options.service, retryDelaysMs: config.RETRY_DELAYS_MS });
+  const relay = startOutboxRelay({ db, databaseUrl: config.DATABASE_URL, broker, logger, pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS });
+  const consumers: Array<{ stop(): Promise<void> }> = [];
+  return {
+    broker,
+    relay,
+    async consume(queue, handlers, consumeOptions) {
+      const consumer = createConsumer({
+        queue,
+        db,
+        broker,
+        logger,
+        handlers,
+        prefetch: config.CONSUMER_PREFETCH,
+        retryDelaysMs: config.RETRY_DELAYS_MS,
+        ...(consumeOptions?.prepare ? { prepare: consumeOptions.prepare } : {}),
+      });
+      consumers.push(consumer);
+      await broker.addWorker(consumer);
+    },
+    async close() {
+      await Promise.all(consumers.map((consumer) => consumer.stop()));
+      await relay.close();
+      await broker.close();
+    },
+  };
+}
