@@ -3,3 +3,4 @@ export * from './broker.ts';
 export * from './outbox.ts';
 export * from './consumer.ts';
 export * from './runtime.ts';
+export * from './dead-letters.ts';

@@ -1,0 +1,234 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
+import {
+  createDatabase,
+  enqueueEvent,
+  exchangeName,
+  messagingMigration,
+  migrateToLatest,
+  peekDeadLetters,
+  replayDeadLetters,
+  sql,
+  startMessaging,
+  type Database,
+  type EventEnvelope,
+  type Messaging,
+} from '@scaleshop/platform';
+import { createTestDatabase, createTestVhost, testLogger, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
+
+interface TestTables {
+  effects: { event_id: string; note: string };
+}
+
+const logger = testLogger('messaging');
+let database: TestDatabase;
+let vhost: TestVhost;
+let db: Database<TestTables>;
+let connection: ChannelModel;
+let channel: ConfirmChannel;
+
+const orderCreated = (orderId = randomUUID()): EventEnvelope => ({
+  id: randomUUID(),
+  type: 'order.created',
+  occurred_at: new Date().toISOString(),
+  data: { order_id: orderId, user_id: randomUUID(), user_email: 'x@example.com', items: [], total_amount: '0.00' },
+});
+
+async function publish(envelope: EventEnvelope | string, routingKey = 'order.created') {
+  const body = typeof envelope === 'string' ? envelope : JSON.stringify(envelope);
+  channel.publish(exchangeName, routingKey, Buffer.from(body), { persistent: true, contentType: 'application/json', messageId: typeof envelope === 'string' ? randomUUID() : envelope.id });
+  await channel.waitForConfirms();
+}
+
+async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await read();
+  while (!done(value) && Date.now() < deadline) {
+    await sleep(25);
+    value = await read();
+  }
+  return value;
+}
+
+const config = (overrides: Partial<{ RETRY_DELAYS_MS: number[] }> = {}) => ({
+  RABBITMQ_URL: vhost.url,
+  CONSUMER_PREFETCH: 10,
+  RETRY_DELAYS_MS: overrides.RETRY_DELAYS_MS ?? [50, 100],
+  OUTBOX_POLL_INTERVAL_MS: 5_000,
+  DATABASE_URL: database.url,
+});
+
+const effectCount = async () => Number((await sql<{ n: number }>`select count(*)::int as n from effects`.execute(db.db)).rows[0]!.n);
+
+before(async () => {
+  [database, vhost] = await Promise.all([createTestDatabase('messaging'), createTestVhost('messaging')]);
+  db = createDatabase<TestTables>({ url: database.url, poolMax: 8, logger, applicationName: 'messaging-test' });
+  await migrateToLatest(db.db, {
+    '0001_messaging': messagingMigration,
+    '0002_effects': { up: async (k) => void (await sql`create table effects (event_id uuid not null, note text not null)`.execute(k)) },
+  }, logger);
+  connection = await amqp.connect(vhost.url);
+  channel = await connection.createConfirmChannel();
+});
+
+after(async () => {
+  await connection?.close();
+  await db?.close();
+  await vhost?.drop();
+  await database?.drop();
+});
+
+describe('consumer', () => {
+  let messaging: Messaging<TestTables>;
+  let failuresLeft = 0;
+
+  before(async () => {
+    messaging = startMessaging({ service: 'test', config: config(), logger, db: db.db });
+    await messaging.consume('cart.orders', {
+      'order.created': async (event, trx) => {
+        if (failuresLeft > 0) {
+          failuresLeft--;
+          throw new Error('transient failure');
+        }
+        await sql`insert into effects (event_id, note) values (${event.id}, 'handled')`.execute(trx);
+      },
+    });
+    await eventually(async () => messaging.broker.isConnected(), Boolean);
+  });
+  after(async () => messaging.close());
+
+  test('applies an event once however often it is delivered', async () => {
+    const before = await effectCount();
+    const event = orderCreated();
+    await Promise.all([publish(event), publish(event), publish(event)]);
+    await eventually(effectCount, (n) => n >= before + 1);
+    await sleep(300);
+    assert.equal(await effectCount(), before + 1);
+    const processed = await sql`select count(*)::int as n from processed_events where event_id = ${event.id}`.execute(db.db);
+    assert.equal((processed.rows[0] as { n: number }).n, 1);
+  });
+
+  test('retries a failing event with backoff and then succeeds', async () => {
+    const before = await effectCount();
+    failuresLeft = 2;
+    const started = Date.now();
+    await publish(orderCreated());
+    await eventually(effectCount, (n) => n === before + 1);
+    assert.equal(await effectCount(), before + 1);
+    assert.ok(Date.now() - started >= 150, 'two retries at 50 and 100 ms');
+  });
+
+  test('dead-letters an event that keeps failing, with the reason, and replays it', async () => {
+    const before = await effectCount();
+    failuresLeft = 3;
+    const event = orderCreated();
+    await publish(event);
+    const dlq = await eventually(() => channel.checkQueue('cart.orders.dlq'), (q) => q.messageCount === 1);
+    assert.equal(dlq.messageCount, 1);
+    assert.equal(await effectCount(), before);
+    const parked = await channel.get('cart.orders.dlq');
+    assert.ok(parked);
+    assert.equal(parked.properties.messageId, event.id);
+    assert.equal(parked.properties.headers?.['x-last-error'], 'transient failure');
+    assert.equal(parked.properties.headers?.['x-attempt'], 4);
+    channel.nack(parked, false, true);
+
+    const [letter] = await peekDeadLetters(vhost.url, 'cart.orders', 1);
+    assert.equal(letter?.messageId, event.id);
+    assert.equal((await channel.checkQueue('cart.orders.dlq')).messageCount, 1, 'peeking leaves it there');
+    assert.equal(await replayDeadLetters(vhost.url, 'cart.orders'), 1);
+    await eventually(effectCount, (n) => n === before + 1);
+    assert.equal(await effectCount(), before + 1);
+    assert.equal((await channel.checkQueue('cart.orders.dlq')).messageCount, 0);
+  });
+
+  test('sends a malformed message straight to the dead-letter queue', async () => {
+    const before = (await channel.checkQueue('cart.orders.dlq')).messageCount;
+    await publish('{not json');
+    await publish(JSON.stringify({ hello: 'world' }));
+    const dlq = await eventually(() => channel.checkQueue('cart.orders.dlq'), (q) => q.messageCount === before + 2);
+    assert.equal(dlq.messageCount, before + 2);
+  });
+});
+
+describe('outbox relay', () => {
+  test('publishes a committed event exactly once, and never an uncommitted one', async () => {
+    const { queue } = await channel.assertQueue('', { exclusive: true });
+    await channel.bindQueue(queue, exchangeName, 'inventory.reserved');
+    const received: string[] = [];
+    await channel.consume(queue, (message) => message && received.push(message.properties.messageId as string), { noAck: true });
+    const messaging = startMessaging({ service: 'relay-test', config: config(), logger, db: db.db });
+    try {
+      await eventually(async () => messaging.broker.isConnected(), Boolean);
+      const data = { order_id: randomUUID(), user_id: randomUUID(), user_email: 'y@example.com', items: [], total_amount: '1.00' };
+      const committed = await db.db.transaction().execute((trx) => enqueueEvent(trx, 'inventory.reserved', data));
+      await db.db.transaction().execute(async (trx) => {
+        await enqueueEvent(trx, 'inventory.reserved', data);
+        throw new Error('rolled back');
+      }).catch(() => {});
+      await eventually(async () => received.length, (n) => n >= 1);
+      await sleep(300);
+      assert.deepEqual(received, [committed.id]);
+    } finally {
+      await messaging.close();
+    }
+  });
+
+  test('publishes a row whose transaction commits after later rows were published', async () => {
+    const { queue } = await channel.assertQueue('', { exclusive: true });
+    await channel.bindQueue(queue, exchangeName, 'inventory.released');
+    const received: string[] = [];
+    await channel.consume(queue, (message) => message && received.push(message.properties.messageId as string), { noAck: true });
+    const messaging = startMessaging({ service: 'relay-test', config: config(), logger, db: db.db });
+    try {
+      await eventually(async () => messaging.broker.isConnected(), Boolean);
+      const data = { order_id: randomUUID(), user_id: randomUUID(), user_email: 'z@example.com', items: [] };
+      // The slow transaction writes its row first (earlier created_at) and commits last.
+      let releaseSlow!: () => void;
+      const slowMayCommit = new Promise<void>((resolve) => (releaseSlow = resolve));
+      let slowId = '';
+      const slow = db.db.transaction().execute(async (trx) => {
+        slowId = (await enqueueEvent(trx, 'inventory.released', data)).id;
+        await slowMayCommit;
+      });
+      await sleep(50);
+      const fast = await db.db.transaction().execute((trx) => enqueueEvent(trx, 'inventory.released', data));
+      await eventually(async () => received.length, (n) => n >= 1);
+      assert.deepEqual(received, [fast.id]);
+      releaseSlow();
+      await slow;
+      await eventually(async () => received.length, (n) => n >= 2);
+      assert.deepEqual(received, [fast.id, slowId]);
+    } finally {
+      await messaging.close();
+    }
+  });
+
+  test('keeps events while the broker is unreachable and shares the work between replicas without loss', async () => {
+    const unreachable = startMessaging({ service: 'down', config: { ...config(), RABBITMQ_URL: 'amqp://guest:guest@127.0.0.1:1/' }, logger, db: db.db });
+    const ids: string[] = [];
+    const data = { order_id: randomUUID(), user_id: randomUUID(), user_email: 'w@example.com', kind: 'confirmation' as const, recipient: 'w@example.com', subject: 's', message_id: 'm' };
+    for (let i = 0; i < 40; i++) ids.push((await db.db.transaction().execute((trx) => enqueueEvent(trx, 'email.sent', data))).id);
+    await sleep(300);
+    const pending = await sql<{ n: number }>`select count(*)::int as n from outbox where published_at is null and id = any(${ids}::uuid[])`.execute(db.db);
+    assert.equal(pending.rows[0]!.n, 40);
+    await unreachable.close();
+
+    const { queue } = await channel.assertQueue('', { exclusive: true });
+    await channel.bindQueue(queue, exchangeName, 'email.sent');
+    const received: string[] = [];
+    await channel.consume(queue, (message) => message && received.push(message.properties.messageId as string), { noAck: true });
+    const replicas = [1, 2, 3].map((n) => startMessaging({ service: `replica-${n}`, config: config(), logger, db: db.db }));
+    try {
+      await eventually(async () => received.length, (n) => n >= 40);
+      await sleep(300);
+      assert.equal(received.length, 40, 'each event published once');
+      assert.deepEqual([...new Set(received)].sort(), [...ids].sort());
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.close()));
+    }
+  });
+});
