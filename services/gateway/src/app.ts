@@ -5,7 +5,7 @@ import type { gatewayConfig } from './config.ts';
 import { registerDocs } from './docs.ts';
 import { registerShopHealth } from './health.ts';
 import { registerProxy } from './proxy.ts';
-import { upstreamsFrom } from './upstreams.ts';
+import { monitoredServices, upstreamsFrom } from './upstreams.ts';
 
 /** The single entry point: rate limit → authenticate → forward to the owning service. */
 export async function createGateway(config: ConfigOf<typeof gatewayConfig>, logger: Logger): Promise<App> {
@@ -21,9 +21,9 @@ export async function createGateway(config: ConfigOf<typeof gatewayConfig>, logg
   });
   registerAuthentication(app, publicKey, { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
   for (const upstream of upstreams) {
-    await registerProxy(app, upstream, { timeoutMs: config.UPSTREAM_TIMEOUT_MS, connectionTtlMs: config.UPSTREAM_CONNECTION_TTL_MS });
+    await registerProxy(app, upstream, { connectionTtlMs: config.UPSTREAM_CONNECTION_TTL_MS });
   }
-  registerShopHealth(app, upstreams);
+  registerShopHealth(app, monitoredServices(config));
   await registerDocs(app, upstreams);
   return app;
 }

@@ -5,6 +5,10 @@ export const gatewayConfig = {
   USER_URL: env.url({ default: 'http://127.0.0.1:8005' }),
   PRODUCT_URL: env.url({ default: 'http://127.0.0.1:8004' }),
   CART_URL: env.url({ default: 'http://127.0.0.1:8006' }),
+  ORDER_URL: env.url({ default: 'http://127.0.0.1:8001' }),
+  /** Not behind the public API; the gateway only asks them for /health. */
+  PAYMENT_URL: env.url({ default: 'http://127.0.0.1:8002' }),
+  EMAIL_URL: env.url({ default: 'http://127.0.0.1:8003' }),
   JWT_PUBLIC_KEY: env.pem(),
   JWT_ISSUER: env.string('scaleshop'),
   JWT_AUDIENCE: env.string('scaleshop-api'),
@@ -13,6 +17,8 @@ export const gatewayConfig = {
   RATE_LIMIT_WINDOW_MS: env.integer({ default: 60_000, min: 1_000 }),
   BODY_LIMIT_BYTES: env.integer({ default: 64 * 1024, min: 1_024 }),
   UPSTREAM_TIMEOUT_MS: env.integer({ default: 10_000, min: 100 }),
+  /** A synchronous checkout (?mode=sync) waits for the whole saga, as the monolith did. */
+  ORDER_TIMEOUT_MS: env.integer({ default: 35_000, min: 100 }),
   /**
    * How long a keep-alive connection to a service is reused. Kubernetes balances Services
    * per connection, so connections must be renewed for new replicas to receive traffic

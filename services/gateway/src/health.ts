@@ -1,11 +1,10 @@
 import { createServiceClient, Type, type App } from '@scaleshop/platform';
-import type { Upstream } from './upstreams.ts';
 
 const ServiceStates = Type.Record(Type.String(), Type.Union([Type.Literal('ready'), Type.Literal('not_ready'), Type.Literal('unreachable')]));
 
 /** GET /health: the whole shop at a glance — 200 when every service is ready, 503 naming those that are not. */
-export function registerShopHealth(app: App, upstreams: readonly Upstream[]): void {
-  const clients = upstreams.map((upstream) => createServiceClient({ service: upstream.service, baseUrl: upstream.baseUrl, timeoutMs: 2_000, retries: 0 }));
+export function registerShopHealth(app: App, services: ReadonlyArray<{ service: string; baseUrl: string }>): void {
+  const clients = services.map(({ service, baseUrl }) => createServiceClient({ service, baseUrl, timeoutMs: 2_000, retries: 0 }));
   app.addHook('onClose', async () => {
     await Promise.all(clients.map((client) => client.close()));
   });

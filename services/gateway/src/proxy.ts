@@ -5,7 +5,6 @@ import { errorBody, identityHeaders, identityHeadersFor, type App } from '@scale
 import type { Upstream } from './upstreams.ts';
 
 export interface ProxyOptions {
-  timeoutMs: number;
   connectionTtlMs: number;
 }
 
@@ -22,8 +21,8 @@ export async function registerProxy(app: App, upstream: Upstream, options: Proxy
       pipelining: 1,
       keepAliveTimeout: 10_000,
       clientTtl: options.connectionTtlMs,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
+      headersTimeout: upstream.timeoutMs,
+      bodyTimeout: upstream.timeoutMs,
     });
     // The gateway's own completion line already records each call; reply-from's two extra lines would double the log volume.
     await scope.register(replyFrom, { base: upstream.baseUrl, undici: pool as never, destroyAgent: true, disableRequestLogging: true });
@@ -31,7 +30,7 @@ export async function registerProxy(app: App, upstream: Upstream, options: Proxy
     const forward = async (request: FastifyRequest, reply: FastifyReply) => {
       const target = upstream.servicePrefix + request.url.slice(upstream.publicPrefix.length);
       return reply.from(target, {
-        timeout: options.timeoutMs,
+        timeout: upstream.timeoutMs,
         rewriteRequestHeaders: (incoming, headers) => {
           const rewritten: typeof headers = { ...headers, 'x-request-id': incoming.id };
           for (const name of forwardedAway) delete rewritten[name];

@@ -7,13 +7,16 @@ export interface Upstream {
   baseUrl: string;
   publicPrefix: string;
   servicePrefix: string;
+  timeoutMs: number;
 }
 
 export function upstreamsFrom(config: ConfigOf<typeof gatewayConfig>): Upstream[] {
+  const timeoutMs = config.UPSTREAM_TIMEOUT_MS;
   return [
-    { service: 'user', baseUrl: config.USER_URL, publicPrefix: '/api/auth', servicePrefix: '/auth' },
-    { service: 'product', baseUrl: config.PRODUCT_URL, publicPrefix: '/api/products', servicePrefix: '/products' },
-    { service: 'cart', baseUrl: config.CART_URL, publicPrefix: '/api/cart', servicePrefix: '/cart' },
+    { service: 'user', baseUrl: config.USER_URL, publicPrefix: '/api/auth', servicePrefix: '/auth', timeoutMs },
+    { service: 'product', baseUrl: config.PRODUCT_URL, publicPrefix: '/api/products', servicePrefix: '/products', timeoutMs },
+    { service: 'cart', baseUrl: config.CART_URL, publicPrefix: '/api/cart', servicePrefix: '/cart', timeoutMs },
+    { service: 'order', baseUrl: config.ORDER_URL, publicPrefix: '/api/orders', servicePrefix: '/orders', timeoutMs: config.ORDER_TIMEOUT_MS },
   ];
 }
 
@@ -28,4 +31,13 @@ export function isPublic(method: string, url: string): boolean {
   const path = url.split('?', 1)[0]!.replace(/\/+$/, '') || '/';
   const effectiveMethod = method === 'HEAD' ? 'GET' : method;
   return publicRoutes.some((route) => route.method === effectiveMethod && route.path.test(path));
+}
+
+/** Every service whose readiness GET /health reports: those behind the API and those behind the broker. */
+export function monitoredServices(config: ConfigOf<typeof gatewayConfig>): Array<{ service: string; baseUrl: string }> {
+  return [
+    ...upstreamsFrom(config),
+    { service: 'payment', baseUrl: config.PAYMENT_URL },
+    { service: 'email', baseUrl: config.EMAIL_URL },
+  ];
 }

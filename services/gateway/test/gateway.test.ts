@@ -29,15 +29,23 @@ describe('gateway', () => {
   let user: FastifyInstance;
   let product: FastifyInstance;
   let cart: FastifyInstance;
+  let order: FastifyInstance;
+  let payment: FastifyInstance;
+  let email: FastifyInstance;
   let gateway: App;
   let token: string;
 
   before(async () => {
-    [user, product, cart] = await Promise.all([echoUpstream('user'), echoUpstream('product'), echoUpstream('cart')]);
+    [user, product, cart, order, payment, email] = (await Promise.all(['user', 'product', 'cart', 'order', 'payment', 'email'].map(echoUpstream))) as [
+      FastifyInstance, FastifyInstance, FastifyInstance, FastifyInstance, FastifyInstance, FastifyInstance,
+    ];
     const config = loadConfig(gatewayConfig, {
       USER_URL: urlOf(user),
       PRODUCT_URL: urlOf(product),
       CART_URL: urlOf(cart),
+      ORDER_URL: urlOf(order),
+      PAYMENT_URL: urlOf(payment),
+      EMAIL_URL: urlOf(email),
       JWT_PUBLIC_KEY: keys.publicKeyPem,
       RATE_LIMIT_MAX: '40',
       BODY_LIMIT_BYTES: '2048',
@@ -47,7 +55,7 @@ describe('gateway', () => {
   });
   after(async () => {
     await gateway.close();
-    await Promise.all([user.close(), product.close(), cart.close()]);
+    await Promise.all([user, product, cart, order, payment, email].map((server) => server.close()));
   });
 
   test('routes each /api prefix to its service with the service path', async () => {
@@ -57,10 +65,12 @@ describe('gateway', () => {
     assert.deepEqual([login.service, login.url, login.body], ['user', '/auth/login', { email: 'a@b.c', password: 'p' }]);
     const items = (await gateway.inject({ url: '/api/cart/items/3', method: 'DELETE', headers: { authorization: `Bearer ${token}` } })).json();
     assert.deepEqual([items.service, items.method, items.url], ['cart', 'DELETE', '/cart/items/3']);
+    const checkout = (await gateway.inject({ url: '/api/orders/checkout?mode=sync', method: 'POST', headers: { authorization: `Bearer ${token}` } })).json();
+    assert.deepEqual([checkout.service, checkout.url], ['order', '/orders/checkout?mode=sync']);
   });
 
   test('requires a bearer token everywhere but register, login and product reads', async () => {
-    for (const [method, url] of [['GET', '/api/cart'], ['GET', '/api/auth/me'], ['POST', '/api/products'], ['PATCH', '/api/products/1/stock'], ['POST', '/api/cart/items']] as const) {
+    for (const [method, url] of [['GET', '/api/cart'], ['GET', '/api/orders'], ['POST', '/api/orders/checkout'], ['GET', '/api/auth/me'], ['POST', '/api/products'], ['PATCH', '/api/products/1/stock'], ['POST', '/api/cart/items']] as const) {
       const response = await gateway.inject({ method, url, payload: method === 'GET' ? undefined : {} });
       assert.equal(response.statusCode, 401, `${method} ${url}`);
       assert.equal(response.json().error.code, 'UNAUTHORIZED');
@@ -118,7 +128,9 @@ describe('gateway', () => {
   });
 
   test('reports each service in /health and names the one that is down', async () => {
-    assert.equal((await gateway.inject({ url: '/health' })).statusCode, 200);
+    const healthy = await gateway.inject({ url: '/health' });
+    assert.equal(healthy.statusCode, 200);
+    assert.deepEqual(Object.keys(healthy.json().services).sort(), ['cart', 'email', 'order', 'payment', 'product', 'user']);
     await cart.close();
     const degraded = await gateway.inject({ url: '/health' });
     assert.equal(degraded.statusCode, 503);
