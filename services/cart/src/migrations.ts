@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Migration } from '@scaleshop/platform';
+import { messagingMigration, sql, type Kysely, type Migration } from '@scaleshop/platform';
 
 export const migrations: Record<string, Migration> = {
   '0001_cart_items': {
@@ -16,4 +16,6 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // New migrations go last: existing databases have applied 0001, and kysely refuses a name that sorts before an applied one.
+  '0002_messaging': messagingMigration,
 };

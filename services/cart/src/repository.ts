@@ -71,3 +71,14 @@ export async function removeItem(db: Db, userId: string, productId: number): Pro
     .executeTakeFirst();
   return deleted.numDeletedRows > 0n;
 }
+
+/** Returns how many of the user's items were removed; products not in the cart are skipped. */
+export async function removeItems(db: Db, userId: string, productIds: readonly number[]): Promise<number> {
+  if (productIds.length === 0) return 0;
+  const deleted = await db
+    .deleteFrom('cart_items')
+    .where('user_id', '=', userId)
+    .where('product_id', 'in', [...productIds])
+    .executeTakeFirst();
+  return Number(deleted.numDeletedRows);
+}

@@ -1,7 +1,7 @@
-import type { ColumnType } from '@scaleshop/platform';
+import type { ColumnType, MessagingTables } from '@scaleshop/platform';
 
 /** The cart database as kysely sees it; kept in step with migrations.ts. */
-export interface CartDatabase {
+export interface CartDatabase extends MessagingTables {
   /** A user's cart is the set of that user's rows; there is no cart row of its own. */
   cart_items: {
     user_id: string;

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDatabase, identityHeadersFor, loadConfig, type App, type Database } from '@scaleshop/platform';
-import { createTestDatabase, testLogger, type TestDatabase } from '@scaleshop/platform/testing';
+import { createTestDatabase, createTestVhost, testLogger, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
 import { createProductService } from '../../product/src/app.ts';
 import { productConfig } from '../../product/src/config.ts';
 import { createCartService } from '../src/app.ts';
@@ -19,6 +19,8 @@ function newCustomer(): { id: string; headers: Record<string, string> } {
 describe('cart service', () => {
   let productDatabase: TestDatabase;
   let cartDatabase: TestDatabase;
+  // Both services join the checkout saga; a vhost of their own keeps them off the shared broker's queues.
+  let vhost: TestVhost;
   let productApp: App;
   let app: App;
   let db: Database<CartDatabase>;
@@ -32,9 +34,9 @@ describe('cart service', () => {
   };
 
   before(async () => {
-    [productDatabase, cartDatabase] = await Promise.all([createTestDatabase('cart_product'), createTestDatabase('cart')]);
+    [productDatabase, cartDatabase, vhost] = await Promise.all([createTestDatabase('cart_product'), createTestDatabase('cart'), createTestVhost('cart_http')]);
     productApp = await createProductService(
-      loadConfig(productConfig, { DATABASE_URL: productDatabase.url, DATABASE_POOL_MAX: '3' }),
+      loadConfig(productConfig, { DATABASE_URL: productDatabase.url, DATABASE_POOL_MAX: '3', RABBITMQ_URL: vhost.url }),
       testLogger('product'),
     );
     productApp.addHook('onRequest', async (request) => {
@@ -51,6 +53,7 @@ describe('cart service', () => {
       loadConfig(cartConfig, {
         DATABASE_URL: cartDatabase.url,
         DATABASE_POOL_MAX: '3',
+        RABBITMQ_URL: vhost.url,
         PRODUCT_URL: `http://127.0.0.1:${address.port}`,
         PRODUCT_TIMEOUT_MS: '500',
       }),
@@ -63,7 +66,7 @@ describe('cart service', () => {
     await app?.close();
     await productApp?.close();
     await db?.close();
-    await Promise.all([cartDatabase?.drop(), productDatabase?.drop()]);
+    await Promise.all([cartDatabase?.drop(), productDatabase?.drop(), vhost?.drop()]);
   });
 
   const rowsOf = (userId: string) =>

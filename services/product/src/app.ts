@@ -2,18 +2,20 @@ import {
   createHttpApp,
   listenForNotifications,
   openDatabase,
+  startMessaging,
   type App,
   type ConfigOf,
   type Logger,
 } from '@scaleshop/platform';
 import { createCatalog } from './catalog.ts';
 import type { productConfig } from './config.ts';
+import { orderHandlers } from './consumers.ts';
 import { migrations } from './migrations.ts';
 import { registerRoutes } from './routes.ts';
 import type { ProductDatabase } from './schema.ts';
 import { seedCatalog } from './seed.ts';
 
-/** Wires the product service: migrate, seed, cache, routes. Returns the app unstarted. */
+/** Wires the product service: migrate, seed, cache, saga consumers, routes. Returns the app unstarted. */
 export async function createProductService(config: ConfigOf<typeof productConfig>, logger: Logger): Promise<App> {
   const database = await openDatabase<ProductDatabase>({
     service: 'product',
@@ -33,12 +35,18 @@ export async function createProductService(config: ConfigOf<typeof productConfig
   });
   await changes.ready;
 
+  // Readiness stays the database's alone: the outbox holds events while the broker is away,
+  // and HTTP reads have no need of it.
+  const messaging = startMessaging({ service: 'product', config, logger, db: database.db });
+  await messaging.consume('product.orders', orderHandlers);
+
   const app = await createHttpApp({
     service: 'product',
     logger,
     readiness: { database: database.ping },
     openapi: { title: 'product', description: 'The catalog: categories, prices and stock' },
-    closeOnShutdown: [changes, database],
+    // Messaging first: the messages in flight finish while the database is still open.
+    closeOnShutdown: [messaging, changes, database],
   });
   registerRoutes(app, catalog);
   return app;

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Migration } from '@scaleshop/platform';
+import { messagingMigration, sql, type Kysely, type Migration } from '@scaleshop/platform';
 
 export const migrations: Record<string, Migration> = {
   '0001_catalog': {
@@ -30,6 +30,23 @@ export const migrations: Record<string, Migration> = {
       await sql`
         create trigger product_changed after insert or update or delete on products
         for each row execute function notify_product_changed()`.execute(db);
+    },
+  },
+  // New migrations go last: existing databases have applied 0001, and kysely refuses a name that sorts before an applied one.
+  '0002_messaging': messagingMigration,
+  '0003_reservations': {
+    async up(db: Kysely<unknown>) {
+      // One row per order whose stock was taken, so that a failed payment gives back exactly
+      // what was taken, once: the items are the reservation's, not the compensating event's.
+      await db.schema
+        .createTable('reservations')
+        .addColumn('order_id', 'uuid', (c) => c.primaryKey())
+        .addColumn('items', 'jsonb', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull().defaultTo('reserved').check(sql`status in ('reserved', 'released')`))
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn('released_at', 'timestamptz')
+        .addCheckConstraint('reservations_released_at_check', sql`(status = 'released') = (released_at is not null)`)
+        .execute();
     },
   },
 };

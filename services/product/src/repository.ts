@@ -1,5 +1,5 @@
 import { sql, type Kysely } from '@scaleshop/platform';
-import type { ProductDatabase } from './schema.ts';
+import type { ProductDatabase, StockLine } from './schema.ts';
 
 export interface Product {
   id: number;
@@ -96,4 +96,52 @@ export async function insertMissingProducts(db: Db, products: readonly NewProduc
     if (await insertProduct(db, product)) inserted++;
   }
   return inserted;
+}
+
+export interface LockedProduct {
+  id: number;
+  name: string;
+  stock: number;
+}
+
+/**
+ * Locks the products' rows until the caller's transaction ends, so the stock read here is
+ * still the stock when it is changed. Always in id order: two orders sharing products then
+ * queue behind each other instead of each holding a row the other waits for.
+ */
+export async function lockProducts(trx: Db, ids: readonly number[]): Promise<LockedProduct[]> {
+  if (ids.length === 0) return [];
+  return trx.selectFrom('products').select(['id', 'name', 'stock']).where('id', 'in', [...ids]).orderBy('id').forUpdate().execute();
+}
+
+/** Relative, so it composes with any other change committed meanwhile; the stock >= 0 check still applies. */
+export async function addToStock(trx: Db, id: number, delta: number): Promise<void> {
+  await trx
+    .updateTable('products')
+    .set((eb) => ({ stock: eb('stock', '+', delta), updated_at: new Date() }))
+    .where('id', '=', id)
+    .execute();
+}
+
+export interface Reservation {
+  order_id: string;
+  items: StockLine[];
+  status: 'reserved' | 'released';
+}
+
+export async function findReservation(db: Db, orderId: string): Promise<Reservation | undefined> {
+  return db.selectFrom('reservations').select(['order_id', 'items', 'status']).where('order_id', '=', orderId).executeTakeFirst();
+}
+
+/** Locks the reservation until the caller's transaction ends, so two releases cannot both see it reserved. */
+export async function lockReservation(trx: Db, orderId: string): Promise<Reservation | undefined> {
+  return trx.selectFrom('reservations').select(['order_id', 'items', 'status']).where('order_id', '=', orderId).forUpdate().executeTakeFirst();
+}
+
+export async function insertReservation(trx: Db, orderId: string, items: readonly StockLine[]): Promise<void> {
+  await trx.insertInto('reservations').values({ order_id: orderId, items: JSON.stringify(items) }).execute();
+}
+
+export async function markReservationReleased(trx: Db, orderId: string): Promise<void> {
+  await trx.updateTable('reservations').set({ status: 'released', released_at: new Date() }).where('order_id', '=', orderId).execute();
 }

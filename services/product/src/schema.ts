@@ -1,7 +1,13 @@
-import type { ColumnType, Generated } from '@scaleshop/platform';
+import type { ColumnType, Generated, MessagingTables } from '@scaleshop/platform';
+
+/** A product and how many of it an order took; reservations keep these as jsonb. */
+export interface StockLine {
+  product_id: number;
+  quantity: number;
+}
 
 /** The product database as kysely sees it; kept in step with migrations.ts. */
-export interface ProductDatabase {
+export interface ProductDatabase extends MessagingTables {
   categories: {
     id: Generated<number>;
     name: string;
@@ -16,5 +22,13 @@ export interface ProductDatabase {
     category_id: number;
     created_at: ColumnType<Date, never, never>;
     updated_at: ColumnType<Date, never, Date>;
+  };
+  reservations: {
+    order_id: string;
+    /** Written as JSON text: pg would send a JS array as a Postgres array, not as JSON. */
+    items: ColumnType<StockLine[], string, never>;
+    status: ColumnType<'reserved' | 'released', never, 'released'>;
+    created_at: ColumnType<Date, never, never>;
+    released_at: ColumnType<Date | null, never, Date>;
   };
 }

@@ -2,15 +2,24 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { identityHeadersFor, loadConfig, type App } from '@scaleshop/platform';
-import { createTestDatabase, testLogger, type TestDatabase } from '@scaleshop/platform/testing';
+import { createTestDatabase, createTestVhost, testLogger, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
 import { createProductService } from '../src/app.ts';
 import { productConfig } from '../src/config.ts';
 
 const admin = identityHeadersFor({ id: '00000000-0000-4000-8000-000000000001', email: 'admin@example.com', role: 'admin' });
 const customer = identityHeadersFor({ id: '00000000-0000-4000-8000-000000000002', email: 'c@example.com', role: 'customer' });
 
+// Every replica joins the checkout saga; a vhost of its own keeps it off the shared broker's queues.
+let vhost: TestVhost;
+before(async () => {
+  vhost = await createTestVhost('product_http');
+});
+after(async () => {
+  await vhost?.drop();
+});
+
 function start(database: TestDatabase, overrides: Record<string, string> = {}): Promise<App> {
-  const config = loadConfig(productConfig, { DATABASE_URL: database.url, DATABASE_POOL_MAX: '3', ...overrides });
+  const config = loadConfig(productConfig, { DATABASE_URL: database.url, DATABASE_POOL_MAX: '3', RABBITMQ_URL: vhost.url, ...overrides });
   return createProductService(config, testLogger('product'));
 }
 
