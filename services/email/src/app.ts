@@ -1,0 +1,39 @@
+import { createHttpApp, openDatabase, startMessaging, type App, type ConfigOf, type Logger } from '@scaleshop/platform';
+import type { emailConfig } from './config.ts';
+import { createMailer } from './mailer.ts';
+import { migrations } from './migrations.ts';
+import { createNotifications } from './notifications.ts';
+import { registerRoutes } from './routes.ts';
+import type { EmailDatabase } from './schema.ts';
+
+/** Wires the email service: migrate, SMTP transport, consumer, routes. Returns the app unstarted. */
+export async function createEmailService(config: ConfigOf<typeof emailConfig>, logger: Logger): Promise<App> {
+  const database = await openDatabase<EmailDatabase>({ service: 'email', config, logger, migrations });
+  const mailer = createMailer(config.SMTP_URL);
+  const notifications = createNotifications({ db: database.db, mailer, from: config.EMAIL_FROM, latencyMs: config.EMAIL_LATENCY_MS });
+
+  // Neither the broker nor the SMTP server is a readiness check: without them the HTTP side
+  // still answers, and unsent emails wait in the queues until they are back.
+  const messaging = startMessaging({ service: 'email', config, logger, db: database.db });
+  try {
+    await messaging.consume(
+      'email.notifications',
+      { 'payment.processed': notifications.record, 'inventory.rejected': notifications.record, 'payment.failed': notifications.record },
+      { prepare: notifications.send },
+    );
+    const app = await createHttpApp({
+      service: 'email',
+      logger,
+      readiness: { database: database.ping },
+      // Messaging first: its consumers finish the emails in flight, which need SMTP and the database.
+      closeOnShutdown: [messaging, mailer, database],
+    });
+    registerRoutes(app, notifications);
+    return app;
+  } catch (error) {
+    await messaging.close();
+    await mailer.close();
+    await database.close();
+    throw error;
+  }
+}

@@ -1,0 +1,32 @@
+import nodemailer from 'nodemailer';
+
+export interface OutgoingMail {
+  from: string;
+  to: string;
+  subject: string;
+  text: string;
+  /** With angle brackets: "<local@domain>". */
+  messageId: string;
+}
+
+export interface Mailer {
+  send(mail: OutgoingMail): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * One SMTP transport for the process. nodemailer waits minutes by default for a server that
+ * does not answer; these bounds make such a send fail soon and go through the retry queues,
+ * instead of holding a consumer slot.
+ */
+export function createMailer(smtpUrl: string): Mailer {
+  const transport = nodemailer.createTransport({ url: smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 });
+  return {
+    async send(mail) {
+      await transport.sendMail(mail);
+    },
+    async close() {
+      transport.close();
+    },
+  };
+}

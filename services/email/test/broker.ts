@@ -1,0 +1,97 @@
+/**
+ * The test's side of the broker: publishes events the way another service's outbox relay
+ * does, and watches what the service under test publishes in return.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
+import { exchangeName, type EventData, type EventEnvelope, type EventType } from '@scaleshop/platform';
+
+export function envelopeOf<T extends EventType>(type: T, data: EventData[T]): EventEnvelope<EventData[T]> {
+  return { id: randomUUID(), type, occurred_at: new Date().toISOString(), data };
+}
+
+/** Polls until `probe` returns something other than undefined or false. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+export interface TestBroker {
+  publish(envelope: EventEnvelope): Promise<void>;
+  /** Every event seen on the observed routing keys, in arrival order, with when it arrived. */
+  received: Array<{ event: EventEnvelope; at: number }>;
+  eventsFor(orderId: string): EventEnvelope[];
+  nextEventFor(orderId: string, timeoutMs?: number): Promise<EventEnvelope>;
+  /** Messages waiting in a queue, and its consumers; undefined when it does not exist. */
+  inspect(queue: string): Promise<{ messageCount: number; consumerCount: number } | undefined>;
+  /** Takes the next message off a queue, with its headers; undefined when the queue is empty. */
+  take(queue: string): Promise<{ event: EventEnvelope; headers: Record<string, unknown> } | undefined>;
+  close(): Promise<void>;
+}
+
+export async function connectTestBroker(url: string, observe: readonly string[]): Promise<TestBroker> {
+  const connection: ChannelModel = await amqp.connect(url);
+  const received: Array<{ event: EventEnvelope; at: number }> = [];
+  try {
+    const publisher: ConfirmChannel = await connection.createConfirmChannel();
+    // The same declaration as the services', so the order of start-up does not matter.
+    await publisher.assertExchange(exchangeName, 'topic', { durable: true });
+    const observer = await connection.createChannel();
+    const { queue } = await observer.assertQueue('', { exclusive: true, autoDelete: true });
+    for (const routingKey of observe) await observer.bindQueue(queue, exchangeName, routingKey);
+    await observer.consume(queue, (message) => {
+      if (message) received.push({ event: JSON.parse(message.content.toString('utf8')) as EventEnvelope, at: Date.now() });
+    }, { noAck: true });
+
+    const eventsFor = (orderId: string) => received.map((entry) => entry.event).filter((event) => (event.data as { order_id?: string }).order_id === orderId);
+
+    return {
+      received,
+      eventsFor,
+      async publish(envelope) {
+        publisher.publish(exchangeName, envelope.type, Buffer.from(JSON.stringify(envelope)), {
+          messageId: envelope.id,
+          type: envelope.type,
+          contentType: 'application/json',
+          persistent: true,
+        });
+        await publisher.waitForConfirms();
+      },
+      nextEventFor: (orderId, timeoutMs) => waitFor(`an event for order ${orderId}`, async () => eventsFor(orderId)[0], timeoutMs),
+      async inspect(name) {
+        // A missing queue closes the channel it was checked on, so each check gets its own.
+        const channel = await connection.createChannel();
+        channel.on('error', () => {});
+        try {
+          const { messageCount, consumerCount } = await channel.checkQueue(name);
+          await channel.close();
+          return { messageCount, consumerCount };
+        } catch {
+          return undefined;
+        }
+      },
+      async take(name) {
+        const channel = await connection.createChannel();
+        try {
+          const message = await channel.get(name, { noAck: true });
+          if (!message) return undefined;
+          return { event: JSON.parse(message.content.toString('utf8')) as EventEnvelope, headers: (message.properties.headers ?? {}) as Record<string, unknown> };
+        } finally {
+          await channel.close();
+        }
+      },
+      async close() {
+        await connection.close();
+      },
+    };
+  } catch (error) {
+    await connection.close().catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,257 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError, createDatabase, loadConfig, sql, type App, type Database, type EventData, type OrderLine } from '@scaleshop/platform';
+import { createTestDatabase, createTestVhost, testLogger, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
+import { createPaymentService } from '../src/app.ts';
+import { paymentConfig } from '../src/config.ts';
+import { createProvider } from '../src/provider.ts';
+import type { PaymentDatabase } from '../src/schema.ts';
+import { connectTestBroker, envelopeOf, waitFor, type TestBroker } from './broker.ts';
+
+const items: OrderLine[] = [
+  { product_id: 1, name: 'Gaming Laptop', price: '1299.99', quantity: 2 },
+  { product_id: 7, name: 'Gel Pen Pack', price: '8.49', quantity: 3 },
+];
+
+function reserved(overrides: Partial<EventData['inventory.reserved']> = {}): EventData['inventory.reserved'] {
+  return { order_id: randomUUID(), user_id: randomUUID(), user_email: 'buyer@example.com', items, total_amount: '2625.45', ...overrides };
+}
+
+interface Harness {
+  app: App;
+  db: Database<PaymentDatabase>;
+  broker: TestBroker;
+  close(): Promise<void>;
+}
+
+/** A payment service on a database and a broker virtual host of its own, consuming already. */
+async function startHarness(label: string, overrides: Record<string, string> = {}): Promise<Harness> {
+  const closers: Array<() => Promise<unknown>> = [];
+  const close = async () => {
+    for (const closer of closers.reverse()) await closer().catch(() => {});
+  };
+  try {
+    const database: TestDatabase = await createTestDatabase(label);
+    closers.push(() => database.drop());
+    const vhost: TestVhost = await createTestVhost(label);
+    closers.push(() => vhost.drop());
+    const config = loadConfig(paymentConfig, {
+      DATABASE_URL: database.url,
+      DATABASE_POOL_MAX: '3',
+      RABBITMQ_URL: vhost.url,
+      RETRY_DELAYS_MS: '50,100',
+      OUTBOX_POLL_INTERVAL_MS: '50',
+      PAYMENT_LATENCY_MS: '0',
+      ...overrides,
+    });
+    const app = await createPaymentService(config, testLogger('payment'));
+    closers.push(() => app.close());
+    const db = createDatabase<PaymentDatabase>({ url: database.url, poolMax: 1, logger: testLogger('payment'), applicationName: 'payment-test' });
+    closers.push(() => db.close());
+    const broker = await connectTestBroker(vhost.url, ['payment.*']);
+    closers.push(() => broker.close());
+    // Until the service has declared its queue, a published event would have nowhere to go.
+    await waitFor('the payment consumer', async () => ((await broker.inspect('payment.inventory'))?.consumerCount ?? 0) > 0);
+    return { app, db, broker, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+const paymentsOf = (db: Database<PaymentDatabase>, orderId: string) =>
+  db.db.selectFrom('payments').selectAll().where('order_id', '=', orderId).execute();
+
+const outboxCountFor = async (db: Database<PaymentDatabase>, orderId: string) => {
+  const { rows } = await sql<{ count: number }>`select count(*) as count from outbox where envelope->'data'->>'order_id' = ${orderId}`.execute(db.db);
+  return rows[0]!.count;
+};
+
+const processed = (db: Database<PaymentDatabase>, eventId: string) =>
+  db.db.selectFrom('processed_events').select('event_id').where('event_id', '=', eventId).executeTakeFirst();
+
+describe('payment service', () => {
+  let harness: Harness;
+
+  before(async () => {
+    harness = await startHarness('payment');
+  });
+  after(async () => {
+    await harness?.close();
+  });
+
+  test('charges a reserved order and announces payment.processed with everything the next steps need', async () => {
+    const data = reserved();
+    await harness.broker.publish(envelopeOf('inventory.reserved', data));
+    const event = await harness.broker.nextEventFor(data.order_id);
+
+    const [payment, ...others] = await paymentsOf(harness.db, data.order_id);
+    assert.ok(payment);
+    assert.equal(others.length, 0);
+    assert.equal(event.type, 'payment.processed');
+    assert.deepEqual(event.data, { ...data, payment_id: payment.id });
+    assert.deepEqual(
+      { user_id: payment.user_id, amount: payment.amount, status: payment.status, reason: payment.reason },
+      { user_id: data.user_id, amount: '2625.45', status: 'succeeded', reason: null },
+    );
+
+    const response = await harness.app.inject({ url: `/payments/${data.order_id}` });
+    assert.equal(response.statusCode, 200);
+    const body = response.json();
+    assert.equal(Date.parse(body.created_at), payment.created_at.getTime());
+    assert.deepEqual({ ...body, created_at: undefined }, { order_id: data.order_id, amount: '2625.45', status: 'succeeded', reason: null, created_at: undefined });
+  });
+
+  test('declines an amount over PAYMENT_DECLINE_OVER and announces payment.failed with the reason', async () => {
+    const data = reserved({ items: [{ product_id: 1, name: 'Gaming Laptop', price: '1299.99', quantity: 8 }], total_amount: '10399.92' });
+    await harness.broker.publish(envelopeOf('inventory.reserved', data));
+    const event = await harness.broker.nextEventFor(data.order_id);
+    assert.equal(event.type, 'payment.failed');
+    assert.deepEqual(event.data, { ...data, reason: 'amount exceeds the limit of 10000.00' });
+
+    const response = await harness.app.inject({ url: `/payments/${data.order_id}` });
+    assert.equal(response.statusCode, 200);
+    assert.equal(response.json().status, 'declined');
+    assert.equal(response.json().reason, 'amount exceeds the limit of 10000.00');
+    assert.equal(response.json().amount, '10399.92');
+  });
+
+  test('an amount exactly at the limit is charged', async () => {
+    const data = reserved({ total_amount: '10000.00' });
+    await harness.broker.publish(envelopeOf('inventory.reserved', data));
+    assert.equal((await harness.broker.nextEventFor(data.order_id)).type, 'payment.processed');
+  });
+
+  test('the same event delivered twice charges once and announces once', async () => {
+    const data = reserved();
+    const envelope = envelopeOf('inventory.reserved', data);
+    // Back to back, so the two deliveries are in flight together.
+    await Promise.all([harness.broker.publish(envelope), harness.broker.publish(envelope)]);
+    await harness.broker.nextEventFor(data.order_id);
+    // And once more after the first has been handled.
+    await harness.broker.publish(envelope);
+    await sleep(500);
+    assert.equal((await paymentsOf(harness.db, data.order_id)).length, 1);
+    assert.equal(await outboxCountFor(harness.db, data.order_id), 1);
+    assert.deepEqual(harness.broker.eventsFor(data.order_id).map((event) => event.type), ['payment.processed']);
+  });
+
+  test('another event for an order already paid adds no payment and no event', async () => {
+    const data = reserved();
+    await harness.broker.publish(envelopeOf('inventory.reserved', data));
+    await harness.broker.nextEventFor(data.order_id);
+    // A different envelope: the processed-events check cannot catch it, the unique order_id does.
+    const second = envelopeOf('inventory.reserved', { ...data, total_amount: '20000.00' });
+    await harness.broker.publish(second);
+    await waitFor('the second event to be handled', () => processed(harness.db, second.id));
+    await sleep(200);
+    const payments = await paymentsOf(harness.db, data.order_id);
+    assert.deepEqual(payments.map((payment) => [payment.status, payment.amount]), [['succeeded', '2625.45']]);
+    assert.equal(await outboxCountFor(harness.db, data.order_id), 1);
+    assert.equal(harness.broker.eventsFor(data.order_id).length, 1);
+  });
+
+  test('GET /payments/:order_id answers 404 for an order without a payment and 400 for a malformed id', async () => {
+    const missing = await harness.app.inject({ url: `/payments/${randomUUID()}` });
+    assert.equal(missing.statusCode, 404);
+    assert.equal(missing.json().error.code, 'PAYMENT_NOT_FOUND');
+    const malformed = await harness.app.inject({ url: '/payments/not-a-uuid' });
+    assert.equal(malformed.statusCode, 400);
+    assert.equal(malformed.json().error.code, 'VALIDATION_ERROR');
+  });
+
+  test('health reports ready when the database answers', async () => {
+    const ready = await harness.app.inject({ url: '/health/ready' });
+    assert.equal(ready.statusCode, 200);
+    assert.deepEqual(ready.json(), { status: 'ready', checks: { database: true } });
+  });
+});
+
+describe('payment service with PAYMENT_FAILURE_RATE=1', () => {
+  let harness: Harness;
+  before(async () => {
+    harness = await startHarness('payment_fail', { PAYMENT_FAILURE_RATE: '1' });
+  });
+  after(async () => {
+    await harness?.close();
+  });
+
+  test('declines every charge with the issuer\'s reason', async () => {
+    const data = reserved({ total_amount: '1.00' });
+    await harness.broker.publish(envelopeOf('inventory.reserved', data));
+    const event = await harness.broker.nextEventFor(data.order_id);
+    assert.equal(event.type, 'payment.failed');
+    assert.deepEqual(event.data, { ...data, reason: 'card declined by the issuer' });
+    const [payment] = await paymentsOf(harness.db, data.order_id);
+    assert.deepEqual([payment?.status, payment?.reason], ['declined', 'card declined by the issuer']);
+  });
+});
+
+describe('payment service with PAYMENT_LATENCY_MS=200', () => {
+  let harness: Harness;
+  before(async () => {
+    harness = await startHarness('payment_slow', { PAYMENT_LATENCY_MS: '200' });
+  });
+  after(async () => {
+    await harness?.close();
+  });
+
+  test('a charge takes at least the provider\'s latency', async () => {
+    const data = reserved();
+    const started = Date.now();
+    await harness.broker.publish(envelopeOf('inventory.reserved', data));
+    await harness.broker.nextEventFor(data.order_id);
+    const arrival = harness.broker.received.find((entry) => (entry.event.data as { order_id: string }).order_id === data.order_id);
+    assert.ok(arrival);
+    assert.ok(arrival.at - started >= 200, `took ${arrival.at - started} ms`);
+  });
+});
+
+describe('simulated provider', () => {
+  const order_id = randomUUID();
+
+  test('declines over the limit, accepts at it, and leaves the rest to the dice', async () => {
+    let dice = 0.5;
+    const provider = createProvider({ latencyMs: 0, declineOver: '100.00', failureRate: 0.3, random: () => dice });
+    assert.deepEqual(await provider.charge({ order_id, amount: '100.01' }), { status: 'declined', reason: 'amount exceeds the limit of 100.00' });
+    const atLimit = await provider.charge({ order_id, amount: '100' });
+    assert.equal(atLimit.status, 'succeeded');
+    assert.match((atLimit as { reference: string }).reference, /\S/);
+    dice = 0.29;
+    assert.deepEqual(await provider.charge({ order_id, amount: '5.00' }), { status: 'declined', reason: 'card declined by the issuer' });
+    dice = 0.3;
+    assert.equal((await provider.charge({ order_id, amount: '5.00' })).status, 'succeeded');
+  });
+
+  test('never declines at random with rate 0, always with rate 1', async () => {
+    const never = createProvider({ latencyMs: 0, declineOver: '100.00', failureRate: 0, random: () => 0 });
+    assert.equal((await never.charge({ order_id, amount: '5.00' })).status, 'succeeded');
+    const always = createProvider({ latencyMs: 0, declineOver: '100.00', failureRate: 1, random: () => 0.999999 });
+    assert.equal((await always.charge({ order_id, amount: '5.00' })).status, 'declined');
+  });
+
+  test('answers after the configured latency', async () => {
+    const provider = createProvider({ latencyMs: 100, declineOver: '100.00', failureRate: 0 });
+    const started = performance.now();
+    await provider.charge({ order_id, amount: '5.00' });
+    assert.ok(performance.now() - started >= 99);
+  });
+});
+
+describe('payment configuration', () => {
+  const base = { DATABASE_URL: 'postgres://localhost/payment' };
+
+  test('defaults and normalizes the decline limit', () => {
+    const config = loadConfig(paymentConfig, base);
+    assert.deepEqual([config.PORT, config.PAYMENT_LATENCY_MS, config.PAYMENT_DECLINE_OVER, config.PAYMENT_FAILURE_RATE], [8002, 1000, '10000.00', 0]);
+    assert.equal(loadConfig(paymentConfig, { ...base, PAYMENT_DECLINE_OVER: '250.5' }).PAYMENT_DECLINE_OVER, '250.50');
+  });
+
+  test('rejects a limit that is not an amount, a rate outside 0..1 and a negative latency', () => {
+    for (const [name, value] of [['PAYMENT_DECLINE_OVER', '12.345'], ['PAYMENT_DECLINE_OVER', '-5'], ['PAYMENT_FAILURE_RATE', '1.5'], ['PAYMENT_LATENCY_MS', '-1']] as const) {
+      assert.throws(() => loadConfig(paymentConfig, { ...base, [name]: value }), (error: unknown) => error instanceof ConfigError && error.message.includes(name), `${name}=${value}`);
+    }
+  });
+});
