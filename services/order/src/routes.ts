@@ -1,0 +1,123 @@
+import type { FastifyRequest } from 'fastify';
+import { Type, callerOf, errorResponses, money, unauthorized, type App, type Caller } from '@scaleshop/platform';
+import type { Orders } from './orders.ts';
+import { orderStatuses } from './schema.ts';
+
+const Money = Type.String({ pattern: money.moneyJsonPattern, description: 'exact decimal amount, e.g. "1299.99"', examples: ['1299.99'] });
+
+const Timestamp = Type.String({ format: 'date-time' });
+
+const Status = Type.Enum(orderStatuses);
+
+const uuidPattern = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+
+const Order = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    status: Status,
+    total_amount: Money,
+    items: Type.Array(
+      Type.Object({
+        product_id: Type.Integer(),
+        name: Type.String(),
+        price: Money,
+        quantity: Type.Integer({ minimum: 1 }),
+        line_total: Money,
+      }),
+    ),
+    processing_duration_ms: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+      description: 'async: from the request to the order\'s commit; sync: from the request to its final status',
+    }),
+    failure_reason: Type.Union([Type.String(), Type.Null()]),
+    created_at: Timestamp,
+    history: Type.Array(Type.Object({ status: Status, at: Timestamp }), { description: 'every status the order has been in, oldest first' }),
+  },
+  { $id: 'Order' },
+);
+
+const OrderList = Type.Object({ items: Type.Array(Type.Ref('Order')), total: Type.Integer() });
+
+const CheckoutQuery = Type.Object({
+  mode: Type.Enum(['async', 'sync'], {
+    default: 'async',
+    description: 'async answers 202 once the order is recorded; sync waits for the saga to finish and answers 200 (202 if it takes too long)',
+  }),
+});
+
+const ListQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  offset: Type.Integer({ minimum: 0, default: 0 }),
+});
+
+const OrderId = Type.Object({ id: Type.String({ pattern: uuidPattern }) });
+
+const uuid = new RegExp(uuidPattern);
+
+/** Orders are keyed by a uuid user id, so a caller with any other id cannot have any. */
+function customerOf(request: FastifyRequest): Caller {
+  const caller = callerOf(request);
+  if (!uuid.test(caller.id)) throw unauthorized('invalid user id');
+  return caller;
+}
+
+/** Runs before validation, so an anonymous caller learns nothing about the request's shape. */
+async function requireCaller(request: FastifyRequest): Promise<void> {
+  customerOf(request);
+}
+
+// Checkout reads the cart from the cart service, whose failures surface as 502-504.
+const upstreamErrors = [502, 503, 504];
+
+export function registerRoutes(app: App, orders: Orders): void {
+  app.addSchema(Order);
+
+  app.post(
+    '/orders/checkout',
+    {
+      onRequest: requireCaller,
+      schema: {
+        tags: ['orders'],
+        summary: 'Place an order for everything in the caller\'s cart',
+        security: [{ bearerAuth: [] }],
+        querystring: CheckoutQuery,
+        response: { 200: Type.Ref('Order'), 202: Type.Ref('Order'), ...errorResponses(400, 401, ...upstreamErrors) },
+      },
+    },
+    async (request, reply) => {
+      // elapsedTime counts from when fastify received the request, before any hook ran.
+      const startedAt = performance.now() - reply.elapsedTime;
+      const { order, final } = await orders.checkout({ caller: customerOf(request), requestId: request.id, startedAt, mode: request.query.mode });
+      return reply.code(final ? 200 : 202).send(order);
+    },
+  );
+
+  app.get(
+    '/orders',
+    {
+      onRequest: requireCaller,
+      schema: {
+        tags: ['orders'],
+        summary: 'The caller\'s orders, newest first',
+        security: [{ bearerAuth: [] }],
+        querystring: ListQuery,
+        response: { 200: OrderList, ...errorResponses(400, 401) },
+      },
+    },
+    async (request) => orders.listOrders(customerOf(request).id, request.query),
+  );
+
+  app.get(
+    '/orders/:id',
+    {
+      onRequest: requireCaller,
+      schema: {
+        tags: ['orders'],
+        summary: 'One of the caller\'s orders, with its status history',
+        security: [{ bearerAuth: [] }],
+        params: OrderId,
+        response: { 200: Type.Ref('Order'), ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => orders.getOrder(customerOf(request).id, request.params.id),
+  );
+}
