@@ -50,15 +50,8 @@ export async function createOrderService(config: ConfigOf<typeof orderConfig>, l
     closeOnShutdown: [messaging, statusListener, cartClient, database],
   });
   // A sync checkout may wait for half a minute; on shutdown it answers 202 with what it has instead.
-  let shuttingDown = false;
   app.addHook('preClose', async () => {
-    shuttingDown = true;
     waiters.close();
-  });
-  // Works around the platform: a keep-alive connection whose request was in flight when closing
-  // began stays open after its answer until the keep-alive timeout (72 s), holding up the close.
-  app.addHook('onSend', async (_request, reply) => {
-    if (shuttingDown) reply.header('connection', 'close');
   });
   registerRoutes(app, orders);
   return app;

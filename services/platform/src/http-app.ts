@@ -140,6 +140,12 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
   app.addHook('preClose', async () => {
     shuttingDown = true;
   });
+  // server.close() only ends connections idle at that moment; one whose request is still in
+  // flight would stay open for the whole keep-alive timeout after its answer and hold up the
+  // shutdown. Telling the client to close makes it end with its last answer.
+  app.addHook('onSend', async (_request, reply) => {
+    if (shuttingDown) reply.header('connection', 'close');
+  });
 
   app.get('/health/live', { ...infrastructureRoute, schema: { hide: true, response: liveness } }, async () => ({ status: 'live' as const }));
 

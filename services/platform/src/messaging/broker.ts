@@ -22,6 +22,8 @@ export interface Broker {
   /** Publishes straight to a queue through the default exchange, confirmed. */
   sendToQueueConfirmed(queue: string, content: Buffer, options: Options.Publish): Promise<void>;
   addWorker(worker: ChannelWorker): Promise<void>;
+  /** Called after every (re)connection, once the publishing channel is open. */
+  onConnected(listener: () => void): void;
   isConnected(): boolean;
   close(): Promise<void>;
 }
@@ -46,6 +48,7 @@ export function connectBroker(options: { url: string; logger: Logger; service: s
   let connected = false;
   let closing = false;
   const workers: ChannelWorker[] = [];
+  const connectedListeners: Array<() => void> = [];
   let current: ChannelModel | undefined;
 
   const connection = amqp.connect(options.url, {
@@ -68,6 +71,7 @@ export function connectBroker(options: { url: string; logger: Logger; service: s
         for (const worker of workers) await worker.start(model);
         connected = true;
         logger.info({ broker: redactUrl(options.url) }, 'connected to the message broker');
+        for (const listener of connectedListeners) listener();
       },
     },
   }) as unknown as Promise<RecoveringChannelModel>;
@@ -114,10 +118,12 @@ export function connectBroker(options: { url: string; logger: Logger; service: s
       workers.push(worker);
       if (current && connected) await worker.start(current);
     },
+    onConnected(listener) {
+      connectedListeners.push(listener);
+    },
     isConnected: () => connected && publishChannel !== undefined,
     async close() {
       closing = true;
-      for (const worker of workers) await worker.stop();
       const recovering = await connection.catch(() => undefined);
       await recovering?.close().catch(() => {});
     },

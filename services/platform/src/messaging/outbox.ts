@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type Kysely, type Migration } from 'kysely';
 import type { Logger } from '../logger.ts';
 import { listenForNotifications } from '../database.ts';
@@ -114,6 +113,18 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let running: Promise<void> | undefined;
   let wakeAgain = false;
   let failures = 0;
+  let endPause: (() => void) | undefined;
+  /** A back-off that a reconnection or close cuts short. */
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        endPause = undefined;
+        resolve();
+      }
+      endPause = done;
+    });
 
   const publishBatch = async (): Promise<number> =>
     db.transaction().execute(async (trx) => {
@@ -171,7 +182,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
             .catch(() => {});
         }
         if (failures === 1 || failures % 30 === 0) logger.warn({ err: error, failures }, 'outbox relay cannot publish; will retry');
-        await sleep(Math.min(5_000, 200 * 2 ** Math.min(failures, 5)));
+        await pause(Math.min(5_000, 200 * 2 ** Math.min(failures, 5)));
         wakeAgain = true;
       }
     } while (wakeAgain && !stopped);
@@ -189,6 +200,12 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   };
 
   const notifications = listenForNotifications({ url: options.databaseUrl, channel: outboxChannel, logger, onNotification: wake, onReconnect: wake });
+  // What piled up during a broker outage goes out as soon as the broker is back, not after the back-off.
+  broker.onConnected(() => {
+    failures = 0;
+    endPause?.();
+    wake();
+  });
   const poller = setInterval(wake, pollIntervalMs);
   const pruner = setInterval(() => {
     sql`delete from outbox where published_at < now() - make_interval(secs => ${retentionMs / 1000})`.execute(db).catch(() => {});
@@ -200,6 +217,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     drain,
     async close() {
       stopped = true;
+      endPause?.();
       clearInterval(poller);
       clearInterval(pruner);
       await running;
