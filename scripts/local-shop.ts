@@ -11,20 +11,31 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { ensureDatabaseExists, generateTokenKeys } from '@scaleshop/platform';
+import { startMailCatcher } from './mail-catcher.ts';
+
+export type MailCatcher = Awaited<ReturnType<typeof startMailCatcher>> & { url: string };
 
 export const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export type ServiceName = 'product' | 'user' | 'cart' | 'gateway';
+export type ServiceName = 'product' | 'user' | 'cart' | 'order' | 'payment' | 'email' | 'gateway';
 
-export const defaultPorts: Record<ServiceName, number> = { gateway: 9000, product: 8004, user: 8005, cart: 8006 };
+export const defaultPorts: Record<ServiceName, number> = { gateway: 9000, order: 8001, payment: 8002, email: 8003, product: 8004, user: 8005, cart: 8006 };
 
-const ownsDatabase: Record<ServiceName, boolean> = { gateway: false, product: true, user: true, cart: true };
+const ownsDatabase: Record<ServiceName, boolean> = { gateway: false, order: true, payment: true, email: true, product: true, user: true, cart: true };
+
+const takesPartInSaga: Record<ServiceName, boolean> = { gateway: false, user: false, order: true, payment: true, email: true, product: true, cart: true };
 
 export interface ShopOptions {
   /** The Postgres server the databases are created on. */
   postgresUrl?: string;
   /** Database names are `<prefix><service>`. */
   databasePrefix?: string;
+  /** The broker of the checkout saga (default: RABBITMQ_URL, else the local RabbitMQ). */
+  rabbitMqUrl?: string;
+  /** Where the email service sends mail. Unset: SMTP_URL, else a mail catcher started here. */
+  smtpUrl?: string;
+  /** Ports of the local mail catcher when one is started (default 1025 and 8025). */
+  mailCatcherPorts?: { smtp: number; http: number };
   ports?: Partial<Record<ServiceName, number>>;
   /** Use free ephemeral ports instead of the well-known ones (tests, benchmarks). */
   ephemeralPorts?: boolean;
@@ -55,11 +66,14 @@ export interface Shop {
   gatewayUrl: string;
   databaseUrls: Partial<Record<ServiceName, string>>;
   tokenKeys: { privateKeyPem: string; publicKeyPem: string };
+  smtpUrl: string;
+  /** The web page and JSON API of the mail catcher, when local mode started one. */
+  mailCatcher: MailCatcher | undefined;
   stop(): Promise<void>;
 }
 
-const startOrder: readonly ServiceName[] = ['product', 'user', 'cart', 'gateway'];
-const colors: Record<ServiceName, string> = { gateway: '35', product: '32', user: '34', cart: '33' };
+const startOrder: readonly ServiceName[] = ['product', 'user', 'cart', 'order', 'payment', 'email', 'gateway'];
+const colors: Record<ServiceName, string> = { gateway: '35', product: '32', user: '34', cart: '33', order: '36', payment: '91', email: '94' };
 
 export async function startShop(options: ShopOptions = {}): Promise<Shop> {
   const postgresUrl = options.postgresUrl ?? process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -67,6 +81,15 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
   const names = options.services ?? startOrder;
   const output = options.output ?? 'pretty';
   const tokenKeys = options.tokenKeys ?? generateTokenKeys();
+  const rabbitMqUrl = options.rabbitMqUrl ?? process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+  let mailCatcher: MailCatcher | undefined;
+  let smtpUrl = options.smtpUrl ?? process.env.SMTP_URL;
+  if (!smtpUrl && names.includes('email')) {
+    const catcherPorts = options.mailCatcherPorts ?? (options.ephemeralPorts ? { smtp: 0, http: 0 } : { smtp: 1025, http: 8025 });
+    const caught = await startMailCatcher({ host: '127.0.0.1', smtpPort: catcherPorts.smtp, httpPort: catcherPorts.http });
+    mailCatcher = { ...caught, url: `http://127.0.0.1:${caught.httpPort}` };
+    smtpUrl = `smtp://127.0.0.1:${caught.smtpPort}`;
+  }
 
   const ports = {} as Record<ServiceName, number>;
   for (const name of startOrder) ports[name] = options.ports?.[name] ?? (options.ephemeralPorts ? await freePort() : defaultPorts[name]);
@@ -87,6 +110,7 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
     HOST: '127.0.0.1',
     PORT: String(ports[name]),
     ...(databaseUrls[name] ? { DATABASE_URL: databaseUrls[name] } : {}),
+    ...(takesPartInSaga[name] ? { RABBITMQ_URL: rabbitMqUrl } : {}),
     ...serviceSpecific(name),
     ...options.serviceEnvironment?.[name],
   });
@@ -99,8 +123,22 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
         return { JWT_PRIVATE_KEY: tokenKeys.privateKeyPem, SEED_DEV_USERS: process.env.SEED_DEV_USERS ?? 'true' };
       case 'cart':
         return { PRODUCT_URL: urlOf('product') };
+      case 'order':
+        return { CART_URL: urlOf('cart') };
+      case 'payment':
+        return {};
+      case 'email':
+        return smtpUrl ? { SMTP_URL: smtpUrl } : {};
       case 'gateway':
-        return { JWT_PUBLIC_KEY: tokenKeys.publicKeyPem, PRODUCT_URL: urlOf('product'), USER_URL: urlOf('user'), CART_URL: urlOf('cart') };
+        return {
+          JWT_PUBLIC_KEY: tokenKeys.publicKeyPem,
+          PRODUCT_URL: urlOf('product'),
+          USER_URL: urlOf('user'),
+          CART_URL: urlOf('cart'),
+          ORDER_URL: urlOf('order'),
+          PAYMENT_URL: urlOf('payment'),
+          EMAIL_URL: urlOf('email'),
+        };
     }
   };
 
@@ -134,6 +172,7 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
   const stopAll = async () => {
     stopping = true;
     await Promise.all([...current.values()].map((child) => stopProcess(child)));
+    await mailCatcher?.close();
   };
 
   try {
@@ -160,7 +199,7 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
     };
   }
 
-  return { services: running, gatewayUrl: urlOf('gateway'), databaseUrls, tokenKeys, stop: stopAll };
+  return { services: running, gatewayUrl: urlOf('gateway'), databaseUrls, tokenKeys, smtpUrl: smtpUrl ?? '', mailCatcher, stop: stopAll };
 }
 
 /** The JWT key pair of local mode, kept in .local/ so tokens survive a restart. */

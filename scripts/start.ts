@@ -23,6 +23,8 @@ scaleshop is running
     .filter((service) => service.name !== 'gateway')
     .map((service) => `${service.name} :${service.port}`)
     .join(', ')}
+  mail       ${shop.mailCatcher ? `${shop.mailCatcher.url.replace('127.0.0.1', 'localhost')}   (caught by the local SMTP catcher on :${shop.mailCatcher.smtpPort})` : `sent to ${shop.smtpUrl}`}
+  dead letters  npm run dlq
   log in as  paintest@example.com / password123  or  admin@example.com / admin123
 Press Ctrl-C to stop.
 

@@ -6,9 +6,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { dropDatabase } from '@scaleshop/platform';
+import { createTestVhost, type TestVhost } from '@scaleshop/platform/testing';
 import { startShop, type Shop } from '../scripts/local-shop.ts';
 
 let shop: Shop;
+let vhost: TestVhost;
 
 async function call(method: string, path: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
   const response = await fetch(`${shop.gatewayUrl}${path}`, {
@@ -34,19 +36,29 @@ async function registerAndLogIn(name: string): Promise<{ token: string; id: stri
 }
 
 before(async () => {
-  shop = await startShop({ ephemeralPorts: true, databasePrefix: `e2e_${randomBytes(4).toString('hex')}_`, output: process.env.E2E_LOGS ? 'pretty' : 'silent' });
+  vhost = await createTestVhost('e2e');
+  shop = await startShop({
+    ephemeralPorts: true,
+    databasePrefix: `e2e_${randomBytes(4).toString('hex')}_`,
+    rabbitMqUrl: vhost.url,
+    output: process.env.E2E_LOGS ? 'pretty' : 'silent',
+  });
 });
 
 after(async () => {
   await shop?.stop();
   for (const url of Object.values(shop?.databaseUrls ?? {})) await dropDatabase(url);
+  await vhost?.drop();
 });
 
 describe('the shop through the gateway', () => {
   test('reports every service ready', async () => {
     const health = await call('GET', '/health');
     assert.equal(health.status, 200);
-    assert.deepEqual(health.body, { status: 'ok', services: { user: 'ready', product: 'ready', cart: 'ready' } });
+    assert.deepEqual(health.body, {
+      status: 'ok',
+      services: { user: 'ready', product: 'ready', cart: 'ready', order: 'ready', payment: 'ready', email: 'ready' },
+    });
   });
 
   test('registers, logs in and shows the current user', async () => {
@@ -199,7 +211,7 @@ describe('the shop through the gateway', () => {
     assert.equal(page.status, 200);
     assert.match(await page.text(), /swagger-ui/);
     const document = (await call('GET', '/docs/openapi.json')).body;
-    for (const path of ['/api/auth/register', '/api/auth/login', '/api/auth/me', '/api/products', '/api/products/{id}', '/api/products/{id}/stock', '/api/cart', '/api/cart/items', '/api/cart/items/{product_id}']) {
+    for (const path of ['/api/auth/register', '/api/auth/login', '/api/auth/me', '/api/products', '/api/products/{id}', '/api/products/{id}/stock', '/api/cart', '/api/cart/items', '/api/cart/items/{product_id}', '/api/orders', '/api/orders/checkout', '/api/orders/{id}']) {
       assert.ok(document.paths[path], `missing ${path}`);
     }
   });

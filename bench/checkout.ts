@@ -1,0 +1,223 @@
+/**
+ * `npm run bench:checkout`: the event-driven checkout, measured in one run.
+ *
+ *  1. the 202's latency at a constant arrival rate (default latencies downstream);
+ *  2. the most checkouts/s the shop sustains, beside the raw Postgres ceiling for the same
+ *     transaction shape (order + item + history + outbox row), with no HTTP at all;
+ *  3. the saga's completion time (checkout → completed) at a constant rate, with the
+ *     simulated payment and email latencies set to 0;
+ *  4. synchronous (monolith-style) against asynchronous response times, default latencies.
+ *
+ * Shoppers are synthetic: cart rows are written straight into the cart database and tokens
+ * are signed with the shop's key, so no password hashing sits in the measured path.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { dropDatabase, ensureDatabaseExists, loadPrivateKey, migrateToLatest, createDatabase, signAccessToken } from '@scaleshop/platform';
+import { createTestVhost, testLogger } from '@scaleshop/platform/testing';
+import { migrations as orderMigrations } from '../services/order/src/migrations.ts';
+import { startShop, type Shop } from '../scripts/local-shop.ts';
+import { openLoop, percentile } from './open-loop.ts';
+
+const rate = Number(process.env.BENCH_CHECKOUT_RATE ?? 200);
+const sagaRate = Number(process.env.BENCH_SAGA_RATE ?? 100);
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const productId = 10;
+
+interface Shopper {
+  id: string;
+  token: string;
+}
+
+async function startBenchShop(label: string, environment: Record<string, string>): Promise<{ shop: Shop; dropVhost: () => Promise<void> }> {
+  const vhost = await createTestVhost(`bench_${label}`);
+  const shop = await startShop({
+    ephemeralPorts: true,
+    databasePrefix: `bench_${label}_${randomBytes(3).toString('hex')}_`,
+    rabbitMqUrl: vhost.url,
+    output: 'silent',
+    environment,
+    serviceEnvironment: { gateway: { RATE_LIMIT_MAX: '1000000000' } },
+  });
+  return { shop, dropVhost: vhost.drop };
+}
+
+async function stopBenchShop(bench: { shop: Shop; dropVhost: () => Promise<void> }) {
+  await bench.shop.stop();
+  for (const url of Object.values(bench.shop.databaseUrls)) await dropDatabase(url);
+  await bench.dropVhost();
+}
+
+async function prepareShoppers(shop: Shop, count: number): Promise<Shopper[]> {
+  const key = loadPrivateKey(shop.tokenKeys.privateKeyPem);
+  const shoppers: Shopper[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = randomUUID();
+    shoppers.push({ id, token: await signAccessToken({ id, email: `shopper-${i}@example.com`, role: 'customer' }, key, { issuer: 'scaleshop', audience: 'scaleshop-api', ttlSeconds: 900 }) });
+  }
+  const cart = new pg.Client(shop.databaseUrls.cart);
+  const product = new pg.Client(shop.databaseUrls.product);
+  await Promise.all([cart.connect(), product.connect()]);
+  await product.query('update products set stock = 1000000000 where id = $1', [productId]);
+  await cart.query('insert into cart_items (user_id, product_id, quantity) select unnest($1::uuid[]), $2, 1', [shoppers.map((s) => s.id), productId]);
+  await Promise.all([cart.end(), product.end()]);
+  return shoppers;
+}
+
+const checkoutRequest = (shopper: Shopper, mode: 'async' | 'sync' = 'async') => ({
+  method: 'POST' as const,
+  path: `/api/orders/checkout${mode === 'sync' ? '?mode=sync' : ''}`,
+  headers: { authorization: `Bearer ${shopper.token}` },
+});
+
+/** The checkout's transaction, straight on Postgres: as many as a pool of 10 can commit. */
+async function rawPostgresCeiling(): Promise<number> {
+  const url = new URL(process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  url.pathname = `/bench_raw_${randomBytes(3).toString('hex')}`;
+  await ensureDatabaseExists(url.toString());
+  const logger = testLogger('bench');
+  const schema = createDatabase({ url: url.toString(), poolMax: 1, logger, applicationName: 'bench' });
+  await migrateToLatest(schema.db, orderMigrations, logger);
+  await schema.close();
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 10 });
+  let committed = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      const client = await pool.connect();
+      try {
+        const orderId = randomUUID();
+        const eventId = randomUUID();
+        await client.query('begin');
+        await client.query(`insert into orders (id, user_id, user_email, status, total_amount, processing_duration_ms) values ($1, $2, 'raw@example.com', 'pending', '8.49', 1)`, [orderId, randomUUID()]);
+        await client.query(`insert into order_items (order_id, product_id, name, price, quantity) values ($1, $2, 'Gel Pen Pack', '8.49', 1)`, [orderId, productId]);
+        await client.query(`insert into order_status_history (order_id, status) values ($1, 'pending')`, [orderId]);
+        await client.query(`insert into outbox (id, type, envelope) values ($1, 'order.created', $2::jsonb)`, [eventId, JSON.stringify({ id: eventId, type: 'order.created', data: { order_id: orderId } })]);
+        await client.query(`select pg_notify('outbox', '')`);
+        await client.query('commit');
+        committed++;
+      } finally {
+        client.release();
+      }
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: connections }, worker));
+  const perSecond = committed / ((performance.now() - started) / 1000);
+  await pool.end();
+  await dropDatabase(url.toString());
+  return perSecond;
+}
+
+async function waitForFinalStatuses(shop: Shop, count: number, timeoutMs: number): Promise<number> {
+  const client = new pg.Client(shop.databaseUrls.order);
+  await client.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    let final = 0;
+    while (Date.now() < deadline) {
+      final = (await client.query(`select count(*)::int as n from orders where status in ('completed', 'rejected', 'payment_failed')`)).rows[0].n;
+      if (final >= count) break;
+      await sleep(250);
+    }
+    return final;
+  } finally {
+    await client.end();
+  }
+}
+
+async function sagaCompletionTimes(shop: Shop): Promise<{ completed: number; other: number; p50: number; p99: number; max: number }> {
+  const client = new pg.Client(shop.databaseUrls.order);
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ ms: number }>(`
+      select extract(epoch from (done.at - started.at)) * 1000 as ms
+      from order_status_history started
+      join order_status_history done on done.order_id = started.order_id and done.status = 'completed'
+      where started.status = 'pending'`);
+    const other = (await client.query(`select count(*)::int as n from orders where status <> 'completed'`)).rows[0].n;
+    const times = rows.map((row) => Number(row.ms)).sort((a, b) => a - b);
+    return { completed: times.length, other, p50: percentile(times, 0.5), p99: percentile(times, 0.99), max: times.at(-1) ?? 0 };
+  } finally {
+    await client.end();
+  }
+}
+
+const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
+console.log(`scaleshop checkout benchmark — Node ${process.version}, ${seconds} s per phase\n`);
+
+// Phases 1, 2 and 4: the shop as it ships (payment 1 s, email 2 s).
+const defaults = await startBenchShop('defaults', {});
+let constantRate, maxThroughput, sync, async_;
+try {
+  const shoppers = await prepareShoppers(defaults.shop, Math.round(rate * seconds) + 40_000);
+  let next = 0;
+  const take = () => shoppers[next++ % shoppers.length]!;
+
+  await openLoop({ origin: defaults.shop.gatewayUrl, rate: 50, seconds: 2, request: () => checkoutRequest(take()) }); // warm-up
+  constantRate = await openLoop({ origin: defaults.shop.gatewayUrl, rate, seconds, request: () => checkoutRequest(take()) });
+
+  const cannon = await autocannon({
+    url: `${defaults.shop.gatewayUrl}/api/orders/checkout`,
+    method: 'POST',
+    connections,
+    duration: seconds,
+    requests: [{ setupRequest: (request) => ({ ...request, headers: { ...request.headers, authorization: `Bearer ${take().token}` } }) }],
+  });
+  maxThroughput = { rate: cannon.requests.average, p99: cannon.latency.p99, non2xx: cannon.non2xx, errors: cannon.errors };
+
+  const asyncTimes: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const started = performance.now();
+    const response = await fetch(`${defaults.shop.gatewayUrl}/api/orders/checkout`, { method: 'POST', headers: checkoutRequest(take()).headers });
+    await response.arrayBuffer();
+    asyncTimes.push(performance.now() - started);
+  }
+  const syncTimes = await Promise.all(
+    Array.from({ length: 10 }, async () => {
+      const started = performance.now();
+      const response = await fetch(`${defaults.shop.gatewayUrl}/api/orders/checkout?mode=sync`, { method: 'POST', headers: checkoutRequest(take()).headers });
+      const body = (await response.json()) as { status: string };
+      return { ms: performance.now() - started, status: body.status };
+    }),
+  );
+  async_ = percentile(asyncTimes.sort((a, b) => a - b), 0.5);
+  sync = { p50: percentile(syncTimes.map((t) => t.ms).sort((a, b) => a - b), 0.5), statuses: syncTimes.map((t) => t.status) };
+} finally {
+  await stopBenchShop(defaults);
+}
+
+const rawCeiling = await rawPostgresCeiling();
+
+// Phase 3: the saga alone, with the simulated latencies at 0.
+const fast = await startBenchShop('saga', { PAYMENT_LATENCY_MS: '0', EMAIL_LATENCY_MS: '0' });
+let saga, sagaLoad;
+try {
+  const shoppers = await prepareShoppers(fast.shop, Math.round(sagaRate * seconds));
+  sagaLoad = await openLoop({ origin: fast.shop.gatewayUrl, rate: sagaRate, seconds, request: (i) => checkoutRequest(shoppers[i]!) });
+  await waitForFinalStatuses(fast.shop, shoppers.length, 60_000);
+  saga = await sagaCompletionTimes(fast.shop);
+} finally {
+  await stopBenchShop(fast);
+}
+
+console.log(`1. checkout 202 at a constant ${rate}/s (open loop, default latencies)
+   sent ${constantRate.sent}, answered ${constantRate.completed} at ${constantRate.achievedRate.toFixed(0)}/s, statuses ${JSON.stringify(constantRate.statuses)}, errors ${constantRate.errors}
+   p50 ${fmt(constantRate.p50)}   p99 ${fmt(constantRate.p99)}   max ${fmt(constantRate.max)}        (goal: p99 ≤ 25 ms)
+
+2. checkout throughput, ${connections} connections closed loop
+   shop            ${maxThroughput.rate.toFixed(0)} checkouts/s (p99 ${maxThroughput.p99} ms, non-2xx ${maxThroughput.non2xx}, errors ${maxThroughput.errors})
+   raw Postgres    ${rawCeiling.toFixed(0)} transactions/s (same shape, pool of 10, no HTTP)
+   ratio           ${(maxThroughput.rate / rawCeiling).toFixed(2)}        (goal ≥ 0.40)
+
+3. saga completion (checkout → completed) at a constant ${sagaRate}/s, payment and email latency 0
+   checkouts answered ${sagaLoad.completed}/${sagaLoad.sent} (202 p99 ${fmt(sagaLoad.p99)}); completed ${saga.completed}, not completed ${saga.other}
+   p50 ${fmt(saga.p50)}   p99 ${fmt(saga.p99)}   max ${fmt(saga.max)}        (goal: p99 ≤ 500 ms)
+
+4. synchronous (monolith-style) against asynchronous checkout, default latencies (payment 1 s, email 2 s)
+   async p50 ${fmt(async_)}   sync p50 ${fmt(sync.p50)} (final statuses: ${[...new Set(sync.statuses)].join(', ')})
+   sync / async    ${(sync.p50 / async_).toFixed(0)}×
+`);
