@@ -4,6 +4,8 @@
  * bad variables in one log line instead of one per restart.
  */
 
+import { isMoney, normalize as normalizeMoney } from './money.ts';
+
 export type Env = Record<string, string | undefined>;
 
 export interface Setting<T> {
@@ -93,6 +95,15 @@ export function oneOf<const T extends string>(choices: readonly T[], fallback?: 
   return required((raw, name) => {
     if (!(choices as readonly string[]).includes(raw)) throw new SettingProblem(`${name} must be one of ${choices.join(', ')}, got "${raw}"`);
     return raw as T;
+  }, fallback);
+}
+
+/** An exact decimal amount such as "10000.00", normalized to two decimals. */
+export function amount(fallback?: string): Setting<string> {
+  return required((raw, name) => {
+    const value = raw.trim();
+    if (!isMoney(value)) throw new SettingProblem(`${name} must be an amount like "10000.00", got "${raw}"`);
+    return normalizeMoney(value);
   }, fallback);
 }
 
