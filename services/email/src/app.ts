@@ -19,7 +19,7 @@ export async function createEmailService(config: ConfigOf<typeof emailConfig>, l
     await messaging.consume(
       'email.notifications',
       { 'payment.processed': notifications.record, 'inventory.rejected': notifications.record, 'payment.failed': notifications.record },
-      { prepare: notifications.send },
+      { prepare: notifications.send, settled: notifications.settle },
     );
     const app = await createHttpApp({
       service: 'email',

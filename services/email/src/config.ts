@@ -3,7 +3,8 @@ import { env } from '@scaleshop/platform';
 export const emailConfig = {
   ...env.serviceSettings(8003),
   ...env.databaseSettings(),
-  ...env.messagingSettings(),
+  // Handlers spend their time waiting on the provider, not on the database.
+  ...env.messagingSettings({ prefetch: 100 }),
   /** Where mail is handed over; local mode's mail catcher listens on 1025 (`node scripts/mail-catcher.ts`). */
   SMTP_URL: env.url({ default: 'smtp://127.0.0.1:1025', protocols: ['smtp', 'smtps'] }),
   EMAIL_FROM: env.string('scaleshop <orders@scaleshop.local>'),

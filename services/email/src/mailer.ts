@@ -15,12 +15,21 @@ export interface Mailer {
 }
 
 /**
- * One SMTP transport for the process. nodemailer waits minutes by default for a server that
- * does not answer; these bounds make such a send fail soon and go through the retry queues,
- * instead of holding a consumer slot.
+ * One pooled SMTP transport for the process: connections are kept and reused, instead of a
+ * connect, greeting and handshake for every email. nodemailer waits minutes by default for a
+ * server that does not answer; these bounds make such a send fail soon and go through the
+ * retry queues, instead of holding a consumer slot.
  */
 export function createMailer(smtpUrl: string): Mailer {
-  const transport = nodemailer.createTransport({ url: smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 });
+  const transport = nodemailer.createTransport({
+    url: smtpUrl,
+    pool: true,
+    maxConnections: 5,
+    maxMessages: 1_000,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 30_000,
+  });
   return {
     async send(mail) {
       await transport.sendMail(mail);

@@ -43,18 +43,23 @@ type Delivery = { sent: true; email: Email; sentAt: Date } | { sent: false };
  * leaves the event unprocessed and the row 'sending', so the event is redelivered and the
  * email sent again, but with the same Message-ID, derived from the order and the kind, which
  * receiving mail systems use to drop the duplicate. The same holds for two replicas handed
- * the same event at once; within one replica, concurrent sends of one email share one SMTP
- * hand-over.
+ * the same event at once. Within one replica, every delivery of one email shares one SMTP
+ * hand-over until the transactions that record it are over — not only until SMTP answered,
+ * or a redelivery arriving between the hand-over and the commit would find the row still
+ * 'sending' and send again.
  */
 export interface Notifications {
   send(event: EventEnvelope, logger: Logger): Promise<Delivery>;
+  /** The event's transaction is over: a later delivery may now read the outcome from the database. */
+  settle(event: EventEnvelope): void;
   record: EventHandler<EmailDatabase, NotifyingEvent>;
   listEmails(orderId: string): Promise<EmailView[]>;
 }
 
 export function createNotifications(options: { db: Kysely<EmailDatabase>; mailer: Mailer; from: string; latencyMs: number }): Notifications {
   const { db, mailer, from, latencyMs } = options;
-  const inFlight = new Map<string, Promise<Delivery>>();
+  const inFlight = new Map<string, { delivery: Promise<Delivery>; holders: number }>();
+  const keyOf = (email: Pick<Email, 'order_id' | 'kind'>) => `${email.order_id}/${email.kind}`;
 
   const deliver = async (email: Email, logger: Logger): Promise<Delivery> => {
     const existing = await repository.findEmail(db, email.order_id, email.kind);
@@ -72,12 +77,26 @@ export function createNotifications(options: { db: Kysely<EmailDatabase>; mailer
   return {
     async send(event, logger) {
       const email = composeEmail(event as EventEnvelope<EventData[NotifyingEvent]>);
-      const key = `${email.order_id}/${email.kind}`;
+      const key = keyOf(email);
       const pending = inFlight.get(key);
-      if (pending) return pending;
-      const delivery = deliver(email, logger).finally(() => inFlight.delete(key));
-      inFlight.set(key, delivery);
-      return delivery;
+      if (pending) {
+        pending.holders++;
+        return pending.delivery;
+      }
+      const entry = { delivery: deliver(email, logger), holders: 1 };
+      inFlight.set(key, entry);
+      return entry.delivery;
+    },
+
+    settle(event) {
+      let key: string;
+      try {
+        key = keyOf(composeEmail(event as EventEnvelope<EventData[NotifyingEvent]>));
+      } catch {
+        return; // never got as far as sending
+      }
+      const entry = inFlight.get(key);
+      if (entry && --entry.holders <= 0) inFlight.delete(key);
     },
 
     async record(_event, trx, { logger, prepared }) {

@@ -3,7 +3,8 @@ import { env } from '@scaleshop/platform';
 export const paymentConfig = {
   ...env.serviceSettings(8002),
   ...env.databaseSettings(),
-  ...env.messagingSettings(),
+  // Handlers spend their time waiting on the provider, not on the database.
+  ...env.messagingSettings({ prefetch: 100 }),
   /** How long the simulated provider takes to answer a charge. */
   PAYMENT_LATENCY_MS: env.integer({ default: 1_000, min: 0 }),
   /** Charges above this amount are declined, so the failure path can be tried on purpose. */

@@ -30,8 +30,10 @@ export async function createProductService(config: ConfigOf<typeof productConfig
     url: config.DATABASE_URL,
     channel: 'product_changed',
     logger,
-    onNotification: catalog.invalidate,
-    onReconnect: catalog.invalidate,
+    // The trigger sends the changed product's id.
+    onNotification: (payload) => catalog.invalidate(Number(payload)),
+    // Changes made while disconnected were not heard: forget everything.
+    onReconnect: () => catalog.invalidate(),
   });
   await changes.ready;
 

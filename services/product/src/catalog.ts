@@ -13,7 +13,8 @@ export interface Catalog {
   listProducts(query: ProductQuery): Promise<{ items: Product[]; total: number }>;
   createProduct(product: NewProduct): Promise<Product>;
   setStock(id: number, stock: number): Promise<Product>;
-  invalidate(): void;
+  /** Forgets one product (and every list, as any may show it), or everything when no id is given. */
+  invalidate(productId?: number): void;
 }
 
 const maxCachedLists = 1_000;
@@ -24,9 +25,10 @@ export function createCatalog(db: Kysely<ProductDatabase>, options: { cacheTtlMs
   // Bumped on every invalidation so that a read begun before a change cannot store its stale result after it.
   let generation = 0;
 
-  const invalidate = () => {
+  const invalidate = (productId?: number) => {
     generation++;
-    products.clear();
+    if (productId === undefined || !Number.isInteger(productId)) products.clear();
+    else products.delete(productId);
     lists.clear();
   };
 
@@ -64,14 +66,14 @@ export function createCatalog(db: Kysely<ProductDatabase>, options: { cacheTtlMs
 
     async createProduct(product) {
       const created = await repository.insertProduct(db, { ...product, price: money.normalize(product.price) });
-      invalidate();
+      invalidate(created?.id);
       if (!created) throw conflict(`a product named "${product.name}" already exists`, 'PRODUCT_EXISTS');
       return created;
     },
 
     async setStock(id, stock) {
       const updated = await repository.updateStock(db, id, stock);
-      invalidate();
+      invalidate(id);
       if (!updated) throw notFound(`product ${id} not found`, 'PRODUCT_NOT_FOUND');
       return updated;
     },

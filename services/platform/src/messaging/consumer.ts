@@ -29,6 +29,8 @@ export interface ConsumerOptions<DB, Q extends QueueName> {
    * no database connection is held while waiting. Skipped for events already processed.
    */
   prepare?: (event: EventEnvelope, logger: Logger) => Promise<unknown>;
+  /** Runs once the event's transaction has committed or failed, e.g. to release what `prepare` held. */
+  settled?: (event: EventEnvelope) => void;
 }
 
 const attemptHeader = 'x-attempt';
@@ -78,18 +80,24 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
       event = parse(message);
       const eventLogger = logger.child({ event_id: event.id, event_type: event.type, queue, attempt });
       let handled = false;
-      if (!(await alreadyProcessed(event.id))) {
-        const prepared = options.prepare ? await options.prepare(event, eventLogger) : undefined;
-        handled = await db.transaction().execute(async (trx) => {
-          // The claim and the effects commit together; a concurrent duplicate waits on this row and then finds it.
-          const claimed = await sql`
-            insert into processed_events (consumer, event_id, event_type) values (${queue}, ${event!.id}, ${event!.type})
-            on conflict do nothing returning event_id`.execute(trx);
-          if (claimed.rows.length === 0) return false;
-          const handler = handlers[event!.type as EventsOf<Q>] as EventHandler<DB, EventsOf<Q>>;
-          await handler(event as EventEnvelope<never>, trx, { logger: eventLogger, attempt, prepared });
-          return true;
-        });
+      // Only worth a round trip when it can spare slow work; the claim below is the real guard.
+      const skip = options.prepare !== undefined && (await alreadyProcessed(event.id));
+      if (!skip) {
+        try {
+          const prepared = options.prepare ? await options.prepare(event, eventLogger) : undefined;
+          handled = await db.transaction().execute(async (trx) => {
+            // The claim and the effects commit together; a concurrent duplicate waits on this row and then finds it.
+            const claimed = await sql`
+              insert into processed_events (consumer, event_id, event_type) values (${queue}, ${event!.id}, ${event!.type})
+              on conflict do nothing returning event_id`.execute(trx);
+            if (claimed.rows.length === 0) return false;
+            const handler = handlers[event!.type as EventsOf<Q>] as EventHandler<DB, EventsOf<Q>>;
+            await handler(event as EventEnvelope<never>, trx, { logger: eventLogger, attempt, prepared });
+            return true;
+          });
+        } finally {
+          options.settled?.(event);
+        }
       }
       eventLogger.info({ duplicate: !handled }, handled ? 'event handled' : 'event already handled; ignored');
       target.ack(message);

@@ -20,6 +20,7 @@ export const messagingMigration: Migration = {
         .addColumn('headers', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
         .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`clock_timestamp()`))
         .addColumn('published_at', 'timestamptz')
+        .addColumn('claimed_until', 'timestamptz')
         .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('last_error', 'text')
         .execute();
@@ -43,6 +44,7 @@ export interface MessagingTables {
     headers: unknown;
     created_at: Date;
     published_at: Date | null;
+    claimed_until: Date | null;
     attempts: number;
     last_error: string | null;
   };
@@ -67,8 +69,14 @@ export async function enqueueEvent<T extends EventType>(
   headers: Record<string, string> = {},
 ): Promise<EventEnvelope<EventData[T]>> {
   const envelope: EventEnvelope<EventData[T]> = { id: randomUUID(), type, occurred_at: new Date().toISOString(), data };
-  await sql`insert into outbox (id, type, envelope, headers) values (${envelope.id}, ${type}, ${JSON.stringify(envelope)}::jsonb, ${JSON.stringify(headers)}::jsonb)`.execute(trx);
-  await sql`select pg_notify(${outboxChannel}, '')`.execute(trx);
+  // One round trip for the row and the wake-up call.
+  await sql`
+    with recorded as (
+      insert into outbox (id, type, envelope, headers)
+      values (${envelope.id}, ${type}, ${JSON.stringify(envelope)}::jsonb, ${JSON.stringify(headers)}::jsonb)
+      returning id
+    )
+    select pg_notify(${outboxChannel}, '') from recorded`.execute(trx);
   return envelope;
 }
 
@@ -82,6 +90,8 @@ export interface OutboxRelayOptions {
   pollIntervalMs?: number;
   /** Published rows are kept this long for inspection, then deleted. */
   retentionMs?: number;
+  /** How long a relay may hold claimed rows before another may publish them. */
+  leaseMs?: number;
 }
 
 export interface OutboxRelay {
@@ -95,20 +105,24 @@ interface PendingRow {
   type: string;
   envelope: EventEnvelope;
   headers: Record<string, string>;
+  created_at: Date;
 }
 
 /**
  * Publishes outbox rows with publisher confirms and marks them sent only after the confirm.
- * Rows are claimed with FOR UPDATE SKIP LOCKED, so replicas share the work without
- * publishing a row twice at once, and every unpublished row is looked at on every pass —
- * there is no high-water mark, so a transaction that commits late is never skipped.
- * A crash between confirm and commit republishes the batch; consumers are idempotent.
+ * A relay first leases a batch (FOR UPDATE SKIP LOCKED inside one statement), so replicas
+ * share the work without publishing a row twice at once and no transaction stays open while
+ * the broker confirms. Every unpublished row is looked at on every pass — there is no
+ * high-water mark, so a transaction that commits late is never skipped. A relay that dies
+ * holding a lease leaves its rows to be leased again once it expires; they are then
+ * published a second time, which idempotent consumers absorb.
  */
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { db, broker, logger } = options;
   const batchSize = options.batchSize ?? 100;
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
   const retentionMs = options.retentionMs ?? 60 * 60 * 1_000;
+  const leaseMs = options.leaseMs ?? 30_000;
   let stopped = false;
   let running: Promise<void> | undefined;
   let wakeAgain = false;
@@ -126,36 +140,43 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       endPause = done;
     });
 
-  const publishBatch = async (): Promise<number> =>
-    db.transaction().execute(async (trx) => {
-      const { rows } = await sql<PendingRow>`
-        select id, type, envelope, headers from outbox
-        where published_at is null
+  const publishBatch = async (): Promise<number> => {
+    const { rows } = await sql<PendingRow>`
+      update outbox set claimed_until = clock_timestamp() + make_interval(secs => ${leaseMs / 1000})
+      where id in (
+        select id from outbox
+        where published_at is null and (claimed_until is null or claimed_until < clock_timestamp())
         order by created_at, id
         limit ${batchSize}
-        for update skip locked`.execute(trx);
-      if (rows.length === 0) return 0;
-      const messages: OutgoingMessage[] = rows.map((row) => ({
-        routingKey: row.type,
-        content: Buffer.from(JSON.stringify(row.envelope)),
-        options: {
-          messageId: row.id,
-          type: row.type,
-          contentType: 'application/json',
-          persistent: true,
-          timestamp: Math.floor(Date.parse(row.envelope.occurred_at) / 1000),
-          headers: row.headers,
-        },
-      }));
-      try {
-        await broker.publishConfirmed(messages);
-      } catch (error) {
-        // Recorded outside this transaction, which rolls back; the rows stay pending.
-        throw Object.assign(error as Error, { rowIds: rows.map((row) => row.id) });
-      }
-      await sql`update outbox set published_at = now(), attempts = attempts + 1 where id = any(${rows.map((row) => row.id)}::uuid[])`.execute(trx);
-      return rows.length;
-    });
+        for update skip locked)
+      returning id, type, envelope, headers, created_at`.execute(db);
+    if (rows.length === 0) return 0;
+    rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime());
+    const ids = rows.map((row) => row.id);
+    const messages: OutgoingMessage[] = rows.map((row) => ({
+      routingKey: row.type,
+      content: Buffer.from(JSON.stringify(row.envelope)),
+      options: {
+        messageId: row.id,
+        type: row.type,
+        contentType: 'application/json',
+        persistent: true,
+        timestamp: Math.floor(Date.parse(row.envelope.occurred_at) / 1000),
+        headers: row.headers,
+      },
+    }));
+    try {
+      await broker.publishConfirmed(messages);
+    } catch (error) {
+      // Hand the rows back at once instead of waiting for the lease to run out.
+      await sql`update outbox set claimed_until = null, attempts = attempts + 1, last_error = ${(error as Error).message} where id = any(${ids}::uuid[])`
+        .execute(db)
+        .catch(() => {});
+      throw error;
+    }
+    await sql`update outbox set published_at = now(), claimed_until = null, attempts = attempts + 1 where id = any(${ids}::uuid[])`.execute(db);
+    return rows.length;
+  };
 
   const drain = async (): Promise<number> => {
     let total = 0;
@@ -175,12 +196,6 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         failures = 0;
       } catch (error) {
         failures++;
-        const rowIds = (error as { rowIds?: string[] }).rowIds;
-        if (rowIds) {
-          await sql`update outbox set attempts = attempts + 1, last_error = ${(error as Error).message} where id = any(${rowIds}::uuid[])`
-            .execute(db)
-            .catch(() => {});
-        }
         if (failures === 1 || failures % 30 === 0) logger.warn({ err: error, failures }, 'outbox relay cannot publish; will retry');
         await pause(Math.min(5_000, 200 * 2 ** Math.min(failures, 5)));
         wakeAgain = true;

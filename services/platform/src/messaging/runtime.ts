@@ -16,7 +16,11 @@ export interface MessagingConfig {
 export interface Messaging<DB> {
   broker: Broker;
   relay: OutboxRelay;
-  consume<Q extends QueueName>(queue: Q, handlers: HandlerMap<DB, Q>, options?: { prepare?: (event: EventEnvelope, logger: Logger) => Promise<unknown> }): Promise<void>;
+  consume<Q extends QueueName>(
+    queue: Q,
+    handlers: HandlerMap<DB, Q>,
+    options?: { prepare?: (event: EventEnvelope, logger: Logger) => Promise<unknown>; settled?: (event: EventEnvelope) => void },
+  ): Promise<void>;
   /** Stops consuming and finishes in-flight messages, publishes what is pending, then disconnects. */
   close(): Promise<void>;
 }
@@ -40,6 +44,7 @@ export function startMessaging<DB>(options: { service: string; config: Messaging
         prefetch: config.CONSUMER_PREFETCH,
         retryDelaysMs: config.RETRY_DELAYS_MS,
         ...(consumeOptions?.prepare ? { prepare: consumeOptions.prepare } : {}),
+        ...(consumeOptions?.settled ? { settled: consumeOptions.settled } : {}),
       });
       consumers.push(consumer);
       await broker.addWorker(consumer);
