@@ -9,7 +9,7 @@ import { startMailCatcher, type CaughtMail, type MailCatcher } from '../../../sc
 import { createEmailService } from '../src/app.ts';
 import { emailConfig } from '../src/config.ts';
 import type { EmailDatabase } from '../src/schema.ts';
-import { connectTestBroker, envelopeOf, waitFor, type TestBroker } from './broker.ts';
+import { connectTestBroker, envelopeOf, waitFor, type TestBroker } from '@scaleshop/platform/testing';
 
 const items: OrderLine[] = [
   { product_id: 1, name: 'Gaming Laptop', price: '1299.99', quantity: 2 },

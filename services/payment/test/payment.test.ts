@@ -8,7 +8,7 @@ import { createPaymentService } from '../src/app.ts';
 import { paymentConfig } from '../src/config.ts';
 import { createProvider } from '../src/provider.ts';
 import type { PaymentDatabase } from '../src/schema.ts';
-import { connectTestBroker, envelopeOf, waitFor, type TestBroker } from './broker.ts';
+import { connectTestBroker, envelopeOf, waitFor, type TestBroker } from '@scaleshop/platform/testing';
 
 const items: OrderLine[] = [
   { product_id: 1, name: 'Gaming Laptop', price: '1299.99', quantity: 2 },

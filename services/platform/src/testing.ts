@@ -42,3 +42,4 @@ export async function createTestVhost(label: string): Promise<TestVhost> {
   url.pathname = `/${name}`;
   return { url: url.toString(), name, drop: async () => void (await run('rabbitmqctl', ['-q', 'delete_vhost', name])) };
 }
+export * from './test-broker.ts';
