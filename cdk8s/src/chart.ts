@@ -1,0 +1,102 @@
+/**
+ * The whole shop in one chart: the namespace, the databases, the broker, the observability
+ * and mail infrastructure the configuration asks for, the seven services, the network policies.
+ */
+import { Chart } from 'cdk8s';
+import type { Construct } from 'constructs';
+import { assertValidConfig, type ShopConfig } from './config.ts';
+import { networkFlows, workloadNames } from './flows.ts';
+import { Jaeger } from './jaeger.ts';
+import { Mailpit } from './mailpit.ts';
+import { ShopNamespace } from './namespace.ts';
+import { NetworkPolicies } from './network-policies.ts';
+import { NodeService } from './node-service.ts';
+import { Postgres } from './postgres.ts';
+import { RabbitMq } from './rabbitmq.ts';
+import { postgresPasswordKey, postgresSecretName, rabbitmqSecret } from './secrets.ts';
+import { serviceSecretEnv, serviceSettings } from './service-settings.ts';
+import { appServiceNames, appServices, databaseName, databaseServiceNames, postgresInstanceOf, type AppServiceName } from './topology.ts';
+
+/** The image of a service: what the Tiltfile's docker_build() names. */
+export function imageOf(config: ShopConfig, service: AppServiceName): string {
+  const repository = `${config.images.repository}/${service}`;
+  return config.images.tag ? `${repository}:${config.images.tag}` : repository;
+}
+
+/** Where the Dockerfile's dev target keeps the sources that Tilt's live update syncs. */
+export function liveUpdatePaths(service: AppServiceName): string[] {
+  return [`/app/services/${service}/src`, '/app/services/platform/src'];
+}
+
+export class ShopChart extends Chart {
+  constructor(scope: Construct, id: string, config: ShopConfig) {
+    assertValidConfig(config);
+    super(scope, id, { namespace: config.namespace, disableResourceNameHashes: true });
+
+    new ShopNamespace(this, 'namespace', { name: config.namespace });
+
+    const instances = new Map<string, string[]>();
+    for (const service of databaseServiceNames) {
+      const instance = postgresInstanceOf(service, config.infrastructure.sharedPostgres);
+      instances.set(instance, [...(instances.get(instance) ?? []), databaseName(service)]);
+    }
+    for (const [instance, databases] of instances) {
+      new Postgres(this, instance, {
+        name: instance,
+        image: config.postgres.image,
+        pullPolicy: config.images.pullPolicy,
+        replicas: config.postgres.replicas,
+        storageGiB: config.postgres.storageGiB,
+        resources: config.postgres.resources,
+        databases,
+        passwordSecret: { name: postgresSecretName(instance), key: postgresPasswordKey },
+      });
+    }
+
+    new RabbitMq(this, 'rabbitmq', {
+      name: 'rabbitmq',
+      image: config.rabbitmq.image,
+      pullPolicy: config.images.pullPolicy,
+      replicas: config.rabbitmq.replicas,
+      storageGiB: config.rabbitmq.storageGiB,
+      resources: config.rabbitmq.resources,
+      credentialsSecret: { name: rabbitmqSecret.name, usernameKey: rabbitmqSecret.username, passwordKey: rabbitmqSecret.password },
+    });
+
+    if (config.infrastructure.jaeger) {
+      new Jaeger(this, 'jaeger', {
+        name: 'jaeger',
+        image: config.jaeger.image,
+        pullPolicy: config.images.pullPolicy,
+        replicas: config.jaeger.replicas,
+        maxTraces: config.jaeger.maxTraces,
+        resources: config.jaeger.resources,
+      });
+    }
+    if (config.infrastructure.mailpit) {
+      new Mailpit(this, 'mailpit', {
+        name: 'mailpit',
+        image: config.mailpit.image,
+        pullPolicy: config.images.pullPolicy,
+        replicas: config.mailpit.replicas,
+        maxMessages: config.mailpit.maxMessages,
+        resources: config.mailpit.resources,
+      });
+    }
+
+    for (const service of appServiceNames) {
+      new NodeService(this, service, {
+        name: service,
+        image: imageOf(config, service),
+        pullPolicy: config.images.pullPolicy,
+        port: appServices[service].port,
+        resources: config.services[service].resources,
+        settings: serviceSettings(config, service),
+        secretEnv: serviceSecretEnv(service),
+        liveUpdatePaths: config.liveUpdate ? liveUpdatePaths(service) : [],
+      });
+    }
+
+    new NetworkPolicies(this, 'network-policies', { namespace: config.namespace, workloads: workloadNames(config), flows: networkFlows(config) });
+  }
+}

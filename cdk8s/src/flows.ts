@@ -1,0 +1,61 @@
+/**
+ * Every network flow the shop needs, as data: the NetworkPolicies allow exactly these and
+ * deny everything else. The tests hold their own hand-written copy of the intended flows and
+ * evaluate the synthesized policies against it.
+ */
+import type { ShopConfig } from './config.ts';
+import { appServiceNames, appServices, databaseServiceNames, infraPorts, postgresInstanceOf } from './topology.ts';
+
+/** A client outside the namespace: a browser through a port-forward or a node port, another namespace. */
+export const anywhere = 'anywhere';
+/** The cluster DNS (CoreDNS pods labelled k8s-app=kube-dns in kube-system). */
+export const kubeDns = 'kube-dns';
+
+export interface Flow {
+  /** A workload of the shop (its name label), or `anywhere`. */
+  readonly from: string;
+  /** A workload of the shop, or `kube-dns`. */
+  readonly to: string;
+  readonly port: number;
+  readonly protocol: 'TCP' | 'UDP';
+  readonly why: string;
+}
+
+/** The shop's workloads (pods) for this configuration: their names, which are also their name labels. */
+export function workloadNames(config: ShopConfig): string[] {
+  const postgres = config.infrastructure.sharedPostgres ? ['postgres'] : databaseServiceNames.map((service) => postgresInstanceOf(service, false));
+  return [
+    ...appServiceNames,
+    ...postgres,
+    'rabbitmq',
+    ...(config.infrastructure.jaeger ? ['jaeger'] : []),
+    ...(config.infrastructure.mailpit ? ['mailpit'] : []),
+  ];
+}
+
+export function networkFlows(config: ShopConfig): Flow[] {
+  const flows: Flow[] = [];
+  const add = (from: string, to: string, port: number, why: string, protocol: 'TCP' | 'UDP' = 'TCP') => flows.push({ from, to, port, protocol, why });
+
+  for (const workload of workloadNames(config)) {
+    add(workload, kubeDns, infraPorts.dns, 'name resolution', 'UDP');
+    add(workload, kubeDns, infraPorts.dns, 'name resolution (large answers)', 'TCP');
+  }
+  add(anywhere, 'gateway', appServices.gateway.port, 'the public API');
+  for (const name of appServiceNames) {
+    const shape = appServices[name];
+    for (const call of shape.calls) add(name, call.service, appServices[call.service].port, `${call.variable}`);
+    if (shape.ownsDatabase && name !== 'gateway') add(name, postgresInstanceOf(name, config.infrastructure.sharedPostgres), infraPorts.postgres, 'its database');
+    if (shape.saga) add(name, 'rabbitmq', infraPorts.amqp, 'the checkout saga');
+    if (config.infrastructure.jaeger) {
+      add(name, 'jaeger', infraPorts.otlpGrpc, 'traces (OTLP gRPC)');
+      add(name, 'jaeger', infraPorts.otlpHttp, 'traces (OTLP HTTP)');
+    }
+  }
+  if (config.infrastructure.mailpit) add('email', 'mailpit', infraPorts.smtp, 'SMTP_URL');
+  // The UIs, for port-forwards and node ports.
+  if (config.infrastructure.jaeger) add(anywhere, 'jaeger', infraPorts.jaegerUi, 'the Jaeger UI');
+  add(anywhere, 'rabbitmq', infraPorts.rabbitmqManagement, 'the RabbitMQ management UI');
+  if (config.infrastructure.mailpit) add(anywhere, 'mailpit', infraPorts.mailpitUi, 'the Mailpit UI');
+  return flows;
+}

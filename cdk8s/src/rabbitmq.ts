@@ -1,0 +1,101 @@
+/**
+ * The saga's broker: a one-node RabbitMQ StatefulSet with the management UI, its data on a
+ * persistent volume, the default user's credentials from a Secret created outside the
+ * manifests, and a Service `rabbitmq` for AMQP (5672) and the UI (15672).
+ * Runs as the image's own rabbitmq user (999) with a read-only root filesystem.
+ */
+import { Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import type { InfraReplicas, PullPolicy, Resources } from './config.ts';
+import {
+  addVolumeClaimTemplate,
+  containerResources,
+  emptyDir,
+  hardenPodTemplate,
+  labelsFor,
+  probeOptions,
+  pullPolicy,
+  restrictedContainer,
+  restrictedPod,
+  selectorFor,
+} from './workload-defaults.ts';
+
+export const rabbitmqUid = 999;
+const amqpPort = 5672;
+const managementPort = 15672;
+
+export interface RabbitMqProps {
+  readonly name: string;
+  readonly image: string;
+  readonly pullPolicy: PullPolicy;
+  readonly replicas: InfraReplicas;
+  readonly storageGiB: number;
+  readonly resources: Resources;
+  /** The Secret with the default user's credentials and its two keys. */
+  readonly credentialsSecret: { readonly name: string; readonly usernameKey: string; readonly passwordKey: string };
+}
+
+export class RabbitMq extends Construct {
+  readonly statefulSet: kplus.StatefulSet;
+  readonly service: kplus.Service;
+
+  constructor(scope: Construct, id: string, props: RabbitMqProps) {
+    super(scope, id);
+    const labels = labelsFor(props.name, 'broker');
+
+    // A ClusterIP Service (a stable address for clients that reconnect) that also governs the
+    // StatefulSet; the node name rabbit@<name>-0 comes from the pod's stable hostname.
+    this.service = new kplus.Service(this, 'service', {
+      metadata: { name: props.name, labels },
+      type: kplus.ServiceType.CLUSTER_IP,
+      ports: [
+        { name: 'amqp', port: amqpPort, targetPort: amqpPort },
+        { name: 'management', port: managementPort, targetPort: managementPort },
+      ],
+    });
+
+    this.statefulSet = new kplus.StatefulSet(this, 'statefulset', {
+      metadata: { name: props.name, labels },
+      service: this.service,
+      replicas: props.replicas,
+      select: false,
+      podMetadata: { labels },
+      securityContext: restrictedPod(rabbitmqUid),
+      automountServiceAccountToken: false,
+      // Time to close connections and flush queues to disk.
+      terminationGracePeriod: Duration.seconds(60),
+    });
+    this.statefulSet.select(kplus.LabelSelector.of({ labels: selectorFor(props.name) }));
+    hardenPodTemplate(this.statefulSet);
+
+    const secret = kplus.Secret.fromSecretName(this, 'credentials', props.credentialsSecret.name);
+    // The AMQP listener opens once the node has booted, as the RabbitMQ cluster operator probes it;
+    // CLI probes (rabbitmq-diagnostics) would start an Erlang VM every period.
+    const amqp = (timings: Parameters<typeof probeOptions>[0]) => kplus.Probe.fromTcpSocket({ port: amqpPort, ...probeOptions(timings) });
+    const container = this.statefulSet.addContainer({
+      name: 'rabbitmq',
+      image: props.image,
+      imagePullPolicy: pullPolicy(props.pullPolicy),
+      ports: [
+        { number: amqpPort, name: 'amqp' },
+        { number: managementPort, name: 'management' },
+      ],
+      envVariables: {
+        // Read by the server itself (rabbitmq-server#3299) when the database is first created.
+        RABBITMQ_DEFAULT_USER: kplus.EnvValue.fromSecretValue({ secret, key: props.credentialsSecret.usernameKey }),
+        RABBITMQ_DEFAULT_PASS: kplus.EnvValue.fromSecretValue({ secret, key: props.credentialsSecret.passwordKey }),
+      },
+      resources: containerResources(props.resources),
+      securityContext: restrictedContainer(rabbitmqUid),
+      startup: amqp({ periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 36 }),
+      readiness: amqp({ periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 }),
+      liveness: amqp({ periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 6 }),
+    });
+    container.mount('/tmp', emptyDir(this, 'tmp', 64));
+    container.mount('/var/log/rabbitmq', emptyDir(this, 'log', 64));
+
+    // HOME and the data directory: the Erlang cookie, the message store, the definitions.
+    addVolumeClaimTemplate(this.statefulSet, { name: 'data', storageGiB: props.storageGiB, mountPath: '/var/lib/rabbitmq', labels });
+  }
+}
