@@ -14,7 +14,7 @@ export const kubeDns = 'kube-dns';
 export interface Flow {
   /** A workload of the shop (its name label), or `anywhere`. */
   readonly from: string;
-  /** A workload of the shop, or `kube-dns`. */
+  /** A workload of the shop, `kube-dns`, or `anywhere` (outside the cluster). */
   readonly to: string;
   readonly port: number;
   readonly protocol: 'TCP' | 'UDP';
@@ -53,9 +53,18 @@ export function networkFlows(config: ShopConfig): Flow[] {
     }
   }
   if (config.infrastructure.mailpit) add('email', 'mailpit', infraPorts.smtp, 'SMTP_URL');
+  else add('email', anywhere, smtpPort(config.services.email.env.SMTP_URL ?? ''), 'SMTP_URL, a mail server outside the namespace');
   // The UIs, for port-forwards and node ports.
   if (config.infrastructure.jaeger) add(anywhere, 'jaeger', infraPorts.jaegerUi, 'the Jaeger UI');
   add(anywhere, 'rabbitmq', infraPorts.rabbitmqManagement, 'the RabbitMQ management UI');
   if (config.infrastructure.mailpit) add(anywhere, 'mailpit', infraPorts.mailpitUi, 'the Mailpit UI');
   return flows;
+}
+
+/** The port of an smtp:// or smtps:// URL, with the protocols' defaults. */
+export function smtpPort(url: string): number {
+  const parsed = URL.canParse(url) ? new URL(url) : undefined;
+  if (!parsed) throw new Error(`SMTP_URL "${url}" is not a URL`);
+  if (parsed.port) return Number(parsed.port);
+  return parsed.protocol === 'smtps:' ? 465 : 25;
 }

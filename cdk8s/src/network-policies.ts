@@ -30,7 +30,7 @@ export class NetworkPolicies extends Construct {
 
     const known = new Set([...props.workloads, anywhere, kubeDns]);
     for (const flow of props.flows) {
-      if (!known.has(flow.from) || !known.has(flow.to) || flow.from === kubeDns || flow.to === anywhere) {
+      if (!known.has(flow.from) || !known.has(flow.to) || flow.from === kubeDns || (flow.from === anywhere && flow.to === anywhere)) {
         throw new Error(`flow ${flow.from} → ${flow.to}:${flow.port} names no workload of this configuration`);
       }
     }
@@ -62,19 +62,22 @@ export class NetworkPolicies extends Construct {
       for (const [peer, flows] of groupBy(incoming.filter((flow) => flow.from !== anywhere), (flow) => flow.from)) {
         policy.addIngressRule(podsOf(peer), flows.map(port));
       }
-      for (const [peer, flows] of groupBy(outgoing, (flow) => flow.to)) {
+      for (const [peer, flows] of groupBy(outgoing.filter((flow) => flow.to !== anywhere), (flow) => flow.to)) {
         policy.addEgressRule(podsOf(peer), flows.map(port));
       }
-      // From anywhere: a rule with ports and no `from`, which cdk8s-plus-28 cannot write. Patches
-      // are applied before cdk8s-plus-28 maps the object to JSON, so ports are k8s.IntOrString.
+      // From or to anywhere: a rule with ports and no peers, which cdk8s-plus-28 cannot write.
       const fromAnywhere = incoming.filter((flow) => flow.from === anywhere);
-      if (fromAnywhere.length > 0) {
-        const rule = { ports: fromAnywhere.map((flow) => ({ port: kplus.k8s.IntOrString.fromNumber(flow.port), protocol: flow.protocol })) };
-        const hasOtherIngress = incoming.length > fromAnywhere.length;
-        ApiObject.of(policy).addJsonPatch(hasOtherIngress ? JsonPatch.add('/spec/ingress/-', rule) : JsonPatch.add('/spec/ingress', [rule]));
-      }
+      if (fromAnywhere.length > 0) addPortsOnlyRule(policy, 'ingress', fromAnywhere, incoming.length > fromAnywhere.length);
+      const toAnywhere = outgoing.filter((flow) => flow.to === anywhere);
+      if (toAnywhere.length > 0) addPortsOnlyRule(policy, 'egress', toAnywhere, outgoing.length > toAnywhere.length);
     }
   }
+}
+
+/** Patches are applied before cdk8s-plus-28 maps the object to JSON, so ports are k8s.IntOrString. */
+function addPortsOnlyRule(policy: kplus.NetworkPolicy, direction: 'ingress' | 'egress', flows: readonly Flow[], appendToOthers: boolean): void {
+  const rule = { ports: flows.map((flow) => ({ port: kplus.k8s.IntOrString.fromNumber(flow.port), protocol: flow.protocol })) };
+  ApiObject.of(policy).addJsonPatch(appendToOthers ? JsonPatch.add(`/spec/${direction}/-`, rule) : JsonPatch.add(`/spec/${direction}`, [rule]));
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { configProblems, defaultConfig, withSharedPostgres } from '../src/config.ts';
+import { manifestFile, renderManifests } from '../src/render.ts';
+import { allContainers, objectId, parseManifests, readCommittedManifests, repositoryRoot, variants, workloads } from './manifests.ts';
+
+const appServices = ['gateway', 'order', 'payment', 'email', 'product', 'user', 'cart'];
+const dbServices = ['order', 'payment', 'email', 'product', 'user', 'cart'];
+
+describe('npm run synth', () => {
+  test('k8s/ is not stale: synthesizing the default configuration again gives the committed file', () => {
+    const rendered = renderManifests(defaultConfig);
+    assert.ok(rendered === readCommittedManifests(), `${manifestFile} is stale: run \`npm run synth\` and commit the result`);
+  });
+
+  test('k8s/ holds only the synthesized file', () => {
+    assert.deepEqual(readdirSync(join(repositoryRoot, 'k8s')), ['scaleshop.k8s.yaml']);
+  });
+
+  test('the output is deterministic', () => {
+    assert.equal(renderManifests(defaultConfig), renderManifests(defaultConfig));
+    assert.equal(renderManifests(withSharedPostgres(defaultConfig)), renderManifests(withSharedPostgres(defaultConfig)));
+  });
+
+  test('the default configuration synthesizes exactly the documented objects', () => {
+    const ids = parseManifests(readCommittedManifests()).map(objectId).sort();
+    const expected = [
+      'Namespace/scaleshop',
+      ...appServices.flatMap((name) => [`Deployment/${name}`, `Service/${name}`, `ConfigMap/${name}-config`]),
+      ...dbServices.flatMap((name) => [`StatefulSet/postgres-${name}`, `Service/postgres-${name}`]),
+      'StatefulSet/rabbitmq',
+      'Service/rabbitmq',
+      'Deployment/jaeger',
+      'Service/jaeger',
+      'ConfigMap/jaeger-config',
+      'Deployment/mailpit',
+      'Service/mailpit',
+      'NetworkPolicy/default-deny',
+      ...[...appServices, ...dbServices.map((name) => `postgres-${name}`), 'rabbitmq', 'jaeger', 'mailpit'].map((name) => `NetworkPolicy/allow-${name}`),
+    ].sort();
+    assert.deepEqual(ids, expected);
+  });
+
+  test('sharedPostgres runs one instance, postgres, that creates every database', () => {
+    const objects = parseManifests(renderManifests(withSharedPostgres(defaultConfig)));
+    const statefulSets = objects.filter((object) => object.kind === 'StatefulSet').map((object) => object.metadata.name);
+    assert.deepEqual(statefulSets.sort(), ['postgres', 'rabbitmq']);
+    const init = objects.find((object) => object.kind === 'ConfigMap' && object.metadata.name === 'postgres-init');
+    assert.ok(init?.data, 'the shared instance has an init script');
+    const script = Object.values(init.data).join('');
+    const postgres = workloads(objects).find((workload) => workload.metadata.name === 'postgres');
+    const firstDatabase = postgres?.spec.template.spec.containers[0]?.env?.find((variable) => variable.name === 'POSTGRES_DB')?.value;
+    for (const service of dbServices) {
+      const database = `scaleshop_${service}`;
+      assert.ok(firstDatabase === database || script.includes(`CREATE DATABASE ${database};`), `${database} is created`);
+    }
+  });
+});
+
+describe('every variant', () => {
+  for (const variant of variants()) {
+    describe(variant.name, () => {
+      test('no application Deployment sets replicas, so `kubectl scale` sticks across re-applies', () => {
+        for (const workload of workloads(variant.objects)) {
+          if (!appServices.includes(workload.metadata.name)) continue;
+          assert.equal(workload.kind, 'Deployment');
+          assert.ok(!('replicas' in workload.spec), `${objectId(workload)} sets spec.replicas`);
+        }
+      });
+
+      test('infrastructure replicas come from the configuration', () => {
+        for (const workload of workloads(variant.objects)) {
+          if (appServices.includes(workload.metadata.name)) continue;
+          assert.equal(workload.spec.replicas, 1, `${objectId(workload)}`);
+        }
+      });
+
+      test('no Secret and no secret value is in the manifests', () => {
+        assert.deepEqual(
+          variant.objects.filter((object) => object.kind === 'Secret').map(objectId),
+          [],
+        );
+        const text = JSON.stringify(variant.objects);
+        assert.doesNotMatch(text, /-----BEGIN/);
+        assert.doesNotMatch(text, /(postgres|amqp)s?:\/\/[^"@/]*:[^"@/]*@/, 'no URL with credentials');
+        for (const workload of workloads(variant.objects)) {
+          for (const { container } of allContainers(workload.spec.template.spec)) {
+            for (const variable of container.env ?? []) {
+              if (/PASSWORD|PASS$|SECRET|PRIVATE|_KEY$|DATABASE_URL|RABBITMQ_URL|USER$/.test(variable.name)) {
+                assert.ok(variable.valueFrom?.secretKeyRef, `${objectId(workload)} ${container.name}: ${variable.name} comes from a Secret`);
+              }
+            }
+          }
+        }
+        for (const object of variant.objects.filter((o) => o.kind === 'ConfigMap')) {
+          for (const key of Object.keys(object.data ?? {})) assert.doesNotMatch(key, /PASSWORD|SECRET|PRIVATE|DATABASE_URL|RABBITMQ_URL/, `${objectId(object)} ${key}`);
+        }
+      });
+
+      test('images are pulled only when missing; the services run scaleshop/<service> untagged', () => {
+        for (const workload of workloads(variant.objects)) {
+          for (const { container } of allContainers(workload.spec.template.spec)) {
+            assert.equal(container.imagePullPolicy, 'IfNotPresent', `${objectId(workload)} ${container.name}`);
+            if (appServices.includes(workload.metadata.name)) assert.equal(container.image, `scaleshop/${workload.metadata.name}`);
+            else assert.match(container.image, /:[\w][\w.-]*$/, `${objectId(workload)}: infrastructure images are pinned by tag`);
+          }
+        }
+      });
+
+      test('every object but the Namespace is in the namespace', () => {
+        for (const object of variant.objects) {
+          if (object.kind === 'Namespace') assert.equal(object.metadata.namespace, undefined);
+          else assert.equal(object.metadata.namespace, variant.config.namespace, objectId(object));
+        }
+      });
+    });
+  }
+});
+
+describe('the configuration', () => {
+  test('the default is valid', () => {
+    assert.deepEqual(configProblems(defaultConfig), []);
+  });
+
+  test('a bad configuration fails the synth, naming every problem', () => {
+    const bad = {
+      ...defaultConfig,
+      namespace: 'Not_A_Label',
+      latency: { ...defaultConfig.latency, paymentFailureRate: 2 },
+      infrastructure: { ...defaultConfig.infrastructure, mailpit: false },
+      services: { ...defaultConfig.services, order: { resources: { cpu: { requestMillis: 500, limitMillis: 100 }, memory: { requestMiB: 128, limitMiB: 256 } }, env: { DB_PASSWORD: 'x' } } },
+    };
+    assert.throws(() => renderManifests(bad), (error: Error) => {
+      for (const fragment of ['namespace', 'paymentFailureRate', 'SMTP_URL', 'cpu limit 100 is below its request 500', 'DB_PASSWORD']) {
+        assert.ok(error.message.includes(fragment), `names ${fragment}: ${error.message}`);
+      }
+      return true;
+    });
+  });
+});
