@@ -96,7 +96,7 @@ export const defaultConfig: ShopConfig = {
     payment: { resources: nodeService, env: {} },
     email: { resources: nodeService, env: {} },
     product: { resources: nodeService, env: {} },
-    // argon2id: 64 MiB per hash in flight on top of the usual heap.
+    // argon2id hashes (19 MiB each, up to four at once on the libuv pool) come on top of the heap.
     user: { resources: resources(50, 1000, 128, 512), env: {} },
     cart: { resources: nodeService, env: {} },
   },
