@@ -1,0 +1,83 @@
+# One image per service, from one Dockerfile:
+#
+#   docker build --build-arg SERVICE=order -t scaleshop/order .              # production (default target)
+#   docker build --build-arg SERVICE=order --target dev -t scaleshop/order .  # what Tilt builds
+#
+# SERVICE is one of gateway, order, payment, email, product, user, cart.
+#
+# Nothing here is architecture-specific: the base image is multi-arch, tini comes from
+# Debian's archive for the build's own architecture, and the only native addon (argon2, in
+# the user service) ships prebuilds for linux x64 and arm64 (glibc). So the same command
+# builds on amd64 and on arm64 laptops.
+#
+# The base is pinned by tag. Follow-up: pin it by digest as well
+# (node:24-bookworm-slim@sha256:...), and let Renovate/Dependabot move the digest.
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# ---------------------------------------------------------------------------------------------
+# base: Node 24 on Debian, tini as PID 1, and the numeric non-root user 10001.
+FROM ${NODE_IMAGE} AS base
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
+ && groupadd --gid 10001 scaleshop \
+ && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin scaleshop
+WORKDIR /app
+
+# ---------------------------------------------------------------------------------------------
+# deps: production dependencies of one service and of the platform workspace it depends on.
+# Only the manifests are copied, so this layer is rebuilt only when they change.
+FROM base AS deps
+ARG SERVICE
+RUN case "${SERVICE}" in \
+      gateway|order|payment|email|product|user|cart) ;; \
+      *) echo "build with --build-arg SERVICE=<gateway|order|payment|email|product|user|cart>, got '${SERVICE}'" >&2; exit 1 ;; \
+    esac
+COPY package.json package-lock.json ./
+COPY services/platform/package.json services/platform/
+COPY services/${SERVICE}/package.json services/${SERVICE}/
+# --workspace: only this service's dependency tree (the platform workspace comes with it, as a
+# dependency); --include-workspace-root=false: none of the root package's own dependencies
+# (its devDependency `node`, TypeScript, the test tools); --omit=dev: no devDependencies.
+# Then the checks that the root's `node` binary stayed out and the platform is linked, and
+# the removal of what Node never loads at run time: source maps and type declarations
+# (about half of node_modules, most of it in the OpenTelemetry packages).
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm ci --omit=dev --workspace "services/${SERVICE}" --include-workspace-root=false \
+      --no-audit --no-fund --loglevel=warn \
+ && test ! -e node_modules/node && test ! -e node_modules/typescript \
+ && test -L node_modules/@scaleshop/platform \
+ && find node_modules -type f \( -name '*.js.map' -o -name '*.mjs.map' -o -name '*.cjs.map' \
+      -o -name '*.ts.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
+
+# ---------------------------------------------------------------------------------------------
+# dev: what Tilt runs. The same files, but the sources belong to the app user so that live
+# update can write them, and `node --watch` restarts the service when a synced file changes
+# (SIGTERM reaches the service through tini and the watcher, so shutdown stays graceful).
+FROM base AS dev
+ARG SERVICE
+ENV NODE_ENV=development
+COPY --from=deps /app/ ./
+COPY --chown=10001:10001 services/platform/src services/platform/src
+COPY --chown=10001:10001 services/${SERVICE}/src services/${SERVICE}/src
+USER 10001
+WORKDIR /app/services/${SERVICE}
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "--watch", "--watch-preserve-output", "--import", "@scaleshop/platform/telemetry", "src/main.ts"]
+
+# ---------------------------------------------------------------------------------------------
+# runtime (default): production. Everything belongs to root and is only readable by the app
+# user, which runs as 10001 (numeric, so that kubelet can verify runAsNonRoot).
+FROM base AS runtime
+ARG SERVICE
+ENV NODE_ENV=production
+COPY --from=deps /app/ ./
+COPY services/platform/src services/platform/src
+COPY services/${SERVICE}/src services/${SERVICE}/src
+USER 10001
+# The working directory names the service, so the command needs no variable: exec form,
+# tini as PID 1 forwarding signals to node, node handling SIGTERM itself.
+WORKDIR /app/services/${SERVICE}
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "--import", "@scaleshop/platform/telemetry", "src/main.ts"]
