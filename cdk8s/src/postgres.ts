@@ -17,6 +17,7 @@ import {
   pullPolicy,
   restrictedContainer,
   restrictedPod,
+  selectByName,
   selectorFor,
 } from './workload-defaults.ts';
 
@@ -65,6 +66,7 @@ export class Postgres extends Construct {
       terminationGracePeriod: Duration.seconds(60),
     });
     this.statefulSet.select(kplus.LabelSelector.of({ labels: selectorFor(props.name) }));
+    selectByName(this.service, props.name);
     hardenPodTemplate(this.statefulSet);
 
     const [firstDatabase, ...otherDatabases] = props.databases;

@@ -18,6 +18,7 @@ import {
   pullPolicy,
   restrictedContainer,
   restrictedPod,
+  selectByName,
   selectorFor,
 } from './workload-defaults.ts';
 
@@ -67,6 +68,7 @@ export class RabbitMq extends Construct {
       terminationGracePeriod: Duration.seconds(60),
     });
     this.statefulSet.select(kplus.LabelSelector.of({ labels: selectorFor(props.name) }));
+    selectByName(this.service, props.name);
     hardenPodTemplate(this.statefulSet);
 
     const secret = kplus.Secret.fromSecretName(this, 'credentials', props.credentialsSecret.name);

@@ -83,6 +83,18 @@ export function hardenPodTemplate(workload: kplus.Deployment | kplus.StatefulSet
   const object = ApiObject.of(workload);
   object.addJsonPatch(JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }));
   object.addJsonPatch(JsonPatch.add('/spec/template/spec/enableServiceLinks', false));
+  // Pods are selected by their name label only (selectorFor); cdk8s-plus's address label goes.
+  object.addJsonPatch(JsonPatch.remove(`/spec/template/metadata/labels/${addressLabel.replace('/', '~1')}`));
+}
+
+const addressLabel = 'cdk8s.io/metadata.addr';
+
+/**
+ * A Service that selects pods by their name label. cdk8s-plus-28 makes the Service of a
+ * StatefulSet select its address label; this replaces that selector.
+ */
+export function selectByName(service: kplus.Service, name: string): void {
+  ApiObject.of(service).addJsonPatch(JsonPatch.add('/spec/selector', selectorFor(name)));
 }
 
 /**

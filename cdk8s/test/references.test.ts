@@ -45,6 +45,14 @@ for (const variant of variants()) {
       }
     });
 
+    test('pods are selected by their name label alone, as the NetworkPolicies select them', () => {
+      for (const workload of pods) {
+        assert.deepEqual(workload.spec.selector, { matchLabels: { 'app.kubernetes.io/name': workload.metadata.name } }, objectId(workload));
+        assert.equal(workload.spec.template.metadata.labels?.['app.kubernetes.io/name'], workload.metadata.name);
+      }
+      for (const service of services(variant.objects)) assert.deepEqual(Object.keys(service.spec.selector ?? {}), ['app.kubernetes.io/name'], objectId(service));
+    });
+
     test('every StatefulSet is governed by a Service that selects it', () => {
       for (const workload of pods.filter((candidate) => candidate.kind === 'StatefulSet')) {
         const governing = services(variant.objects).find((service) => service.metadata.name === workload.spec.serviceName);
