@@ -1,0 +1,598 @@
+/**
+ * Fast checks of the files that bring the shop up on a kind cluster: kind-config.yaml, the
+ * Dockerfile and .dockerignore, the Tiltfile and scripts/k8s-secrets.sh. None of them can run
+ * here (no Docker engine, no cluster), so they are checked with what does run:
+ *
+ * - the YAML and the Dockerfile are parsed and held to their rules;
+ * - the Tiltfile is evaluated: Starlark is Python-compatible in everything this Tiltfile uses,
+ *   so python3 runs it with recording stand-ins for Tilt's functions, against the real k8s/;
+ * - the secrets script runs against a fake kubectl, and the Secrets it makes are checked
+ *   against every secretKeyRef in k8s/ and against how Postgres and RabbitMQ are configured there.
+ *
+ * Building and running the images is `npm run images` (too slow for every test run).
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse, parseAllDocuments } from 'yaml';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const read = (path: string) => readFileSync(join(root, path), 'utf8');
+
+const services = ['gateway', 'order', 'payment', 'email', 'product', 'user', 'cart'] as const;
+const databaseServices = ['order', 'payment', 'email', 'product', 'user', 'cart'];
+const sagaServices = ['order', 'payment', 'email', 'product', 'cart'];
+
+// ---------------------------------------------------------------------------------------------
+// k8s/ as plain objects
+
+type Obj = Record<string, any>;
+
+function manifestFiles(): string[] {
+  return readdirSync(join(root, 'k8s'))
+    .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
+    .map((f) => join(root, 'k8s', f));
+}
+
+function manifests(): Obj[] {
+  return manifestFiles().flatMap((file) =>
+    parseAllDocuments(readFileSync(file, 'utf8'))
+      .map((doc) => doc.toJSON() as Obj | null)
+      .filter((o): o is Obj => o !== null),
+  );
+}
+
+const workloadsOf = (objects: Obj[]) => objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
+const mainContainer = (workload: Obj): Obj => workload.spec.template.spec.containers[0];
+const envOf = (container: Obj, name: string): Obj | undefined => (container.env ?? []).find((e: Obj) => e.name === name);
+
+// ---------------------------------------------------------------------------------------------
+// kind-config.yaml
+
+describe('kind-config.yaml', () => {
+  const config = parse(read('kind-config.yaml')) as Obj;
+
+  test('is a kind v1alpha4 Cluster named scaleshop', () => {
+    assert.equal(config.kind, 'Cluster');
+    assert.equal(config.apiVersion, 'kind.x-k8s.io/v1alpha4');
+    assert.equal(config.name, 'scaleshop');
+  });
+
+  test('has one control plane and two workers', () => {
+    const roles = (config.nodes as Obj[]).map((n) => n.role);
+    assert.deepEqual(roles.filter((r) => r === 'control-plane'), ['control-plane']);
+    assert.deepEqual(roles.filter((r) => r === 'worker'), ['worker', 'worker']);
+    assert.equal(roles.length, 3);
+  });
+
+  test('pins one kindest/node image by tag and sha256 digest on every node', () => {
+    const images = new Set((config.nodes as Obj[]).map((n) => n.image));
+    assert.equal(images.size, 1, 'every node runs the same image');
+    const [image] = [...images];
+    assert.match(image, /^kindest\/node:v1\.\d+\.\d+@sha256:[0-9a-f]{64}$/);
+  });
+
+  test('maps no host ports: the UIs are reached through Tilt port-forwards', () => {
+    for (const node of config.nodes as Obj[]) assert.equal(node.extraPortMappings, undefined);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Dockerfile and .dockerignore
+
+interface Instruction {
+  keyword: string;
+  args: string;
+}
+
+/** The Dockerfile's instructions: comments dropped, continuation lines joined. */
+function dockerfileInstructions(text: string): Instruction[] {
+  const logical: string[] = [];
+  let current = '';
+  for (const line of text.split('\n')) {
+    if (/^\s*#/.test(line)) continue;
+    if (current === '' && line.trim() === '') continue;
+    if (line.endsWith('\\')) {
+      current += line.slice(0, -1) + ' ';
+      continue;
+    }
+    current += line;
+    if (current.trim() !== '') logical.push(current.trim());
+    current = '';
+  }
+  return logical.map((l) => {
+    const [keyword = '', ...rest] = l.split(/\s+/);
+    return { keyword: keyword.toUpperCase(), args: rest.join(' ') };
+  });
+}
+
+interface Stage {
+  name: string;
+  from: string;
+  instructions: Instruction[];
+}
+
+function dockerfileStages(instructions: Instruction[]): { globalArgs: Record<string, string>; stages: Stage[] } {
+  const globalArgs: Record<string, string> = {};
+  const stages: Stage[] = [];
+  for (const instruction of instructions) {
+    if (instruction.keyword === 'FROM') {
+      const match = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(instruction.args);
+      assert.ok(match, `FROM ${instruction.args}`);
+      stages.push({ from: match[1]!, name: match[2] ?? String(stages.length), instructions: [] });
+    } else if (stages.length === 0) {
+      assert.equal(instruction.keyword, 'ARG', 'only ARG may come before the first FROM');
+      const [name, value = ''] = instruction.args.split('=');
+      globalArgs[name!] = value;
+    } else {
+      stages.at(-1)!.instructions.push(instruction);
+    }
+  }
+  return { globalArgs, stages };
+}
+
+describe('Dockerfile', () => {
+  const text = read('Dockerfile');
+  const instructions = dockerfileInstructions(text);
+  const { globalArgs, stages } = dockerfileStages(instructions);
+  const stageNames = stages.map((s) => s.name);
+  const defaultStage = stages.at(-1)!;
+  const devStage = stages.find((s) => s.name === 'dev');
+  const imageStages = [defaultStage, devStage].filter((s): s is Stage => s !== undefined);
+  const last = (stage: Stage, keyword: string) => stage.instructions.filter((i) => i.keyword === keyword).at(-1);
+
+  test('builds from a Debian-based Node 24 image pinned by tag, never latest', () => {
+    assert.doesNotMatch(instructions.map((i) => i.args).join('\n'), /:latest\b/);
+    for (const stage of stages) {
+      const from = stage.from.replace(/\$\{?(\w+)\}?/g, (_, name: string) => globalArgs[name] ?? '');
+      if (stageNames.includes(from)) continue;
+      assert.match(from, /^node:24(\.\d+)*-(bookworm|trixie)(-slim)?(@sha256:[0-9a-f]{64})?$/, `stage ${stage.name} FROM ${stage.from}`);
+    }
+  });
+
+  test('is parameterized by ARG SERVICE and checks it', () => {
+    for (const stage of stages.slice(1)) {
+      if (stage.instructions.some((i) => /\$\{?SERVICE\b/.test(i.args))) {
+        assert.ok(stage.instructions.some((i) => i.keyword === 'ARG' && i.args === 'SERVICE'), `stage ${stage.name} declares ARG SERVICE`);
+      }
+    }
+    const check = instructions.find((i) => i.keyword === 'RUN' && i.args.includes('case "${SERVICE}"'));
+    assert.ok(check, 'a RUN refuses an unknown SERVICE');
+    for (const service of services) assert.ok(check.args.includes(service), `${service} is accepted`);
+  });
+
+  test('installs only the production dependencies of the service and its platform workspace', () => {
+    const install = instructions.find((i) => i.keyword === 'RUN' && i.args.includes('npm ci'));
+    assert.ok(install);
+    assert.match(install.args, /--omit=dev/);
+    assert.match(install.args, /--workspace "?services\/\$\{SERVICE\}"?/);
+    assert.match(install.args, /--include-workspace-root=false/);
+    assert.match(install.args, /test ! -e node_modules\/node\b/, "the root's devDependency `node` stays out");
+  });
+
+  test('runs as the numeric user 10001 in every image it produces', () => {
+    assert.ok(devStage, 'a dev target for Tilt');
+    assert.notEqual(defaultStage.name, 'dev', 'the default target is the production image');
+    assert.match(text, /useradd[^\n]*--uid 10001/);
+    for (const stage of imageStages) assert.equal(last(stage, 'USER')?.args, '10001', `stage ${stage.name}`);
+  });
+
+  test('runs node under tini, with telemetry registered, as exec-form commands', () => {
+    for (const stage of imageStages) {
+      assert.deepEqual(JSON.parse(last(stage, 'ENTRYPOINT')!.args), ['/usr/bin/tini', '--'], `stage ${stage.name}`);
+      const cmd = JSON.parse(last(stage, 'CMD')!.args) as string[];
+      assert.equal(cmd[0], 'node');
+      assert.deepEqual(cmd.slice(cmd.indexOf('--import'), cmd.indexOf('--import') + 2), ['--import', '@scaleshop/platform/telemetry']);
+      assert.equal(cmd.at(-1), 'src/main.ts');
+      assert.equal(last(stage, 'WORKDIR')?.args, '/app/services/${SERVICE}');
+    }
+    assert.ok(!(JSON.parse(last(defaultStage, 'CMD')!.args) as string[]).includes('--watch'), 'production does not watch files');
+    assert.ok((JSON.parse(last(devStage!, 'CMD')!.args) as string[]).includes('--watch'), 'dev restarts on live update');
+    const exported = (JSON.parse(read('services/platform/package.json')) as Obj).exports ?? {};
+    assert.ok(exported['./telemetry'], '@scaleshop/platform exports ./telemetry');
+  });
+
+  test('has nothing architecture-specific', () => {
+    const body = instructions.map((i) => `${i.keyword} ${i.args}`).join('\n');
+    assert.doesNotMatch(body, /amd64|x86_64|x64|aarch64|arm64|armv8|--platform/);
+    assert.doesNotMatch(body, /\b(curl|wget)\b|https?:\/\//, 'no downloads outside the package managers');
+  });
+
+  test('copies only paths that exist, for every service', () => {
+    for (const service of services) {
+      for (const copy of instructions.filter((i) => i.keyword === 'COPY' && !i.args.includes('--from'))) {
+        const parts = copy.args.split(/\s+/).filter((p) => !p.startsWith('--'));
+        for (const source of parts.slice(0, -1)) {
+          const path = source.replaceAll('${SERVICE}', service);
+          assert.ok(existsSync(join(root, path)), `${service}: COPY ${path}`);
+        }
+      }
+    }
+  });
+
+  test('.dockerignore keeps host installs, git, local state and the manifests out of the context', () => {
+    const patterns = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+    assert.ok(patterns.some((p) => /^(\*\*\/)?node_modules\/?$/.test(p)), 'node_modules');
+    for (const path of ['.git', '.local', 'k8s', 'cdk8s']) assert.ok(patterns.includes(path) || patterns[0] === '*', path);
+    if (patterns[0] === '*') {
+      const allowed = patterns.filter((p) => p.startsWith('!')).map((p) => p.slice(1).replace(/\/$/, ''));
+      assert.deepEqual(allowed.sort(), ['package-lock.json', 'package.json', 'services']);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Tiltfile, evaluated by python3 with recording stand-ins for Tilt's built-ins
+
+interface TiltCall {
+  fn: string;
+  args: any[];
+  kwargs: Obj;
+}
+interface TiltRun {
+  failed?: string;
+  calls: TiltCall[];
+}
+
+const harness = String.raw`
+import json, os, sys
+context, subcommand, yaml_json, tiltfile = sys.argv[1:5]
+streams = json.load(open(yaml_json))
+calls = []
+class TiltfileFailed(Exception):
+    pass
+def recorder(name, result=None):
+    def fn(*args, **kwargs):
+        calls.append({'fn': name, 'args': list(args), 'kwargs': kwargs})
+        return result(*args, **kwargs) if result else None
+    return fn
+def fail(msg):
+    raise TiltfileFailed(msg)
+def listdir(directory, recursive=False):
+    base = os.path.abspath(directory)
+    return [os.path.join(base, f) for f in sorted(os.listdir(base)) if os.path.isfile(os.path.join(base, f))]
+class Config:
+    tilt_subcommand = subcommand
+env = {
+    'fail': fail, 'listdir': listdir, 'config': Config(),
+    'k8s_context': lambda: context,
+    'read_yaml_stream': lambda path, default=None: streams[os.path.abspath(path)],
+    'port_forward': lambda local_port, container_port=None, name=None, link_path=None, host=None:
+        {'local_port': local_port, 'container_port': container_port, 'name': name},
+    'link': lambda url, name=None: {'url': url, 'name': name},
+    'sync': lambda local_path, remote_path: {'step': 'sync', 'local': local_path, 'remote': remote_path},
+    'run': lambda cmd, trigger=[], echo_off=False: {'step': 'run', 'cmd': cmd, 'trigger': trigger},
+    'fall_back_on': lambda files: {'step': 'fall_back_on', 'files': files if isinstance(files, list) else [files]},
+}
+for name in ['version_settings', 'allow_k8s_contexts', 'local', 'local_resource', 'watch_file', 'k8s_yaml',
+             'docker_build', 'k8s_resource', 'update_settings', 'warn']:
+    env[name] = recorder(name)
+result = {'calls': calls}
+try:
+    exec(compile(open(tiltfile).read(), 'Tiltfile', 'exec'), env)
+except TiltfileFailed as e:
+    result['failed'] = str(e)
+print(json.dumps(result))
+`;
+
+const python = spawnSync('python3', ['--version']).status === 0 ? 'python3' : undefined;
+
+function evaluateTiltfile(context: string, subcommand = 'up'): TiltRun {
+  const dir = mkdtempSync(join(tmpdir(), 'tiltfile-'));
+  try {
+    const streams: Record<string, Obj[]> = {};
+    for (const file of manifestFiles()) {
+      streams[file] = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJSON() as Obj);
+    }
+    writeFileSync(join(dir, 'streams.json'), JSON.stringify(streams));
+    writeFileSync(join(dir, 'harness.py'), harness);
+    const run = spawnSync(python!, [join(dir, 'harness.py'), context, subcommand, join(dir, 'streams.json'), join(root, 'Tiltfile')], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 0, run.stderr);
+    return JSON.parse(run.stdout) as TiltRun;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('Tiltfile', { skip: python ? false : 'python3 is needed to evaluate the Tiltfile' }, () => {
+  const objects = manifests();
+  const workloads = workloadsOf(objects);
+  const workloadNames = workloads.map((w) => w.metadata.name as string);
+  const up = python ? evaluateTiltfile('kind-scaleshop') : { calls: [] };
+  const calls = (fn: string) => up.calls.filter((c) => c.fn === fn);
+  const builds = calls('docker_build');
+  const resources = new Map(calls('k8s_resource').map((c) => [(c.args[0] ?? c.kwargs.workload) as string, c.kwargs]));
+
+  test('evaluates without error in the kind-scaleshop context', () => {
+    assert.equal(up.failed, undefined);
+  });
+
+  test('allows only the kind-scaleshop context and refuses every other before doing anything', () => {
+    assert.deepEqual(
+      calls('allow_k8s_contexts').map((c) => c.args[0]),
+      ['kind-scaleshop'],
+    );
+    for (const other of ['kind-kind', 'docker-desktop', 'minikube', 'prod']) {
+      const run = evaluateTiltfile(other);
+      assert.match(run.failed ?? '', /kind-scaleshop/, other);
+      assert.deepEqual(
+        run.calls.filter((c) => !['version_settings', 'allow_k8s_contexts'].includes(c.fn)),
+        [],
+        `${other}: nothing runs`,
+      );
+    }
+  });
+
+  test('builds exactly the seven service images scaleshop/<service>, from the dev target', () => {
+    assert.deepEqual(builds.map((b) => b.args[0]).sort(), services.map((s) => `scaleshop/${s}`).sort());
+    const dockerfile = dockerfileStages(dockerfileInstructions(read('Dockerfile')));
+    for (const build of builds) {
+      const service = (build.args[0] as string).split('/')[1]!;
+      assert.equal(build.kwargs.context, '.');
+      assert.deepEqual(build.kwargs.build_args, { SERVICE: service });
+      assert.ok(existsSync(join(root, build.kwargs.dockerfile)));
+      assert.ok(dockerfile.stages.some((s) => s.name === build.kwargs.target), `target ${build.kwargs.target}`);
+      for (const path of build.kwargs.only as string[]) assert.ok(existsSync(join(root, path)), `only: ${path}`);
+    }
+  });
+
+  test('live-updates each image: sources synced into the paths the image runs from, a full build on a package change', () => {
+    for (const build of builds) {
+      const service = (build.args[0] as string).split('/')[1]!;
+      const steps = build.kwargs.live_update as Obj[];
+      assert.equal(steps[0]!.step, 'fall_back_on');
+      for (const file of ['package.json', 'package-lock.json', 'services/platform/package.json', `services/${service}/package.json`]) {
+        assert.ok(steps[0]!.files.includes(file), `${service} falls back on ${file}`);
+      }
+      const syncs = steps.filter((s) => s.step === 'sync').map((s) => [s.local, s.remote]);
+      assert.deepEqual(syncs.sort(), [
+        ['services/platform/src', '/app/services/platform/src'],
+        [`services/${service}/src`, `/app/services/${service}/src`],
+      ].sort());
+      for (const [local] of syncs) assert.ok(statSync(join(root, local!)).isDirectory());
+      for (const file of steps[0]!.files as string[]) {
+        assert.ok((build.kwargs.only as string[]).some((o) => file === o || file.startsWith(`${o}/`)), `${file} is in the build context`);
+      }
+    }
+  });
+
+  test('synced paths are writable in the pods: under a volume wherever the root filesystem is read-only', () => {
+    for (const build of builds) {
+      const service = (build.args[0] as string).split('/')[1]!;
+      const deployment = workloads.find((w) => w.kind === 'Deployment' && w.metadata.name === service);
+      assert.ok(deployment, `Deployment ${service}`);
+      const container = (deployment.spec.template.spec.containers as Obj[]).find((c) => c.image.split(':')[0] === build.args[0]);
+      assert.ok(container, `${service} runs ${build.args[0]}`);
+      assert.equal(container.command, undefined, `${service} keeps the image's entrypoint (tini, node --watch in dev)`);
+      assert.equal(container.args, undefined, `${service} keeps the image's command`);
+      if (container.securityContext?.readOnlyRootFilesystem !== true) continue;
+      const mounts = (container.volumeMounts ?? []).map((m: Obj) => m.mountPath as string);
+      for (const step of (build.kwargs.live_update as Obj[]).filter((s) => s.step === 'sync')) {
+        assert.ok(
+          mounts.some((m: string) => step.remote === m || step.remote.startsWith(`${m}/`)),
+          `${service}: ${step.remote} is on a volume`,
+        );
+      }
+    }
+  });
+
+  test('creates the Secrets with scripts/k8s-secrets.sh before deploying, but not on tilt down', () => {
+    const locals = calls('local');
+    assert.equal(locals.length, 1);
+    assert.deepEqual(locals[0]!.args[0], ['bash', 'scripts/k8s-secrets.sh']);
+    assert.equal(locals[0]!.kwargs.env.KUBE_CONTEXT, 'kind-scaleshop');
+    const firstDeploy = up.calls.findIndex((c) => c.fn === 'k8s_yaml');
+    assert.ok(up.calls.indexOf(locals[0]!) < firstDeploy);
+    const down = evaluateTiltfile('kind-scaleshop', 'down');
+    assert.equal(down.failed, undefined);
+    assert.deepEqual(down.calls.filter((c) => c.fn === 'local'), []);
+  });
+
+  test('deploys k8s/ and re-synthesizes it when cdk8s/ changes', () => {
+    const deployed = calls('k8s_yaml').flatMap((c) => c.args[0] as string[]);
+    assert.deepEqual(deployed.sort(), manifestFiles().sort());
+    const synth = calls('local_resource').find((c) => c.args[0] === 'synth');
+    assert.ok(synth);
+    assert.equal(synth.args[1], 'npm run synth');
+    assert.ok((synth.kwargs.deps as string[]).includes('cdk8s/src'));
+    assert.ok((JSON.parse(read('package.json')) as Obj).scripts.synth, 'npm run synth exists');
+    assert.ok(calls('watch_file').some((c) => c.args[0] === 'k8s'));
+  });
+
+  test('labels every workload app, infra or observability, and names only workloads that exist', () => {
+    for (const name of workloadNames) {
+      const labels = resources.get(name)?.labels as string[] | undefined;
+      assert.ok(labels && labels.length === 1 && ['app', 'infra', 'observability'].includes(labels[0]!), `${name}: ${labels}`);
+    }
+    for (const name of resources.keys()) assert.ok(workloadNames.includes(name), `k8s_resource(${name}) names a workload`);
+    for (const service of services) assert.deepEqual(resources.get(service)?.labels, ['app']);
+    for (const name of ['jaeger', 'mailpit']) if (resources.has(name)) assert.deepEqual(resources.get(name)!.labels, ['observability']);
+  });
+
+  test('services wait for their Postgres and RabbitMQ', () => {
+    const known = new Set([...workloadNames, ...calls('local_resource').map((c) => c.args[0] as string)]);
+    for (const [name, kwargs] of resources) {
+      for (const dep of (kwargs.resource_deps ?? []) as string[]) assert.ok(known.has(dep), `${name} depends on ${dep}, which exists`);
+    }
+    for (const service of databaseServices) {
+      const deps = resources.get(service)!.resource_deps as string[];
+      assert.ok(deps.some((d) => d === `postgres-${service}` || d === 'postgres'), `${service} waits for its Postgres`);
+    }
+    for (const service of sagaServices) assert.ok((resources.get(service)!.resource_deps as string[]).includes('rabbitmq'), `${service} waits for RabbitMQ`);
+  });
+
+  test('port-forwards the gateway 9000, Jaeger 16686, RabbitMQ 15672 and Mailpit 8025 to ports the containers expose', () => {
+    const expected: Record<string, number> = { gateway: 9000, jaeger: 16686, rabbitmq: 15672, mailpit: 8025 };
+    for (const [name, port] of Object.entries(expected)) {
+      const forwards = (resources.get(name)?.port_forwards ?? []) as Obj[];
+      assert.deepEqual(forwards.map((f) => f.local_port), [port], name);
+      const workload = workloads.find((w) => w.metadata.name === name)!;
+      const exposed = (mainContainer(workload).ports ?? []).map((p: Obj) => p.containerPort);
+      assert.ok(exposed.includes(forwards[0]!.container_port ?? port), `${name} exposes ${port}`);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// scripts/k8s-secrets.sh, against a fake kubectl
+
+const fakeKubectl = String.raw`#!/usr/bin/env node
+// Just enough of kubectl for scripts/k8s-secrets.sh, keeping its objects in $FAKE_KUBE_STATE.
+const fs = require('node:fs'), path = require('node:path');
+const state = process.env.FAKE_KUBE_STATE;
+const db = fs.existsSync(path.join(state, 'db.json')) ? JSON.parse(fs.readFileSync(path.join(state, 'db.json'), 'utf8')) : { namespaces: [], secrets: {}, calls: [] };
+const save = () => fs.writeFileSync(path.join(state, 'db.json'), JSON.stringify(db));
+let args = process.argv.slice(2), context, namespace;
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--context') { context = args[i + 1]; args.splice(i, 2); i--; }
+  else if (args[i] === '-n' || args[i] === '--namespace') { namespace = args[i + 1]; args.splice(i, 2); i--; }
+}
+db.calls.push({ context, namespace, args });
+const stdin = () => fs.readFileSync(0, 'utf8');
+const out = (s) => process.stdout.write(s);
+const [verb, what, name] = args;
+if (verb === 'get' && what === 'namespace') { save(); process.exit(db.namespaces.includes(name) ? 0 : 1); }
+else if (verb === 'create' && what === 'namespace') db.namespaces.push(name);
+else if (verb === 'get' && what === 'secrets') out(Object.keys(db.secrets).map((n) => n + ' ').join(''));
+else if (verb === 'get' && what === 'secret') {
+  const key = /\{\.data\.([\w.-]+)\}/.exec(args.find((a) => a.startsWith('jsonpath=')) ?? args[args.indexOf('-o') + 1])[1];
+  out(db.secrets[name].data[key]);
+} else if (verb === 'create' && what === 'secret' && args[2] === 'generic' && args.includes('--dry-run=client')) {
+  const dir = args.find((a) => a.startsWith('--from-file=')).slice('--from-file='.length);
+  const data = {};
+  for (const f of fs.readdirSync(dir)) data[f] = fs.readFileSync(path.join(dir, f)).toString('base64');
+  out(JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: args[3], namespace }, data }));
+} else if (verb === 'label' && args.includes('--local')) {
+  const obj = JSON.parse(stdin());
+  obj.metadata.labels = Object.fromEntries(args.filter((a) => /^[\w./-]+=/.test(a)).map((a) => a.split('=')));
+  out(JSON.stringify(obj));
+} else if (verb === 'apply') {
+  const obj = JSON.parse(stdin());
+  if (!db.namespaces.includes(obj.metadata.namespace)) { console.error('namespace not found'); process.exit(1); }
+  db.secrets[obj.metadata.name] = obj;
+} else { console.error('fake kubectl: unexpected ' + args.join(' ')); process.exit(9); }
+save();
+`;
+
+interface FakeCluster {
+  namespaces: string[];
+  secrets: Record<string, { metadata: Obj; data: Record<string, string> }>;
+  calls: Array<{ context?: string; namespace?: string; args: string[] }>;
+}
+
+describe('scripts/k8s-secrets.sh', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'k8s-secrets-'));
+  writeFileSync(join(dir, 'kubectl'), fakeKubectl);
+  chmodSync(join(dir, 'kubectl'), 0o755);
+  const runScript = () => {
+    const run = spawnSync('bash', [join(root, 'scripts/k8s-secrets.sh')], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, FAKE_KUBE_STATE: dir, KUBE_CONTEXT: 'kind-scaleshop' },
+    });
+    assert.equal(run.status, 0, run.stderr);
+    return { output: run.stdout + run.stderr, cluster: JSON.parse(readFileSync(join(dir, 'db.json'), 'utf8')) as FakeCluster };
+  };
+  const first = runScript();
+  const second = runScript();
+  rmSync(dir, { recursive: true, force: true });
+
+  const objects = manifests();
+  const workloads = workloadsOf(objects);
+  const secrets = second.cluster.secrets;
+  const value = (secret: string, key: string) => Buffer.from(secrets[secret]!.data[key]!, 'base64').toString();
+
+  test('talks only to the kind-scaleshop context and the scaleshop namespace, which it creates', () => {
+    for (const call of second.cluster.calls) {
+      assert.equal(call.context, 'kind-scaleshop', call.args.join(' '));
+      // label --local works on its input; apply takes the namespace from the object
+      if (!['label', 'apply'].includes(call.args[0]!) && !call.args.includes('namespace')) assert.equal(call.namespace, 'scaleshop', call.args.join(' '));
+    }
+    assert.deepEqual(second.cluster.namespaces, ['scaleshop']);
+    for (const secret of Object.values(second.cluster.secrets)) assert.equal(secret.metadata.namespace, 'scaleshop');
+  });
+
+  test('creates every Secret key the manifests reference', () => {
+    const refs = new Set<string>();
+    const visit = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(visit);
+      else if (node && typeof node === 'object') {
+        const ref = (node as Obj).secretKeyRef;
+        if (ref) refs.add(`${ref.name}/${ref.key}`);
+        Object.values(node).forEach(visit);
+      }
+    };
+    visit(objects);
+    assert.ok(refs.size > 0);
+    for (const ref of refs) {
+      const [name, key] = ref.split('/') as [string, string];
+      assert.ok(secrets[name]?.data[key] !== undefined, `Secret ${name} has key ${key}`);
+    }
+  });
+
+  test('gives each service a DATABASE_URL that matches its Postgres: host, database, user and password', () => {
+    for (const deployment of workloads.filter((w) => w.kind === 'Deployment')) {
+      const ref = envOf(mainContainer(deployment), 'DATABASE_URL')?.valueFrom?.secretKeyRef;
+      if (!ref) continue;
+      const url = new URL(value(ref.name, ref.key));
+      assert.equal(url.protocol, 'postgres:');
+      const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === url.hostname);
+      assert.ok(service, `${deployment.metadata.name}: Service ${url.hostname}`);
+      assert.ok(service.spec.ports.some((p: Obj) => p.port === Number(url.port)), `${url.hostname} serves port ${url.port}`);
+      const postgres = workloads.find(
+        (w) => w.kind === 'StatefulSet' && Object.entries(service.spec.selector as Obj).every(([k, v]) => w.spec.template.metadata.labels[k] === v),
+      );
+      assert.ok(postgres, `${url.hostname} selects a StatefulSet`);
+      const container = mainContainer(postgres);
+      assert.equal(decodeURIComponent(url.username), envOf(container, 'POSTGRES_USER')?.value ?? 'postgres');
+      const databases = [envOf(container, 'POSTGRES_DB')?.value, ...Array.from(JSON.stringify(postgres).matchAll(/CREATE DATABASE \\?"?(\w+)/g), (m) => m[1])];
+      assert.ok(databases.includes(url.pathname.slice(1)), `${deployment.metadata.name}: database ${url.pathname.slice(1)} is created by ${postgres.metadata.name}`);
+      const passwordRef = envOf(container, 'POSTGRES_PASSWORD')!.valueFrom.secretKeyRef;
+      assert.equal(decodeURIComponent(url.password), value(passwordRef.name, passwordRef.key));
+    }
+  });
+
+  test('gives the saga services an AMQP URL with the credentials RabbitMQ starts with', () => {
+    const rabbitmq = workloads.find((w) => w.metadata.name === 'rabbitmq')!;
+    const user = envOf(mainContainer(rabbitmq), 'RABBITMQ_DEFAULT_USER')!.valueFrom.secretKeyRef;
+    const pass = envOf(mainContainer(rabbitmq), 'RABBITMQ_DEFAULT_PASS')!.valueFrom.secretKeyRef;
+    const url = new URL(value('rabbitmq-url', 'url'));
+    assert.equal(url.protocol, 'amqp:');
+    assert.equal(url.hostname, 'rabbitmq');
+    assert.equal(url.port, '5672');
+    assert.equal(decodeURIComponent(url.username), value(user.name, user.key));
+    assert.equal(decodeURIComponent(url.password), value(pass.name, pass.key));
+  });
+
+  test('makes an Ed25519 key pair for the access tokens', () => {
+    const privateKey = createPrivateKey(value('scaleshop-jwt', 'private.pem'));
+    const publicKey = createPublicKey(value('scaleshop-jwt', 'public.pem'));
+    assert.equal(privateKey.asymmetricKeyType, 'ed25519');
+    assert.ok(verify(null, Buffer.from('token'), publicKey, sign(null, Buffer.from('token'), privateKey)));
+  });
+
+  test('keeps existing credentials on a second run and prints no secret value', () => {
+    for (const [name, secret] of Object.entries(first.cluster.secrets)) {
+      assert.deepEqual(secrets[name]!.data, secret.data, `${name} unchanged`);
+    }
+    assert.doesNotMatch(second.output, /new (password|credentials|Ed25519)/);
+    for (const secret of Object.values(secrets)) {
+      for (const encoded of Object.values(secret.data)) {
+        const text = Buffer.from(encoded, 'base64').toString();
+        if (text.length < 16) continue; // the broker's user name, `scaleshop`, is no secret
+        assert.ok(!first.output.includes(text) && !second.output.includes(text), 'no value in the output');
+      }
+    }
+  });
+});
