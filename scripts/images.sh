@@ -114,7 +114,7 @@ vhost=''
 cleanup() {
   local pid
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do if kill -0 "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || true; fi; done
   for db in "${databases[@]}"; do
     PGOPTIONS=--client-min-messages=warning psql -q "$postgres_url" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
   done
@@ -327,6 +327,7 @@ smoke() {
 
 command=${1:-all}
 [ $# -gt 0 ] && shift
+services_from_args "$@" >/dev/null   # an unknown service stops here, not inside a pipeline
 case $command in
   build) build "$@" ;;
   smoke) smoke "$@" ;;
