@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Kysely, Migrator, PostgresDialect, sql, type Migration } from 'kysely';
 import type { Logger } from './logger.ts';
 import { redactUrl } from './config.ts';
+import { registerPool } from './metrics.ts';
 
 export { sql, type Kysely, type Migration };
 export type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
@@ -41,6 +42,7 @@ export function createDatabase<DB>(options: DatabaseOptions): Database<DB> {
   // the pool discards it and the next query opens a fresh one.
   pool.on('error', (error) => options.logger.warn({ err: error }, 'idle database connection failed'));
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const unregisterPool = registerPool(options.applicationName, pool);
   let closed = false;
   return {
     db,
@@ -56,6 +58,7 @@ export function createDatabase<DB>(options: DatabaseOptions): Database<DB> {
     async close() {
       if (closed) return;
       closed = true;
+      unregisterPool();
       await db.destroy();
     },
   };

@@ -15,6 +15,9 @@ import { AjvCompiler } from '@fastify/ajv-compiler';
 import type { Logger } from './logger.ts';
 import { Type } from 'typebox';
 import { errorBody, errorBodySchema, HttpError } from './errors.ts';
+import { collectProcessMetrics, metricsRegistry, observeHttpRequest } from './metrics.ts';
+import { isInfrastructurePath } from './telemetry/settings.ts';
+import { telemetryState } from './telemetry/state.ts';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -93,7 +96,24 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
     ...options.fastify,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
+  // First of all, so that every route and hook after it is traced (health and metrics are not).
+  const otel = telemetryState()?.fastifyPlugin;
+  if (otel) await app.register(otel());
+
   app.addSchema(errorBodySchema);
+
+  collectProcessMetrics();
+  const measured = new Map<string, boolean>();
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    let measure = measured.get(route);
+    if (measure === undefined) {
+      measure = !isInfrastructurePath(route);
+      measured.set(route, measure);
+    }
+    if (measure) observeHttpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -145,6 +165,11 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
   // shutdown. Telling the client to close makes it end with its last answer.
   app.addHook('onSend', async (_request, reply) => {
     if (shuttingDown) reply.header('connection', 'close');
+  });
+
+  app.get('/metrics', infrastructureRoute, async (_request, reply) => {
+    const text = await metricsRegistry.metrics();
+    return reply.type(metricsRegistry.contentType).send(text);
   });
 
   app.get('/health/live', { ...infrastructureRoute, schema: { hide: true, response: liveness } }, async () => ({ status: 'live' as const }));

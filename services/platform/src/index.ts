@@ -1,6 +1,9 @@
 export { loadConfig, ConfigError, redactUrl, type ConfigOf, type ConfigSpec, type Env } from './config.ts';
 export * as env from './config.ts';
-export { createLogger, logLevels, type Logger } from './logger.ts';
+export { createLogger, logLevels, traceFields, type Logger } from './logger.ts';
+export { metricsRegistry } from './metrics.ts';
+export { withSpan, eventAttributes } from './telemetry/spans.ts';
+export { tracingEnabled } from './telemetry/state.ts';
 export * from './errors.ts';
 export * as money from './money.ts';
 export * from './identity.ts';

@@ -1,5 +1,7 @@
 import type { App } from './http-app.ts';
 import type { Logger } from './logger.ts';
+import { redactUrl } from './config.ts';
+import { shutdownTelemetry, telemetryState } from './telemetry/state.ts';
 
 export interface RunOptions {
   app: App;
@@ -34,6 +36,8 @@ export async function runService(options: RunOptions): Promise<void> {
     timer.unref();
     try {
       await app.close();
+      // The spans of the last requests and messages are still buffered.
+      await shutdownTelemetry();
       logger.info('shutdown complete');
       process.exitCode = 0;
     } catch (error) {
@@ -52,6 +56,12 @@ export async function runService(options: RunOptions): Promise<void> {
   });
 
   await app.listen({ host: options.host, port: options.port });
+  const telemetry = telemetryState();
+  if (telemetry?.enabled) {
+    logger.info({ otlp_endpoint: redactUrl(telemetry.settings.endpoint ?? ''), otlp_protocol: telemetry.settings.protocol, service_name: telemetry.serviceName }, 'exporting traces over OTLP');
+  } else if (telemetry) {
+    logger.debug({ reason: telemetry.settings.disabledBecause }, 'tracing off');
+  }
 }
 
 /**

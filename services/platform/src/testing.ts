@@ -43,3 +43,101 @@ export async function createTestVhost(label: string): Promise<TestVhost> {
   return { url: url.toString(), name, drop: async () => void (await run('rabbitmqctl', ['-q', 'delete_vhost', name])) };
 }
 export * from './test-broker.ts';
+
+/** One span as an OTLP/HTTP JSON export carries it, with its service's resource attributes. */
+export interface ReceivedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  kind: number;
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
+  attributes: Record<string, unknown>;
+  status: { code?: number; message?: string };
+  resource: Record<string, unknown>;
+  serviceName: string;
+}
+
+export interface OtlpReceiver {
+  /** The base endpoint: OTEL_EXPORTER_OTLP_ENDPOINT (exporters add /v1/traces). */
+  url: string;
+  spans(): ReceivedSpan[];
+  /** Export requests received, whatever their encoding. */
+  requests(): number;
+  close(): Promise<void>;
+}
+
+type OtlpValue = { stringValue?: string; intValue?: string | number; doubleValue?: number; boolValue?: boolean; arrayValue?: { values?: OtlpValue[] } };
+type OtlpKeyValue = { key: string; value?: OtlpValue };
+
+function otlpValue(value: OtlpValue | undefined): unknown {
+  if (!value) return undefined;
+  if (value.stringValue !== undefined) return value.stringValue;
+  if (value.intValue !== undefined) return Number(value.intValue);
+  if (value.doubleValue !== undefined) return value.doubleValue;
+  if (value.boolValue !== undefined) return value.boolValue;
+  if (value.arrayValue) return (value.arrayValue.values ?? []).map(otlpValue);
+  return undefined;
+}
+
+const otlpAttributes = (list: OtlpKeyValue[] | undefined) => Object.fromEntries((list ?? []).map(({ key, value }) => [key, otlpValue(value)]));
+
+/**
+ * A stand-in OTLP/HTTP collector. JSON exports (OTEL_EXPORTER_OTLP_PROTOCOL=http/json) are
+ * parsed and kept; other encodings are accepted and dropped, as `keep: false` drops all —
+ * the cheap sink a benchmark wants.
+ */
+export async function startOtlpReceiver(options: { keep?: boolean } = {}): Promise<OtlpReceiver> {
+  const { createServer } = await import('node:http');
+  const keep = options.keep ?? true;
+  const received: ReceivedSpan[] = [];
+  let requests = 0;
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      requests++;
+      const json = (request.headers['content-type'] ?? '').includes('json');
+      if (keep && json && request.url === '/v1/traces') {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+          resourceSpans?: Array<{ resource?: { attributes?: OtlpKeyValue[] }; scopeSpans?: Array<{ spans?: Array<Record<string, unknown>> }> }>;
+        };
+        for (const resourceSpans of body.resourceSpans ?? []) {
+          const resource = otlpAttributes(resourceSpans.resource?.attributes);
+          for (const scope of resourceSpans.scopeSpans ?? []) {
+            for (const span of scope.spans ?? []) {
+              received.push({
+                traceId: String(span.traceId),
+                spanId: String(span.spanId),
+                parentSpanId: String(span.parentSpanId ?? ''),
+                name: String(span.name),
+                kind: Number(span.kind ?? 0),
+                startTimeUnixNano: String(span.startTimeUnixNano),
+                endTimeUnixNano: String(span.endTimeUnixNano),
+                attributes: otlpAttributes(span.attributes as OtlpKeyValue[] | undefined),
+                status: (span.status as ReceivedSpan['status'] | undefined) ?? {},
+                resource,
+                serviceName: String(resource['service.name']),
+              });
+            }
+          }
+        }
+      }
+      response.writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' });
+      response.end(json ? '{}' : undefined);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    spans: () => [...received],
+    requests: () => requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

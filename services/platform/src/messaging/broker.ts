@@ -1,3 +1,4 @@
+import { context, type Context } from '@opentelemetry/api';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type Options, type RecoveringChannelModel } from 'amqplib';
 import type { Logger } from '../logger.ts';
 import { redactUrl } from '../config.ts';
@@ -7,6 +8,8 @@ export interface OutgoingMessage {
   routingKey: string;
   content: Buffer;
   options: Options.Publish;
+  /** The trace context to publish in (the publish span's parent); the caller's when absent. */
+  context?: Context;
 }
 
 /** A channel user that is (re)started on every connection and stopped on close. */
@@ -106,7 +109,10 @@ export function connectBroker(options: { url: string; logger: Logger; service: s
       const channel = publishChannel;
       if (!channel) throw new BrokerUnavailableError();
       await confirmed(channel, () => {
-        for (const message of messages) channel.publish(exchangeName, message.routingKey, message.content, message.options);
+        for (const message of messages) {
+          if (message.context) context.with(message.context, () => channel.publish(exchangeName, message.routingKey, message.content, message.options));
+          else channel.publish(exchangeName, message.routingKey, message.content, message.options);
+        }
       });
     },
     async sendToQueueConfirmed(queue, content, publishOptions) {

@@ -1,8 +1,12 @@
+import { SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from '../logger.ts';
+import { countDeadLettered, observeConsumed, observeQueueWait, type ConsumerOutcome } from '../metrics.ts';
+import { contextFromHeaders, eventAttributes, tracer } from '../telemetry/spans.ts';
 import type { Broker, ChannelWorker } from './broker.ts';
 import { deadLetterQueueName, retryQueueName, type EventData, type EventEnvelope, type EventsOf, type QueueName } from './contracts.ts';
+import { publishedAtHeader } from './outbox.ts';
 
 export interface HandlerContext {
   logger: Logger;
@@ -73,11 +77,33 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
     return found.rows.length > 0;
   };
 
+  /**
+   * The wait in RabbitMQ, from publication to this delivery, as a metric and as a span beside
+   * the consumer's (both children of the publish span), so that a trace shows the queue time.
+   */
+  const recordQueueWait = (message: ConsumeMessage, span: Span | undefined, deliveredAt: number) => {
+    const publishedAt = Number(message.properties.headers?.[publishedAtHeader]);
+    if (!Number.isFinite(publishedAt) || publishedAt <= 0) return;
+    const waitMs = Math.max(0, deliveredAt - publishedAt);
+    observeQueueWait(queue, String(message.properties.type ?? 'unknown'), waitMs / 1000);
+    if (span === undefined) return;
+    span.setAttribute('messaging.queue_wait_ms', waitMs);
+    const parent = contextFromHeaders(message.properties.headers);
+    tracer
+      .startSpan(`${queue} wait`, { startTime: publishedAt, attributes: { 'messaging.system': 'rabbitmq', 'messaging.destination.subscription.name': queue, 'messaging.queue_wait_ms': waitMs } }, parent)
+      .end(deliveredAt);
+  };
+
   const handleDelivery = async (target: ConfirmChannel, message: ConsumeMessage) => {
+    const started = performance.now();
+    // The amqplib instrumentation's consumer span, which continues the publisher's trace.
+    const span = trace.getActiveSpan();
+    recordQueueWait(message, span, Date.now());
     const attempt = Number(message.properties.headers?.[attemptHeader] ?? 1);
     let event: EventEnvelope | undefined;
     try {
       event = parse(message);
+      span?.setAttributes({ ...eventAttributes(event), 'messaging.destination.subscription.name': queue, 'messaging.delivery_attempt': attempt });
       const eventLogger = logger.child({ event_id: event.id, event_type: event.type, queue, attempt });
       let handled = false;
       // Only worth a round trip when it can spare slow work; the claim below is the real guard.
@@ -100,17 +126,26 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
         }
       }
       eventLogger.info({ duplicate: !handled }, handled ? 'event handled' : 'event already handled; ignored');
+      settle(span, event.type, handled ? 'handled' : 'duplicate', started);
       target.ack(message);
     } catch (error) {
-      await fail(target, message, event, attempt, error as Error);
+      span?.recordException(error as Error);
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      settle(span, event?.type ?? String(message.properties.type ?? 'unknown'), await fail(target, message, event, attempt, error as Error), started);
     }
   };
 
-  const fail = async (target: ConfirmChannel, message: ConsumeMessage, event: EventEnvelope | undefined, attempt: number, error: Error) => {
+  const settle = (span: Span | undefined, eventType: string, outcome: ConsumerOutcome, started: number) => {
+    observeConsumed(queue, eventType, outcome, (performance.now() - started) / 1000);
+    span?.setAttribute('messaging.consumer.outcome', outcome);
+  };
+
+  const fail = async (target: ConfirmChannel, message: ConsumeMessage, event: EventEnvelope | undefined, attempt: number, error: Error): Promise<ConsumerOutcome> => {
     const poison = error instanceof PoisonMessageError;
     const delayMs = poison ? undefined : retryDelaysMs[attempt - 1];
     const destination = delayMs === undefined ? deadLetterQueueName(queue) : retryQueueName(queue, delayMs);
     const failureLogger = logger.child({ event_id: event?.id ?? message.properties.messageId, event_type: event?.type, queue, attempt });
+    const eventType = event?.type ?? String(message.properties.type ?? 'unknown');
     try {
       await broker.sendToQueueConfirmed(destination, message.content, {
         ...message.properties,
@@ -120,12 +155,16 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
           [attemptHeader]: attempt + 1,
           'x-last-error': error.message.slice(0, 500),
           'x-original-routing-key': message.fields.routingKey,
+          // The wait in the retry queue counts as queue time.
+          [publishedAtHeader]: Date.now(),
           ...(delayMs === undefined ? { 'x-dead-lettered-from': queue, 'x-dead-lettered-at': new Date().toISOString() } : {}),
         },
       });
       if (delayMs === undefined) failureLogger.error({ err: error }, `event dead-lettered to ${destination}`);
       else failureLogger.warn({ err: error, retry_in_ms: delayMs }, 'event failed; will retry');
+      if (delayMs === undefined) countDeadLettered(queue, eventType, poison ? 'poison' : 'exhausted');
       target.ack(message);
+      return delayMs === undefined ? 'dead_lettered' : 'retried';
     } catch (republishError) {
       // Could not park it: leave it to the broker, which redelivers it after a short pause.
       failureLogger.error({ err: republishError, cause: error.message }, 'event failed and could not be re-queued; returning it to the queue');
@@ -136,6 +175,7 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
           // channel already gone: the broker requeues unacked messages by itself
         }
       }, 1_000);
+      return 'requeued';
     }
   };
 

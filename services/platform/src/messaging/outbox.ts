@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { context, ROOT_CONTEXT, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { sql, type Kysely, type Migration } from 'kysely';
 import type { Logger } from '../logger.ts';
 import { listenForNotifications } from '../database.ts';
+import { countOutboxFailure, observeOutboxLag, registerOutbox, type OutboxBacklog } from '../metrics.ts';
+import { contextFromHeaders, currentTraceHeaders, eventAttributes, tracer, withPublishAttributes } from '../telemetry/spans.ts';
 import type { Broker, OutgoingMessage } from './broker.ts';
 import type { EventData, EventEnvelope, EventType } from './contracts.ts';
 
@@ -58,9 +61,14 @@ export interface MessagingTables {
 
 const outboxChannel = 'outbox';
 
+/** When the relay handed a message to the broker (ms since the epoch): consumers measure the queue wait from it. */
+export const publishedAtHeader = 'x-published-at';
+
 /**
  * Records an event in the caller's transaction. NOTIFY inside a transaction is delivered at
- * commit, so the relay wakes exactly when the row becomes visible.
+ * commit, so the relay wakes exactly when the row becomes visible. The trace context of the
+ * request or message being handled (W3C traceparent, tracestate) is stored with the row, so
+ * that its publication continues that trace.
  */
 export async function enqueueEvent<T extends EventType>(
   trx: Kysely<any>, // eslint-disable-line @typescript-eslint/no-explicit-any -- any service database with the messaging tables
@@ -69,11 +77,12 @@ export async function enqueueEvent<T extends EventType>(
   headers: Record<string, string> = {},
 ): Promise<EventEnvelope<EventData[T]>> {
   const envelope: EventEnvelope<EventData[T]> = { id: randomUUID(), type, occurred_at: new Date().toISOString(), data };
+  const stored = { ...currentTraceHeaders(), ...headers };
   // One round trip for the row and the wake-up call.
   await sql`
     with recorded as (
       insert into outbox (id, type, envelope, headers)
-      values (${envelope.id}, ${type}, ${JSON.stringify(envelope)}::jsonb, ${JSON.stringify(headers)}::jsonb)
+      values (${envelope.id}, ${type}, ${JSON.stringify(envelope)}::jsonb, ${JSON.stringify(stored)}::jsonb)
       returning id
     )
     select pg_notify(${outboxChannel}, '') from recorded`.execute(trx);
@@ -92,6 +101,8 @@ export interface OutboxRelayOptions {
   retentionMs?: number;
   /** How long a relay may hold claimed rows before another may publish them. */
   leaseMs?: number;
+  /** Labels this outbox's backlog in /metrics (the service's name). */
+  name?: string;
 }
 
 export interface OutboxRelay {
@@ -153,27 +164,59 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     if (rows.length === 0) return 0;
     rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime());
     const ids = rows.map((row) => row.id);
-    const messages: OutgoingMessage[] = rows.map((row) => ({
-      routingKey: row.type,
-      content: Buffer.from(JSON.stringify(row.envelope)),
-      options: {
-        messageId: row.id,
-        type: row.type,
-        contentType: 'application/json',
-        persistent: true,
-        timestamp: Math.floor(Date.parse(row.envelope.occurred_at) / 1000),
-        headers: row.headers,
-      },
-    }));
+    const publishedAt = Date.now();
+    // A row written inside a trace is published inside it: a span from the row's creation to the
+    // broker's confirm makes the wait between commit and publication visible, and the publish
+    // span of the amqplib instrumentation becomes its child, not a child of this polling loop.
+    const spans: Array<Span | undefined> = [];
+    const messages: OutgoingMessage[] = rows.map((row) => {
+      const parent = contextFromHeaders(row.headers);
+      let publishContext;
+      if (parent !== ROOT_CONTEXT) {
+        const attributes = eventAttributes(row.envelope);
+        const span = tracer.startSpan(`outbox ${row.type}`, { startTime: row.created_at, attributes }, parent);
+        span.addEvent('claimed by the relay', publishedAt);
+        spans.push(span);
+        publishContext = withPublishAttributes(trace.setSpan(parent, span), attributes);
+      } else {
+        spans.push(undefined);
+      }
+      return {
+        routingKey: row.type,
+        content: Buffer.from(JSON.stringify(row.envelope)),
+        options: {
+          messageId: row.id,
+          type: row.type,
+          contentType: 'application/json',
+          persistent: true,
+          timestamp: Math.floor(Date.parse(row.envelope.occurred_at) / 1000),
+          headers: { ...row.headers, [publishedAtHeader]: publishedAt },
+        },
+        ...(publishContext ? { context: publishContext } : {}),
+      };
+    });
     try {
       await broker.publishConfirmed(messages);
     } catch (error) {
+      countOutboxFailure();
+      for (const span of spans) {
+        span?.recordException(error as Error);
+        span?.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+        span?.end();
+      }
       // Hand the rows back at once instead of waiting for the lease to run out.
       await sql`update outbox set claimed_until = null, attempts = attempts + 1, last_error = ${(error as Error).message} where id = any(${ids}::uuid[])`
         .execute(db)
         .catch(() => {});
       throw error;
     }
+    const confirmedAt = Date.now();
+    rows.forEach((row, index) => {
+      const lagMs = Math.max(0, confirmedAt - row.created_at.getTime());
+      observeOutboxLag(row.type, lagMs / 1000);
+      spans[index]?.setAttribute('outbox.lag_ms', lagMs);
+      spans[index]?.end(confirmedAt);
+    });
     await sql`update outbox set published_at = now(), claimed_until = null, attempts = attempts + 1 where id = any(${ids}::uuid[])`.execute(db);
     return rows.length;
   };
@@ -209,7 +252,8 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       wakeAgain = true;
       return;
     }
-    running = loop().finally(() => {
+    // Never inside whatever span woke us: each row is published in the trace it was written in.
+    running = context.with(ROOT_CONTEXT, loop).finally(() => {
       running = undefined;
     });
   };
@@ -226,12 +270,20 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     sql`delete from outbox where published_at < now() - make_interval(secs => ${retentionMs / 1000})`.execute(db).catch(() => {});
   }, 60_000);
   pruner.unref();
+  const unregisterBacklog = registerOutbox(options.name ?? 'outbox', async () => {
+    const { rows } = await sql<OutboxBacklog>`
+      select count(*)::int as "unpublished",
+             coalesce(extract(epoch from clock_timestamp() - min(created_at)), 0)::float8 as "oldestAgeSeconds"
+      from outbox where published_at is null`.execute(db);
+    return rows[0]!;
+  });
   wake();
 
   return {
     drain,
     async close() {
       stopped = true;
+      unregisterBacklog();
       endPause?.();
       clearInterval(poller);
       clearInterval(pruner);

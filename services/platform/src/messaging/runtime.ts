@@ -29,7 +29,7 @@ export interface Messaging<DB> {
 export function startMessaging<DB>(options: { service: string; config: MessagingConfig; logger: Logger; db: Kysely<DB> }): Messaging<DB> {
   const { config, logger, db } = options;
   const broker = connectBroker({ url: config.RABBITMQ_URL, logger, service: options.service, retryDelaysMs: config.RETRY_DELAYS_MS });
-  const relay = startOutboxRelay({ db, databaseUrl: config.DATABASE_URL, broker, logger, pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS });
+  const relay = startOutboxRelay({ db, databaseUrl: config.DATABASE_URL, broker, logger, pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS, name: options.service });
   const consumers: Array<{ stop(): Promise<void> }> = [];
   return {
     broker,

@@ -1,0 +1,115 @@
+/**
+ * Starts the OpenTelemetry Node SDK with the instrumentations the shop needs. Loaded by
+ * `register.ts` only when traces are exported, so a service with tracing off never even
+ * loads the SDK.
+ *
+ * ESM: the services are ES modules, and an `import pg from 'pg'` is not seen by the
+ * require() hook the instrumentations rely on for CommonJS. The import-in-the-middle loader
+ * hook (@opentelemetry/instrumentation/hook.mjs) is registered here with module.register()
+ * before any application module is imported; with the message channel it only intercepts the
+ * modules an instrumentation asked for, and the start-up waits until the loader thread has
+ * acknowledged them all. test/telemetry.test.ts proves that pg, http and amqplib spans appear.
+ */
+import { register } from 'node:module';
+import { createAddHookMessageChannel } from 'import-in-the-middle';
+import type { Attributes, Span } from '@opentelemetry/api';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { AmqplibInstrumentation } from '@opentelemetry/instrumentation-amqplib';
+import { FastifyOtelInstrumentation } from '@fastify/otel';
+import type { FastifyPluginCallback } from 'fastify';
+import { isInfrastructurePath, type OtlpProtocol, type TelemetrySettings } from './settings.ts';
+import { setTelemetryState } from './state.ts';
+import { publishAttributes } from './spans.ts';
+
+async function otlpTraceExporter(protocol: OtlpProtocol): Promise<SpanExporter> {
+  // Each exporter reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, _HEADERS, _TIMEOUT itself.
+  switch (protocol) {
+    case 'grpc':
+      return new (await import('@opentelemetry/exporter-trace-otlp-grpc')).OTLPTraceExporter();
+    case 'http/json':
+      return new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter();
+    case 'http/protobuf':
+      return new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter();
+  }
+}
+
+/** Current messaging conventions, which the amqplib instrumentation (still on the old ones) lacks. */
+function publishSpanAttributes(span: Span, exchange: string, routingKey: string, messageId: string | undefined): void {
+  const attributes: Attributes = {
+    'messaging.system': 'rabbitmq',
+    'messaging.destination.name': exchange,
+    'messaging.rabbitmq.destination.routing_key': routingKey,
+    'messaging.operation.type': 'send',
+    'messaging.operation.name': 'publish',
+    ...publishAttributes(),
+  };
+  if (messageId !== undefined) attributes['messaging.message.id'] = messageId;
+  span.setAttributes(attributes);
+}
+
+export async function startTracing(settings: TelemetrySettings): Promise<void> {
+  const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
+  register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, registerOptions);
+
+  // Jaeger stores traces only: metrics are scraped from /metrics, logs go to stdout.
+  process.env.OTEL_METRICS_EXPORTER ??= 'none';
+  process.env.OTEL_LOGS_EXPORTER ??= 'none';
+
+  const fastifyOtel = new FastifyOtelInstrumentation({
+    ignorePaths: (route: { url?: string }) => isInfrastructurePath(route.url),
+    // The request and handler spans; a span per lifecycle hook would cost more than it shows.
+    instrumentHooks: false,
+  });
+
+  const sdk = new NodeSDK({
+    // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (the env detector) override these.
+    resource: defaultResource().merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: settings.serviceName, ...settings.resourceAttributes })),
+    spanProcessors: [new BatchSpanProcessor(await otlpTraceExporter(settings.protocol))],
+    instrumentations: [
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (request) => isInfrastructurePath(request.url),
+        requireParentforOutgoingSpans: true,
+      }),
+      // fetch and the undici Pools of the service client and the gateway's proxy.
+      new UndiciInstrumentation({
+        requireParentforSpans: true,
+        ignoreRequestHook: (request) => isInfrastructurePath(request.path),
+      }),
+      // No parent, no span: the outbox relay's polling and claims would otherwise each start a trace.
+      new PgInstrumentation({ requireParentSpan: true }),
+      new AmqplibInstrumentation({
+        publishHook: (span, info) => publishSpanAttributes(span, info.exchange, info.routingKey, info.options?.messageId),
+        consumeHook: (span, { msg }) => {
+          span.setAttributes({
+            'messaging.system': 'rabbitmq',
+            'messaging.destination.name': msg.fields.exchange,
+            'messaging.rabbitmq.destination.routing_key': msg.fields.routingKey,
+            'messaging.rabbitmq.message.delivery_tag': msg.fields.deliveryTag,
+            'messaging.operation.type': 'process',
+            'messaging.operation.name': 'process',
+            ...(msg.properties.messageId ? { 'messaging.message.id': String(msg.properties.messageId) } : {}),
+          });
+        },
+      }),
+      fastifyOtel,
+    ],
+  });
+  sdk.start();
+
+  setTelemetryState({
+    enabled: true,
+    serviceName: settings.serviceName,
+    settings,
+    fastifyPlugin: () => fastifyOtel.plugin() as unknown as FastifyPluginCallback,
+    shutdown: () => sdk.shutdown(),
+  });
+
+  // Every module an instrumentation hooks must be known to the loader before the service imports it.
+  await waitForAllMessagesAcknowledged();
+}
