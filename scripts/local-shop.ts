@@ -45,6 +45,8 @@ export interface ShopOptions {
   /** Per-service additions, applied last. */
   serviceEnvironment?: Partial<Record<ServiceName, Record<string, string>>>;
   output?: 'pretty' | 'json' | 'silent';
+  /** Every line a service writes (stdout and stderr), e.g. for a test to look for a log line; also with `output: 'silent'`. */
+  onLogLine?: (service: ServiceName, line: string) => void;
   /** Restart a service that dies, as a Deployment would. */
   restartOnCrash?: boolean;
   tokenKeys?: { privateKeyPem: string; publicKeyPem: string };
@@ -109,6 +111,8 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
     ...options.environment,
     HOST: '127.0.0.1',
     PORT: String(ports[name]),
+    // Names its spans; the OTEL_* of the caller's environment (endpoint, protocol…) pass through.
+    OTEL_SERVICE_NAME: name,
     ...(databaseUrls[name] ? { DATABASE_URL: databaseUrls[name] } : {}),
     ...(takesPartInSaga[name] ? { RABBITMQ_URL: rabbitMqUrl } : {}),
     ...serviceSpecific(name),
@@ -146,14 +150,16 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
   const running = {} as Record<ServiceName, RunningService>;
 
   const launch = (name: ServiceName): ChildProcess => {
-    const child = spawn(process.execPath, [join(repositoryRoot, 'services', name, 'src', 'main.ts')], {
+    // As in the image: telemetry starts before anything else loads (it stays idle without OTEL_EXPORTER_OTLP_ENDPOINT).
+    const child = spawn(process.execPath, ['--import', '@scaleshop/platform/telemetry', join(repositoryRoot, 'services', name, 'src', 'main.ts')], {
+      cwd: repositoryRoot,
       env: environmentOf(name),
       // Silent services write straight to /dev/null, so benchmarks do not pay for relaying their logs.
-      stdio: output === 'silent' ? 'ignore' : ['ignore', 'pipe', 'pipe'],
+      stdio: output === 'silent' && !options.onLogLine ? 'ignore' : ['ignore', 'pipe', 'pipe'],
       // Own process group: Ctrl-C reaches only the launcher, which stops services one signal each.
       detached: true,
     });
-    pipeOutput(name, child, output);
+    pipeOutput(name, child, output, options.onLogLine);
     child.on('exit', (code, signal) => {
       if (stopping) return;
       if (output !== 'silent') process.stderr.write(`${label(name)} exited (${signal ?? `code ${code}`})\n`);
@@ -262,12 +268,13 @@ function label(name: ServiceName): string {
   return process.stderr.isTTY ? `\x1b[${colors[name]}m${name.padEnd(8)}\x1b[0m` : name.padEnd(8);
 }
 
-function pipeOutput(name: ServiceName, child: ChildProcess, output: 'pretty' | 'json' | 'silent'): void {
-  if (output === 'silent') return;
+function pipeOutput(name: ServiceName, child: ChildProcess, output: 'pretty' | 'json' | 'silent', onLogLine?: (service: ServiceName, line: string) => void): void {
+  if (output === 'silent' && !onLogLine) return;
   for (const stream of [child.stdout, child.stderr]) {
     if (!stream) continue;
     createInterface({ input: stream }).on('line', (line) => {
-      process.stdout.write(`${label(name)} ${output === 'pretty' ? prettyLine(line) : line}\n`);
+      onLogLine?.(name, line);
+      if (output !== 'silent') process.stdout.write(`${label(name)} ${output === 'pretty' ? prettyLine(line) : line}\n`);
     });
   }
 }
@@ -276,7 +283,8 @@ function pipeOutput(name: ServiceName, child: ChildProcess, output: 'pretty' | '
 function prettyLine(line: string): string {
   if (!line.startsWith('{')) return line;
   try {
-    const { time, level, msg, service: _service, req, res, responseTime, request_id: _id, err, ...rest } = JSON.parse(line) as Record<string, unknown>;
+    // The span id is left to the JSON lines (LOG_FORMAT=json); the trace id stays, to grep a checkout's lines by.
+    const { time, level, msg, service: _service, req, res, responseTime, request_id: _id, err, span_id: _span, ...rest } = JSON.parse(line) as Record<string, unknown>;
     const parts = [String(time ?? '').slice(11, 23), String(level ?? '').toUpperCase().padEnd(5), msg];
     if (req && typeof req === 'object') parts.push(`${(req as { method: string }).method} ${(req as { url: string }).url}`);
     if (res && typeof res === 'object') parts.push(`→ ${(res as { statusCode: number }).statusCode} in ${Number(responseTime).toFixed(1)} ms`);

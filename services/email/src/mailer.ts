@@ -1,4 +1,5 @@
 import nodemailer from 'nodemailer';
+import { withSpan } from '@scaleshop/platform';
 
 export interface OutgoingMail {
   from: string;
@@ -21,6 +22,7 @@ export interface Mailer {
  * retry queues, instead of holding a consumer slot.
  */
 export function createMailer(smtpUrl: string): Mailer {
+  const smtpHost = new URL(smtpUrl).hostname;
   const transport = nodemailer.createTransport({
     url: smtpUrl,
     pool: true,
@@ -32,7 +34,10 @@ export function createMailer(smtpUrl: string): Mailer {
   });
   return {
     async send(mail) {
-      await transport.sendMail(mail);
+      // No instrumentation covers nodemailer: the hand-over to SMTP gets a span of its own.
+      await withSpan('smtp send', { 'email.message_id': mail.messageId, 'server.address': smtpHost }, async () => {
+        await transport.sendMail(mail);
+      });
     },
     async close() {
       transport.close();
