@@ -97,10 +97,18 @@ describe('a checkout through the gateway', () => {
     const root = await eventually(gatewayCheckout, (span) => span !== undefined);
     assert.ok(root, 'the gateway exported a server span for POST /api/orders/checkout');
     traceId = root.traceId;
-    // The saga's last step is order consuming email.sent; wait for its span to be exported.
+    // Each service exports its batches on its own: wait until the saga's last step (order
+    // consuming email.sent) and the SMTP send are in, and no span points to a parent still missing.
     spans = await eventually(
       () => receiver.spans().filter((span) => span.traceId === traceId),
-      (found) => found.some((span) => span.serviceName === 'order' && span.kind === CONSUMER && span.attributes['event.type'] === 'email.sent'),
+      (found) => {
+        const ids = new Set(found.map((span) => span.spanId));
+        return (
+          found.some((span) => span.serviceName === 'order' && span.kind === CONSUMER && span.attributes['event.type'] === 'email.sent') &&
+          found.some((span) => span.serviceName === 'email' && span.name === 'smtp send') &&
+          found.every((span) => span.parentSpanId === '' || ids.has(span.parentSpanId))
+        );
+      },
     );
   });
 

@@ -63,8 +63,10 @@ export async function startTracing(settings: TelemetrySettings): Promise<void> {
 
   const fastifyOtel = new FastifyOtelInstrumentation({
     ignorePaths: (route: { url?: string }) => isInfrastructurePath(route.url),
-    // The request and handler spans; a span per lifecycle hook would cost more than it shows.
+    // One span per request, inside the HTTP server span: a span per lifecycle hook, or one more
+    // for the handler, would cost more than it shows.
     instrumentHooks: false,
+    instrumentHandler: false,
   });
 
   const sdk = new NodeSDK({
@@ -82,7 +84,8 @@ export async function startTracing(settings: TelemetrySettings): Promise<void> {
         ignoreRequestHook: (request) => isInfrastructurePath(request.path),
       }),
       // No parent, no span: the outbox relay's polling and claims would otherwise each start a trace.
-      new PgInstrumentation({ requireParentSpan: true }),
+      // Pool checkouts make no spans of their own: the pool gauges in /metrics show its waits.
+      new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
       new AmqplibInstrumentation({
         publishHook: (span, info) => publishSpanAttributes(span, info.exchange, info.routingKey, info.options?.messageId),
         consumeHook: (span, { msg }) => {
