@@ -8,74 +8,21 @@
  *     simulated payment and email latencies set to 0;
  *  4. synchronous (monolith-style) against asynchronous response times, default latencies.
  *
- * Shoppers are synthetic: cart rows are written straight into the cart database and tokens
- * are signed with the shop's key, so no password hashing sits in the measured path.
+ * Shoppers are synthetic (bench/shop.ts): no password hashing sits in the measured path.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { dropDatabase, ensureDatabaseExists, loadPrivateKey, migrateToLatest, createDatabase, signAccessToken } from '@scaleshop/platform';
-import { createTestVhost, testLogger } from '@scaleshop/platform/testing';
+import { dropDatabase, ensureDatabaseExists, migrateToLatest, createDatabase } from '@scaleshop/platform';
+import { testLogger } from '@scaleshop/platform/testing';
 import { migrations as orderMigrations } from '../services/order/src/migrations.ts';
-import { startShop, type Shop } from '../scripts/local-shop.ts';
 import { openLoop, percentile } from './open-loop.ts';
+import { catalogSize, checkoutRequest, prepareShoppers, sagaCompletionTimes, startBenchShop, stopBenchShop, waitForFinalStatuses } from './shop.ts';
 
 const rate = Number(process.env.BENCH_CHECKOUT_RATE ?? 200);
 const sagaRate = Number(process.env.BENCH_SAGA_RATE ?? 100);
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
-/** Orders are spread over the whole demo catalog, as real traffic is; the race tests cover one hot product. */
-const catalogSize = 14;
-
-interface Shopper {
-  id: string;
-  token: string;
-}
-
-async function startBenchShop(label: string, environment: Record<string, string>): Promise<{ shop: Shop; dropVhost: () => Promise<void> }> {
-  const vhost = await createTestVhost(`bench_${label}`);
-  const shop = await startShop({
-    ephemeralPorts: true,
-    databasePrefix: `bench_${label}_${randomBytes(3).toString('hex')}_`,
-    rabbitMqUrl: vhost.url,
-    output: 'silent',
-    environment,
-    serviceEnvironment: { gateway: { RATE_LIMIT_MAX: '1000000000' } },
-  });
-  return { shop, dropVhost: vhost.drop };
-}
-
-async function stopBenchShop(bench: { shop: Shop; dropVhost: () => Promise<void> }) {
-  await bench.shop.stop();
-  for (const url of Object.values(bench.shop.databaseUrls)) await dropDatabase(url);
-  await bench.dropVhost();
-}
-
-async function prepareShoppers(shop: Shop, count: number): Promise<Shopper[]> {
-  const key = loadPrivateKey(shop.tokenKeys.privateKeyPem);
-  const shoppers: Shopper[] = [];
-  for (let i = 0; i < count; i++) {
-    const id = randomUUID();
-    shoppers.push({ id, token: await signAccessToken({ id, email: `shopper-${i}@example.com`, role: 'customer' }, key, { issuer: 'scaleshop', audience: 'scaleshop-api', ttlSeconds: 900 }) });
-  }
-  const cart = new pg.Client(shop.databaseUrls.cart);
-  const product = new pg.Client(shop.databaseUrls.product);
-  await Promise.all([cart.connect(), product.connect()]);
-  await product.query('update products set stock = 1000000000');
-  await cart.query('insert into cart_items (user_id, product_id, quantity) select unnest($1::uuid[]), unnest($2::int[]), 1', [
-    shoppers.map((s) => s.id),
-    shoppers.map((_, i) => (i % catalogSize) + 1),
-  ]);
-  await Promise.all([cart.end(), product.end()]);
-  return shoppers;
-}
-
-const checkoutRequest = (shopper: Shopper, mode: 'async' | 'sync' = 'async') => ({
-  method: 'POST' as const,
-  path: `/api/orders/checkout${mode === 'sync' ? '?mode=sync' : ''}`,
-  headers: { authorization: `Bearer ${shopper.token}` },
-});
 
 /** The checkout's transaction, straight on Postgres: as many as a pool of 10 can commit. */
 async function rawPostgresCeiling(): Promise<number> {
@@ -114,40 +61,6 @@ async function rawPostgresCeiling(): Promise<number> {
   await pool.end();
   await dropDatabase(url.toString());
   return perSecond;
-}
-
-async function waitForFinalStatuses(shop: Shop, count: number, timeoutMs: number): Promise<number> {
-  const client = new pg.Client(shop.databaseUrls.order);
-  await client.connect();
-  try {
-    const deadline = Date.now() + timeoutMs;
-    let final = 0;
-    while (Date.now() < deadline) {
-      final = (await client.query(`select count(*)::int as n from orders where status in ('completed', 'rejected', 'payment_failed')`)).rows[0].n;
-      if (final >= count) break;
-      await sleep(250);
-    }
-    return final;
-  } finally {
-    await client.end();
-  }
-}
-
-async function sagaCompletionTimes(shop: Shop): Promise<{ completed: number; other: number; p50: number; p99: number; max: number }> {
-  const client = new pg.Client(shop.databaseUrls.order);
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ ms: number }>(`
-      select extract(epoch from (done.at - started.at)) * 1000 as ms
-      from order_status_history started
-      join order_status_history done on done.order_id = started.order_id and done.status = 'completed'
-      where started.status = 'pending'`);
-    const other = (await client.query(`select count(*)::int as n from orders where status <> 'completed'`)).rows[0].n;
-    const times = rows.map((row) => Number(row.ms)).sort((a, b) => a - b);
-    return { completed: times.length, other, p50: percentile(times, 0.5), p99: percentile(times, 0.99), max: times.at(-1) ?? 0 };
-  } finally {
-    await client.end();
-  }
 }
 
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;

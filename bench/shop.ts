@@ -1,0 +1,109 @@
+/**
+ * Shared by the checkout and tracing benchmarks: a shop of its own (databases and RabbitMQ
+ * virtual host), synthetic shoppers with full carts, and the saga's completion times.
+ *
+ * Shoppers are synthetic: cart rows are written straight into the cart database and tokens
+ * are signed with the shop's key, so no password hashing sits in the measured path.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { dropDatabase, loadPrivateKey, signAccessToken } from '@scaleshop/platform';
+import { createTestVhost } from '@scaleshop/platform/testing';
+import { startShop, type Shop } from '../scripts/local-shop.ts';
+import { percentile } from './open-loop.ts';
+
+/** Orders are spread over the whole demo catalog, as real traffic is; the race tests cover one hot product. */
+export const catalogSize = 14;
+
+export interface Shopper {
+  id: string;
+  token: string;
+}
+
+export interface BenchShop {
+  shop: Shop;
+  dropVhost: () => Promise<void>;
+}
+
+export async function startBenchShop(label: string, environment: Record<string, string>): Promise<BenchShop> {
+  const vhost = await createTestVhost(`bench_${label}`);
+  const shop = await startShop({
+    ephemeralPorts: true,
+    databasePrefix: `bench_${label}_${randomBytes(3).toString('hex')}_`,
+    rabbitMqUrl: vhost.url,
+    output: 'silent',
+    environment,
+    serviceEnvironment: { gateway: { RATE_LIMIT_MAX: '1000000000' } },
+  });
+  return { shop, dropVhost: vhost.drop };
+}
+
+export async function stopBenchShop(bench: BenchShop): Promise<void> {
+  await bench.shop.stop();
+  for (const url of Object.values(bench.shop.databaseUrls)) await dropDatabase(url);
+  await bench.dropVhost();
+}
+
+export async function prepareShoppers(shop: Shop, count: number): Promise<Shopper[]> {
+  const key = loadPrivateKey(shop.tokenKeys.privateKeyPem);
+  const shoppers: Shopper[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = randomUUID();
+    shoppers.push({ id, token: await signAccessToken({ id, email: `shopper-${i}@example.com`, role: 'customer' }, key, { issuer: 'scaleshop', audience: 'scaleshop-api', ttlSeconds: 900 }) });
+  }
+  const cart = new pg.Client(shop.databaseUrls.cart);
+  const product = new pg.Client(shop.databaseUrls.product);
+  await Promise.all([cart.connect(), product.connect()]);
+  await product.query('update products set stock = 1000000000');
+  await cart.query('insert into cart_items (user_id, product_id, quantity) select unnest($1::uuid[]), unnest($2::int[]), 1', [
+    shoppers.map((s) => s.id),
+    shoppers.map((_, i) => (i % catalogSize) + 1),
+  ]);
+  await Promise.all([cart.end(), product.end()]);
+  return shoppers;
+}
+
+export const checkoutRequest = (shopper: Shopper, mode: 'async' | 'sync' = 'async') => ({
+  method: 'POST' as const,
+  path: `/api/orders/checkout${mode === 'sync' ? '?mode=sync' : ''}`,
+  headers: { authorization: `Bearer ${shopper.token}` },
+});
+
+export async function waitForFinalStatuses(shop: Shop, count: number, timeoutMs: number): Promise<number> {
+  const client = new pg.Client(shop.databaseUrls.order);
+  await client.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    let final = 0;
+    while (Date.now() < deadline) {
+      final = (await client.query(`select count(*)::int as n from orders where status in ('completed', 'rejected', 'payment_failed')`)).rows[0].n;
+      if (final >= count) break;
+      await sleep(250);
+    }
+    return final;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Checkout → completed, from each order's status history; `since` leaves out earlier orders (a warm-up). */
+export async function sagaCompletionTimes(shop: Shop, since?: Date): Promise<{ completed: number; other: number; p50: number; p99: number; max: number }> {
+  const client = new pg.Client(shop.databaseUrls.order);
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ ms: number }>(
+      `
+      select extract(epoch from (done.at - started.at)) * 1000 as ms
+      from order_status_history started
+      join order_status_history done on done.order_id = started.order_id and done.status = 'completed'
+      where started.status = 'pending' and started.at >= $1`,
+      [since ?? new Date(0)],
+    );
+    const other = (await client.query(`select count(*)::int as n from orders where status <> 'completed' and created_at >= $1`, [since ?? new Date(0)])).rows[0].n;
+    const times = rows.map((row) => Number(row.ms)).sort((a, b) => a - b);
+    return { completed: times.length, other, p50: percentile(times, 0.5), p99: percentile(times, 0.99), max: times.at(-1) ?? 0 };
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * `npm run bench:tracing`: what tracing costs, measured in one run at the same offered load.
+ *
+ * The whole shop runs twice (own databases and RabbitMQ virtual host each time), once with
+ * tracing off (no OTEL_EXPORTER_OTLP_ENDPOINT) and once with tracing on, exporting OTLP
+ * (http/protobuf, the default; BENCH_OTLP_PROTOCOL to change) to a local receiver that accepts
+ * and drops everything. Each time, at a constant arrival rate (open loop, latency counted from
+ * when each request was due):
+ *
+ *  1. the catalog: GET /api/products/:id through the gateway (BENCH_CATALOG_RATE, default 800/s);
+ *  2. checkout: POST /api/orders/checkout (BENCH_CHECKOUT_RATE, default 100/s), with the
+ *     payment and email latencies at 0, so that the whole saga runs — traced too — while the
+ *     checkouts are measured; then the saga's completion time, checkout → completed.
+ *
+ * BENCH_ROUNDS (default 1) repeats off/on, alternating which goes first, and reports medians.
+ */
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { repositoryRoot } from '../scripts/local-shop.ts';
+import { startServer, stopServer } from './measure.ts';
+import { openLoop, type OpenLoopResult } from './open-loop.ts';
+import { catalogSize, checkoutRequest, prepareShoppers, sagaCompletionTimes, startBenchShop, stopBenchShop, waitForFinalStatuses } from './shop.ts';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const catalogRate = Number(process.env.BENCH_CATALOG_RATE ?? 800);
+const checkoutRate = Number(process.env.BENCH_CHECKOUT_RATE ?? 100);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 1);
+const protocol = process.env.BENCH_OTLP_PROTOCOL ?? 'http/protobuf';
+const sinkPort = 19_103;
+
+type Mode = 'off' | 'on';
+
+interface Run {
+  catalog: OpenLoopResult;
+  checkout: OpenLoopResult;
+  saga: { completed: number; other: number; p50: number; p99: number };
+  exports: number;
+  exportedBytes: number;
+}
+
+const sinkUrl = `http://127.0.0.1:${sinkPort}`;
+const sinkStats = async () => (await (await fetch(`${sinkUrl}/stats`)).json()) as { exports: number; bytes: number };
+
+async function measure(mode: Mode, round: number): Promise<Run> {
+  const tracing: Record<string, string> = mode === 'on' ? { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_EXPORTER_OTLP_PROTOCOL: protocol } : { OTEL_EXPORTER_OTLP_ENDPOINT: '' };
+  const bench = await startBenchShop(`tracing_${mode}_${round}`, { ...tracing, PAYMENT_LATENCY_MS: '0', EMAIL_LATENCY_MS: '0' });
+  try {
+    const origin = bench.shop.gatewayUrl;
+    const warmupCheckouts = 40;
+    const shoppers = await prepareShoppers(bench.shop, warmupCheckouts + Math.round(checkoutRate * seconds));
+    const exportedBefore = await sinkStats();
+
+    // Warm-up: JIT, connection pools, caches.
+    await openLoop({ origin, rate: Math.max(1, catalogRate / 2), seconds: 3, request: (i) => ({ method: 'GET', path: `/api/products/${(i % catalogSize) + 1}` }) });
+    await openLoop({ origin, rate: 20, seconds: warmupCheckouts / 20, request: (i) => checkoutRequest(shoppers[i]!) });
+    await waitForFinalStatuses(bench.shop, warmupCheckouts, 30_000);
+
+    const catalog = await openLoop({ origin, rate: catalogRate, seconds, request: (i) => ({ method: 'GET', path: `/api/products/${(i % catalogSize) + 1}` }) });
+
+    await sleep(500);
+    const since = new Date();
+    const checkout = await openLoop({ origin, rate: checkoutRate, seconds, request: (i) => checkoutRequest(shoppers[warmupCheckouts + i]!) });
+    await waitForFinalStatuses(bench.shop, shoppers.length, 60_000);
+    const saga = await sagaCompletionTimes(bench.shop, since);
+
+    await sleep(mode === 'on' ? 6_000 : 0); // the last batches of spans (the batch processor exports every 5 s)
+    const exportedAfter = await sinkStats();
+    return { catalog, checkout, saga, exports: exportedAfter.exports - exportedBefore.exports, exportedBytes: exportedAfter.bytes - exportedBefore.bytes };
+  } finally {
+    await stopBenchShop(bench);
+  }
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+console.log(`scaleshop tracing benchmark — Node ${process.version}, ${seconds} s per phase, ${rounds} round(s); tracing on exports OTLP ${protocol} to a local receiver that drops it\n`);
+
+const sink = await startServer(join(repositoryRoot, 'bench/servers/otlp-sink.ts'), { PORT: String(sinkPort) }, `${sinkUrl}/stats`);
+const runs: Record<Mode, Run[]> = { off: [], on: [] };
+try {
+  for (let round = 0; round < rounds; round++) {
+    for (const mode of (round % 2 === 0 ? ['off', 'on'] : ['on', 'off']) as Mode[]) {
+      process.stdout.write(`round ${round + 1}: tracing ${mode}… `);
+      const run = await measure(mode, round);
+      runs[mode].push(run);
+      process.stdout.write(`catalog ${run.catalog.achievedRate.toFixed(0)}/s p99 ${run.catalog.p99.toFixed(1)} ms; checkout ${run.checkout.achievedRate.toFixed(0)}/s p99 ${run.checkout.p99.toFixed(1)} ms\n`);
+    }
+  }
+} finally {
+  await stopServer(sink);
+}
+
+const of = (mode: Mode, read: (run: Run) => number) => median(runs[mode].map(read));
+const rows: Array<[string, (run: Run) => number, string, string]> = [
+  [`catalog GET /api/products/:id, offered ${catalogRate}/s`, () => Number.NaN, '', ''],
+  ['  throughput (answered/s)', (run) => run.catalog.achievedRate, '/s', 'goal ≥ 0.90'],
+  ['  p50', (run) => run.catalog.p50, ' ms', ''],
+  ['  p99', (run) => run.catalog.p99, ' ms', 'goal ≤ 1.10'],
+  [`checkout POST /api/orders/checkout, offered ${checkoutRate}/s`, () => Number.NaN, '', ''],
+  ['  throughput (answered/s)', (run) => run.checkout.achievedRate, '/s', 'goal ≥ 0.90'],
+  ['  p50', (run) => run.checkout.p50, ' ms', ''],
+  ['  p99', (run) => run.checkout.p99, ' ms', 'goal ≤ 1.10'],
+  ['  saga checkout → completed, p50', (run) => run.saga.p50, ' ms', ''],
+  ['  saga checkout → completed, p99', (run) => run.saga.p99, ' ms', ''],
+];
+const fmt = (value: number, unit: string) => (Number.isNaN(value) ? '' : `${value.toFixed(unit === '/s' ? 0 : 1)}${unit}`);
+console.log(`\n${''.padEnd(44)}${'tracing off'.padStart(14)}${'tracing on'.padStart(14)}${'on / off'.padStart(10)}`);
+for (const [label, read, unit, goal] of rows) {
+  const off = of('off', read);
+  const on = of('on', read);
+  const ratio = Number.isNaN(off) ? '' : (on / off).toFixed(2);
+  console.log(`${label.padEnd(44)}${fmt(off, unit).padStart(14)}${fmt(on, unit).padStart(14)}${ratio.padStart(10)}  ${goal}`);
+}
+const last = (mode: Mode) => runs[mode].at(-1)!;
+console.log(`
+statuses        off: catalog ${JSON.stringify(last('off').catalog.statuses)} errors ${last('off').catalog.errors}, checkout ${JSON.stringify(last('off').checkout.statuses)} errors ${last('off').checkout.errors}, saga completed ${last('off').saga.completed} other ${last('off').saga.other}
+                on:  catalog ${JSON.stringify(last('on').catalog.statuses)} errors ${last('on').catalog.errors}, checkout ${JSON.stringify(last('on').checkout.statuses)} errors ${last('on').checkout.errors}, saga completed ${last('on').saga.completed} other ${last('on').saga.other}
+exported (on)   ${last('on').exports} OTLP requests, ${(last('on').exportedBytes / 1024 / 1024).toFixed(1)} MiB during the measured phases and their saga
+`);
+const failed = (['off', 'on'] as Mode[]).some((mode) => runs[mode].some((run) => run.catalog.errors + run.checkout.errors > 0 || Object.keys(run.catalog.statuses).some((status) => status !== '200') || Object.keys(run.checkout.statuses).some((status) => status !== '202')));
+if (failed) {
+  console.error('some requests failed: the figures above are not comparable');
+  process.exitCode = 1;
+}
