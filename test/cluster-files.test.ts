@@ -451,19 +451,22 @@ const fakeKubectl = String.raw`#!/usr/bin/env node
 // Just enough of kubectl for scripts/k8s-secrets.sh, keeping its objects in $FAKE_KUBE_STATE.
 const fs = require('node:fs'), path = require('node:path');
 const state = process.env.FAKE_KUBE_STATE;
-const db = fs.existsSync(path.join(state, 'db.json')) ? JSON.parse(fs.readFileSync(path.join(state, 'db.json'), 'utf8')) : { namespaces: [], secrets: {}, calls: [] };
-const save = () => fs.writeFileSync(path.join(state, 'db.json'), JSON.stringify(db));
+// The processes of a pipeline run at once: the calls go to an append-only log, and the objects
+// are replaced atomically, by the only two verbs that change them.
+const file = path.join(state, 'db.json');
+const db = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : { namespaces: [], secrets: {} };
+const save = () => { fs.writeFileSync(file + '.' + process.pid, JSON.stringify(db)); fs.renameSync(file + '.' + process.pid, file); };
 let args = process.argv.slice(2), context, namespace;
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--context') { context = args[i + 1]; args.splice(i, 2); i--; }
   else if (args[i] === '-n' || args[i] === '--namespace') { namespace = args[i + 1]; args.splice(i, 2); i--; }
 }
-db.calls.push({ context, namespace, args });
+fs.appendFileSync(path.join(state, 'calls.jsonl'), JSON.stringify({ context, namespace, args }) + '\n');
 const stdin = () => fs.readFileSync(0, 'utf8');
 const out = (s) => process.stdout.write(s);
 const [verb, what, name] = args;
-if (verb === 'get' && what === 'namespace') { save(); process.exit(db.namespaces.includes(name) ? 0 : 1); }
-else if (verb === 'create' && what === 'namespace') db.namespaces.push(name);
+if (verb === 'get' && what === 'namespace') process.exit(db.namespaces.includes(name) ? 0 : 1);
+else if (verb === 'create' && what === 'namespace') { db.namespaces.push(name); save(); }
 else if (verb === 'get' && what === 'secrets') out(Object.keys(db.secrets).map((n) => n + ' ').join(''));
 else if (verb === 'get' && what === 'secret') {
   const key = /\{\.data\.([\w.-]+)\}/.exec(args.find((a) => a.startsWith('jsonpath=')) ?? args[args.indexOf('-o') + 1])[1];
@@ -481,8 +484,8 @@ else if (verb === 'get' && what === 'secret') {
   const obj = JSON.parse(stdin());
   if (!db.namespaces.includes(obj.metadata.namespace)) { console.error('namespace not found'); process.exit(1); }
   db.secrets[obj.metadata.name] = obj;
+  save();
 } else { console.error('fake kubectl: unexpected ' + args.join(' ')); process.exit(9); }
-save();
 `;
 
 interface FakeCluster {
@@ -502,7 +505,8 @@ describe('scripts/k8s-secrets.sh', () => {
       env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, FAKE_KUBE_STATE: dir, KUBE_CONTEXT: 'kind-scaleshop' },
     });
     assert.equal(run.status, 0, run.stderr);
-    return { output: run.stdout + run.stderr, cluster: JSON.parse(readFileSync(join(dir, 'db.json'), 'utf8')) as FakeCluster };
+    const calls = readFileSync(join(dir, 'calls.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as FakeCluster['calls'][number]);
+    return { output: run.stdout + run.stderr, cluster: { ...(JSON.parse(readFileSync(join(dir, 'db.json'), 'utf8')) as FakeCluster), calls } };
   };
   const first = runScript();
   const second = runScript();
