@@ -67,8 +67,8 @@ function listValues(expression: string, source: string): string[] | undefined {
 }
 
 /**
- * The refs of every docker_build() in a Tiltfile. Understands string literals, and a ref
- * built from a loop variable (`for s in SERVICES:` over a list literal or a name bound to
+ * The refs of every docker_build() in a Tiltfile. Understands string literals, a lookup in a
+ * dict literal (`IMAGES[service]`: all its values), and a ref built from a loop variable (`for s in SERVICES:` over a list literal or a name bound to
  * one) with `'prefix' + s`, `'prefix%s' % s` or `'prefix{}'.format(s)`.
  */
 export function tiltfileImageRefs(tiltfile: string): string[] {
@@ -83,6 +83,20 @@ export function tiltfileImageRefs(tiltfile: string): string[] {
     if (literal !== undefined) {
       refs.push(literal);
       continue;
+    }
+    // `IMAGES[service]` inside a loop: every value of the dict literal bound to IMAGES.
+    const lookup = /^([A-Za-z_]\w*)\[\s*[A-Za-z_]\w*\s*\]$/.exec(expression);
+    const dictBody = lookup ? new RegExp(`\\b${lookup[1]}\\s*=\\s*\\{([^}]*)\\}`).exec(source)?.[1] : undefined;
+    if (dictBody !== undefined) {
+      const dictValues = dictBody
+        .split(',')
+        .map((entry) => entry.split(':').slice(1).join(':').trim())
+        .filter((value) => value !== '')
+        .map(stringLiteral);
+      if (dictValues.length > 0 && dictValues.every((value) => value !== undefined)) {
+        refs.push(...(dictValues as string[]));
+        continue;
+      }
     }
     const forms: [RegExp, (prefix: string, value: string) => string][] = [
       [/^(['"])(.*)\1\s*\+\s*([A-Za-z_]\w*)$/, (prefix, value) => prefix + value],
