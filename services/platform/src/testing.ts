@@ -57,6 +57,8 @@ export interface ReceivedSpan {
   status: { code?: number; message?: string };
   resource: Record<string, unknown>;
   serviceName: string;
+  /** The instrumentation scope (library) that made the span. */
+  scope: string;
 }
 
 export interface OtlpReceiver {
@@ -101,7 +103,7 @@ export async function startOtlpReceiver(options: { keep?: boolean } = {}): Promi
       const json = (request.headers['content-type'] ?? '').includes('json');
       if (keep && json && request.url === '/v1/traces') {
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-          resourceSpans?: Array<{ resource?: { attributes?: OtlpKeyValue[] }; scopeSpans?: Array<{ spans?: Array<Record<string, unknown>> }> }>;
+          resourceSpans?: Array<{ resource?: { attributes?: OtlpKeyValue[] }; scopeSpans?: Array<{ scope?: { name?: string }; spans?: Array<Record<string, unknown>> }> }>;
         };
         for (const resourceSpans of body.resourceSpans ?? []) {
           const resource = otlpAttributes(resourceSpans.resource?.attributes);
@@ -119,6 +121,7 @@ export async function startOtlpReceiver(options: { keep?: boolean } = {}): Promi
                 status: (span.status as ReceivedSpan['status'] | undefined) ?? {},
                 resource,
                 serviceName: String(resource['service.name']),
+                scope: scope.scope?.name ?? '',
               });
             }
           }

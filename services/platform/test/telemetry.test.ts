@@ -19,8 +19,11 @@ const CLIENT = 3;
 const PRODUCER = 4;
 const CONSUMER = 5;
 
-async function runFixture(receiver: OtlpReceiver, vhost: TestVhost, preload: boolean): Promise<void> {
-  const child = spawn(process.execPath, [...(preload ? ['--import', '@scaleshop/platform/telemetry'] : []), fixture], {
+const withoutEsmHook = fileURLToPath(new URL('./fixtures/without-esm-hook.ts', import.meta.url));
+
+/** Runs the fixture under a preload: the telemetry entry point, that start-up without its ESM hook, or none. */
+async function runFixture(receiver: OtlpReceiver, vhost: TestVhost, preload: string | undefined): Promise<void> {
+  const child = spawn(process.execPath, [...(preload ? ['--import', preload] : []), fixture], {
     cwd: repositoryRoot,
     env: {
       ...process.env,
@@ -53,7 +56,7 @@ describe('under --import @scaleshop/platform/telemetry, an ES module', () => {
 
   before(async () => {
     [receiver, vhost] = await Promise.all([startOtlpReceiver(), createTestVhost('telemetry')]);
-    await runFixture(receiver, vhost, true);
+    await runFixture(receiver, vhost, '@scaleshop/platform/telemetry');
     spans = receiver.spans();
   });
   after(async () => {
@@ -80,19 +83,25 @@ describe('under --import @scaleshop/platform/telemetry, an ES module', () => {
     assert.equal(query.parentSpanId, root.spanId);
   });
 
-  test('traces undici Pool requests and fetch, and the server continues their trace', () => {
+  test('traces undici Pool, fetch and node:http requests, and the server continues their trace', () => {
     const root = one('the fixture span', (span) => span.name === 'fixture');
-    for (const [id, client] of [['1', 'the undici Pool'], ['2', 'fetch']] as const) {
-      const outgoing = one(`${client}'s request`, (span) => span.kind === CLIENT && span.attributes['url.path'] === `/things/${id}`);
+    for (const [id, client, scope] of [
+      ['1', 'the undici Pool', '@opentelemetry/instrumentation-undici'],
+      ['2', 'fetch', '@opentelemetry/instrumentation-undici'],
+      ['3', 'node:http', '@opentelemetry/instrumentation-http'],
+    ] as const) {
+      const outgoing = one(`${client}'s request`, (span) => span.kind === CLIENT && typeof span.attributes['url.full'] === 'string' && new URL(span.attributes['url.full']).pathname === `/things/${id}`);
+      assert.equal(outgoing.scope, scope);
       assert.equal(outgoing.parentSpanId, root.spanId);
       assert.equal(outgoing.attributes['http.request.method'], 'GET');
+      // The server span is @fastify/otel's, registered by createHttpApp.
       const incoming = one(`the server's span for ${client}`, (span) => span.kind === SERVER && span.attributes['url.path'] === `/things/${id}`);
       assert.equal(incoming.parentSpanId, outgoing.spanId, 'traceparent went over the wire');
+      assert.equal(incoming.name, 'GET /things/:id');
+      assert.equal(incoming.attributes['fastify.root'], '@fastify/otel');
+      assert.equal(incoming.attributes['http.request.method'], 'GET');
       assert.equal(incoming.attributes['http.route'], '/things/:id');
       assert.equal(incoming.attributes['http.response.status_code'], 200);
-      // @fastify/otel, registered by createHttpApp: its request span, inside the server span.
-      const request = one(`@fastify/otel's request span for ${client}`, (span) => span.name === 'request' && span.parentSpanId === incoming.spanId);
-      assert.equal(request.attributes['http.route'], '/things/:id');
     }
   });
 
@@ -115,11 +124,29 @@ describe('under --import @scaleshop/platform/telemetry, an ES module', () => {
     assert.equal(consume.attributes['messaging.operation.type'], 'process');
   });
 
-  test('without the preload, the same program exports nothing (the test can tell)', async () => {
+  test('without the preload, the same program exports nothing', async () => {
     const control = await startOtlpReceiver();
     try {
-      await runFixture(control, vhost, false);
+      await runFixture(control, vhost, undefined);
       assert.equal(control.requests(), 0);
+    } finally {
+      await control.close();
+    }
+  });
+
+  test('without the ESM loader hook, a named import of node:http escapes instrumentation and breaks the trace', async () => {
+    // The control that shows the hook at work: the CommonJS packages (pg, undici, amqplib) are
+    // still patched through require(), but `import { get } from 'node:http'` keeps the original.
+    const control = await startOtlpReceiver();
+    try {
+      await runFixture(control, vhost, withoutEsmHook);
+      const unhooked = control.spans();
+      assert.ok(unhooked.some((span) => span.attributes['db.query.text'] === 'select 1 as one'), 'pg is traced either way');
+      assert.equal(unhooked.filter((span) => span.scope === '@opentelemetry/instrumentation-http').length, 0, 'no node:http client span');
+      const orphan = unhooked.find((span) => span.kind === SERVER && span.attributes['url.path'] === '/things/3');
+      assert.ok(orphan);
+      assert.equal(orphan.parentSpanId, '', 'the server started a trace of its own');
+      assert.equal(new Set(unhooked.map((span) => span.traceId)).size, 2);
     } finally {
       await control.close();
     }

@@ -3,12 +3,15 @@
  * `register.ts` only when traces are exported, so a service with tracing off never even
  * loads the SDK.
  *
- * ESM: the services are ES modules, and an `import pg from 'pg'` is not seen by the
- * require() hook the instrumentations rely on for CommonJS. The import-in-the-middle loader
- * hook (@opentelemetry/instrumentation/hook.mjs) is registered here with module.register()
- * before any application module is imported; with the message channel it only intercepts the
- * modules an instrumentation asked for, and the start-up waits until the loader thread has
- * acknowledged them all. test/telemetry.test.ts proves that pg, http and amqplib spans appear.
+ * ESM: the services are ES modules. The instrumentations patch modules through a require()
+ * hook, which on Node 24 still sees the CommonJS packages an ES module imports (pg, amqplib,
+ * undici), but not an ES module's named imports, e.g. `import { get } from 'node:http'`, which
+ * keep the unpatched function. The import-in-the-middle loader hook
+ * (@opentelemetry/instrumentation/hook.mjs) covers those: it is registered here with
+ * module.register() before any application module is imported; with the message channel it
+ * only intercepts the modules an instrumentation asked for, and the start-up waits until the
+ * loader thread has acknowledged them all. services/platform/test/telemetry.test.ts proves that
+ * pg, http and amqplib spans appear, and that without the hook the named import escapes.
  */
 import { register } from 'node:module';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
@@ -53,20 +56,44 @@ function publishSpanAttributes(span: Span, exchange: string, routingKey: string,
   span.setAttributes(attributes);
 }
 
-export async function startTracing(settings: TelemetrySettings): Promise<void> {
+export interface TracingOptions {
+  /** Registers the ESM loader hook (the default). Off only in telemetry.test.ts, to show what it catches. */
+  esmLoaderHook?: boolean;
+}
+
+export async function startTracing(settings: TelemetrySettings, options: TracingOptions = {}): Promise<void> {
+  const esmLoaderHook = options.esmLoaderHook ?? true;
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
-  register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, registerOptions);
+  if (esmLoaderHook) register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, registerOptions);
 
   // Jaeger stores traces only: metrics are scraped from /metrics, logs go to stdout.
   process.env.OTEL_METRICS_EXPORTER ??= 'none';
   process.env.OTEL_LOGS_EXPORTER ??= 'none';
 
+  // Each request's SERVER span. @fastify/otel continues the caller's trace from the W3C headers
+  // itself; instrumentation-http's server span beside it measured at more than half of what
+  // tracing added to a request (bench:tracing), for attributes this span carries too.
   const fastifyOtel = new FastifyOtelInstrumentation({
     ignorePaths: (route: { url?: string }) => isInfrastructurePath(route.url),
-    // One span per request, inside the HTTP server span: a span per lifecycle hook, or one more
-    // for the handler, would cost more than it shows.
+    // One span per request: a span per lifecycle hook, or one more for the handler, would cost
+    // more than it shows.
     instrumentHooks: false,
     instrumentHandler: false,
+    requestHook: (span, request) => {
+      const route = request.routeOptions.url;
+      // Named as the HTTP conventions name server spans: "{method} {route}".
+      span.updateName(route ? `${request.method} ${route}` : request.method);
+      const query = request.url.indexOf('?');
+      span.setAttributes({
+        // The path without the query string, as the conventions define url.path.
+        ...(query >= 0 ? { 'url.path': request.url.slice(0, query) } : {}),
+        'url.scheme': request.protocol,
+        'client.address': request.ip,
+        'network.protocol.version': request.raw.httpVersion,
+      });
+      const userAgent = request.headers['user-agent'];
+      if (userAgent) span.setAttribute('user_agent.original', userAgent);
+    },
   });
 
   const sdk = new NodeSDK({
@@ -74,9 +101,11 @@ export async function startTracing(settings: TelemetrySettings): Promise<void> {
     resource: defaultResource().merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: settings.serviceName, ...settings.resourceAttributes })),
     spanProcessors: [new BatchSpanProcessor(await otlpTraceExporter(settings.protocol))],
     instrumentations: [
+      // Outgoing node:http(s) calls; incoming requests are fastify's (below).
       new HttpInstrumentation({
-        ignoreIncomingRequestHook: (request) => isInfrastructurePath(request.url),
+        disableIncomingRequestInstrumentation: true,
         requireParentforOutgoingSpans: true,
+        ignoreOutgoingRequestHook: (request) => isInfrastructurePath(request.path ?? undefined),
       }),
       // fetch and the undici Pools of the service client and the gateway's proxy.
       new UndiciInstrumentation({
@@ -114,5 +143,5 @@ export async function startTracing(settings: TelemetrySettings): Promise<void> {
   });
 
   // Every module an instrumentation hooks must be known to the loader before the service imports it.
-  await waitForAllMessagesAcknowledged();
+  if (esmLoaderHook) await waitForAllMessagesAcknowledged();
 }
