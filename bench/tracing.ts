@@ -7,24 +7,29 @@
  * and drops everything. Each time, at a constant arrival rate (open loop, latency counted from
  * when each request was due):
  *
- *  1. the catalog: GET /api/products/:id through the gateway (BENCH_CATALOG_RATE, default 800/s);
- *  2. checkout: POST /api/orders/checkout (BENCH_CHECKOUT_RATE, default 100/s), with the
+ *  1. the catalog: GET /api/products/:id through the gateway (BENCH_CATALOG_RATE, default 500/s);
+ *  2. checkout: POST /api/orders/checkout (BENCH_CHECKOUT_RATE, default 25/s), with the
  *     payment and email latencies at 0, so that the whole saga runs — traced too — while the
  *     checkouts are measured; then the saga's completion time, checkout → completed.
  *
- * BENCH_ROUNDS (default 1) repeats off/on, alternating which goes first, and reports medians.
+ * The default rates keep a 2-core machine about half busy with tracing off, as a service is run
+ * with headroom; the CPU time per request and per checkout, also printed, is the cost whatever
+ * the load. BENCH_ROUNDS (default 2) repeats off/on, alternating which goes first, and reports
+ * medians.
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { repositoryRoot } from '../scripts/local-shop.ts';
+import { repositoryRoot, type Shop } from '../scripts/local-shop.ts';
 import { startServer, stopServer } from './measure.ts';
 import { openLoop, type OpenLoopResult } from './open-loop.ts';
 import { catalogSize, checkoutRequest, prepareShoppers, sagaCompletionTimes, startBenchShop, stopBenchShop, waitForFinalStatuses } from './shop.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
-const catalogRate = Number(process.env.BENCH_CATALOG_RATE ?? 800);
-const checkoutRate = Number(process.env.BENCH_CHECKOUT_RATE ?? 100);
-const rounds = Number(process.env.BENCH_ROUNDS ?? 1);
+const catalogRate = Number(process.env.BENCH_CATALOG_RATE ?? 500);
+const checkoutRate = Number(process.env.BENCH_CHECKOUT_RATE ?? 25);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const protocol = process.env.BENCH_OTLP_PROTOCOL ?? 'http/protobuf';
 const sinkPort = 19_103;
 
@@ -33,12 +38,37 @@ type Mode = 'off' | 'on';
 interface Run {
   catalog: OpenLoopResult;
   checkout: OpenLoopResult;
+  /** CPU time of all seven services per catalog request, and per checkout with its whole saga (ms). */
+  catalogCpuMs: number;
+  checkoutCpuMs: number;
   saga: { completed: number; other: number; p50: number; p99: number };
   exports: number;
   exportedBytes: number;
 }
 
 const sinkUrl = `http://127.0.0.1:${sinkPort}`;
+
+const clockTicks = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU time (user + system, ms) the shop's processes have used so far; NaN where /proc is missing. */
+function shopCpuMs(shop: Shop): number {
+  let ticks = 0;
+  for (const service of Object.values(shop.services)) {
+    try {
+      const fields = readFileSync(`/proc/${service.process().pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return Number.NaN;
+    }
+  }
+  return (ticks * 1000) / clockTicks;
+}
 const sinkStats = async () => (await (await fetch(`${sinkUrl}/stats`)).json()) as { exports: number; bytes: number };
 
 async function measure(mode: Mode, round: number): Promise<Run> {
@@ -55,17 +85,21 @@ async function measure(mode: Mode, round: number): Promise<Run> {
     await openLoop({ origin, rate: 20, seconds: warmupCheckouts / 20, request: (i) => checkoutRequest(shoppers[i]!) });
     await waitForFinalStatuses(bench.shop, warmupCheckouts, 30_000);
 
+    const catalogCpu = shopCpuMs(bench.shop);
     const catalog = await openLoop({ origin, rate: catalogRate, seconds, request: (i) => ({ method: 'GET', path: `/api/products/${(i % catalogSize) + 1}` }) });
+    const catalogCpuMs = (shopCpuMs(bench.shop) - catalogCpu) / catalog.completed;
 
     await sleep(500);
     const since = new Date();
+    const checkoutCpu = shopCpuMs(bench.shop);
     const checkout = await openLoop({ origin, rate: checkoutRate, seconds, request: (i) => checkoutRequest(shoppers[warmupCheckouts + i]!) });
     await waitForFinalStatuses(bench.shop, shoppers.length, 60_000);
+    const checkoutCpuMs = (shopCpuMs(bench.shop) - checkoutCpu) / checkout.completed;
     const saga = await sagaCompletionTimes(bench.shop, since);
 
     await sleep(mode === 'on' ? 6_000 : 0); // the last batches of spans (the batch processor exports every 5 s)
     const exportedAfter = await sinkStats();
-    return { catalog, checkout, saga, exports: exportedAfter.exports - exportedBefore.exports, exportedBytes: exportedAfter.bytes - exportedBefore.bytes };
+    return { catalog, checkout, catalogCpuMs, checkoutCpuMs, saga, exports: exportedAfter.exports - exportedBefore.exports, exportedBytes: exportedAfter.bytes - exportedBefore.bytes };
   } finally {
     await stopBenchShop(bench);
   }
@@ -100,14 +134,16 @@ const rows: Array<[string, (run: Run) => number, string, string]> = [
   ['  throughput (answered/s)', (run) => run.catalog.achievedRate, '/s', 'goal ≥ 0.90'],
   ['  p50', (run) => run.catalog.p50, ' ms', ''],
   ['  p99', (run) => run.catalog.p99, ' ms', 'goal ≤ 1.10'],
+  ['  CPU per request, all services', (run) => run.catalogCpuMs, ' ms', ''],
   [`checkout POST /api/orders/checkout, offered ${checkoutRate}/s`, () => Number.NaN, '', ''],
   ['  throughput (answered/s)', (run) => run.checkout.achievedRate, '/s', 'goal ≥ 0.90'],
   ['  p50', (run) => run.checkout.p50, ' ms', ''],
   ['  p99', (run) => run.checkout.p99, ' ms', 'goal ≤ 1.10'],
   ['  saga checkout → completed, p50', (run) => run.saga.p50, ' ms', ''],
   ['  saga checkout → completed, p99', (run) => run.saga.p99, ' ms', ''],
+  ['  CPU per checkout and its saga, all services', (run) => run.checkoutCpuMs, ' ms', ''],
 ];
-const fmt = (value: number, unit: string) => (Number.isNaN(value) ? '' : `${value.toFixed(unit === '/s' ? 0 : 1)}${unit}`);
+const fmt = (value: number, unit: string) => (Number.isNaN(value) ? '' : `${value.toFixed(unit === '/s' ? 0 : value < 10 ? 2 : 1)}${unit}`);
 console.log(`\n${''.padEnd(44)}${'tracing off'.padStart(14)}${'tracing on'.padStart(14)}${'on / off'.padStart(10)}`);
 for (const [label, read, unit, goal] of rows) {
   const off = of('off', read);
