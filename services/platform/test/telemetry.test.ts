@@ -30,7 +30,8 @@ async function runFixture(receiver: OtlpReceiver, vhost: TestVhost, preload: str
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_SERVICE_NAME: 'fixture',
-      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test',
+      // Explicit resource attributes win over those from K8S_* (K8S_NAMESPACE below).
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test,k8s.namespace.name=from-resource-attributes',
       K8S_POD_NAME: 'fixture-7d9c-abcde',
       K8S_NAMESPACE: 'scaleshop',
       DATABASE_URL: testPostgresUrl,
@@ -64,12 +65,12 @@ describe('under --import @scaleshop/platform/telemetry, an ES module', () => {
     await vhost?.drop();
   });
 
-  test('exports over OTLP with the service name, the pod and namespace, and OTEL_RESOURCE_ATTRIBUTES', () => {
+  test('exports over OTLP with the service name, the pod, and OTEL_RESOURCE_ATTRIBUTES taking precedence', () => {
     assert.ok(spans.length > 0);
     for (const span of spans) {
       assert.equal(span.resource['service.name'], 'fixture');
       assert.equal(span.resource['k8s.pod.name'], 'fixture-7d9c-abcde');
-      assert.equal(span.resource['k8s.namespace.name'], 'scaleshop');
+      assert.equal(span.resource['k8s.namespace.name'], 'from-resource-attributes');
       assert.equal(span.resource['deployment.environment.name'], 'test');
     }
     assert.equal(new Set(spans.map((span) => span.traceId)).size, 1, 'everything happened inside one span: one trace');
