@@ -82,22 +82,23 @@ export function resources(cpuRequestMillis: number, cpuLimitMillis: number, memo
   };
 }
 
-// Node services idle at ~60–90 MiB RSS and reach ~150–250 MiB under load: request what they idle
-// at plus headroom, limit above the loaded peak. CPU: a small request, a limit of one core
-// (Node runs JavaScript on one thread; the user service's argon2 hashing uses the libuv pool).
-const nodeService = resources(50, 1000, 128, 384);
+// Measured in the images: a service idles at ~150 MiB RSS without tracing and ~250 MiB with the
+// OpenTelemetry SDK exporting (as it does here, to Jaeger); the dev image's `node --watch` parent
+// adds ~70 MiB. Request the traced idle, limit with room for load and the watcher. CPU: a small
+// request, a limit of one core (JavaScript runs on one thread; argon2 uses the libuv pool).
+const nodeService = resources(50, 1000, 256, 512);
 
 export const defaultConfig: ShopConfig = {
   namespace: 'scaleshop',
   images: { repository: 'scaleshop', pullPolicy: 'IfNotPresent' },
   services: {
-    gateway: { resources: resources(100, 1000, 128, 384), env: {} },
+    gateway: { resources: resources(100, 1000, 256, 512), env: {} },
     order: { resources: nodeService, env: {} },
     payment: { resources: nodeService, env: {} },
     email: { resources: nodeService, env: {} },
     product: { resources: nodeService, env: {} },
     // argon2id hashes (19 MiB each, up to four at once on the libuv pool) come on top of the heap.
-    user: { resources: resources(50, 1000, 128, 512), env: {} },
+    user: { resources: resources(50, 1000, 256, 640), env: {} },
     cart: { resources: nodeService, env: {} },
   },
   logLevel: 'info',
