@@ -3,22 +3,18 @@
  * superuser password from a Secret created outside the manifests, and pg_isready probes.
  * Runs as the image's own postgres user (999) with a read-only root filesystem.
  */
-import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import type { InfraReplicas, PullPolicy, Resources } from './config.ts';
 import {
+  hardenedStatefulSet,
   addVolumeClaimTemplate,
   containerResources,
   emptyDir,
-  hardenPodTemplate,
   labelsFor,
   probeOptions,
   pullPolicy,
   restrictedContainer,
-  restrictedPod,
-  selectByName,
-  selectorFor,
 } from './workload-defaults.ts';
 
 /** The postgres user of the Debian-based official image. */
@@ -54,20 +50,8 @@ export class Postgres extends Construct {
       ports: [{ name: 'postgres', port, targetPort: port }],
     });
 
-    this.statefulSet = new kplus.StatefulSet(this, 'statefulset', {
-      metadata: { name: props.name, labels },
-      service: this.service,
-      replicas: props.replicas,
-      select: false,
-      podMetadata: { labels },
-      securityContext: restrictedPod(postgresUid),
-      automountServiceAccountToken: false,
-      // Postgres stops with a fast shutdown (the image's STOPSIGNAL); give it time to checkpoint.
-      terminationGracePeriod: Duration.seconds(60),
-    });
-    this.statefulSet.select(kplus.LabelSelector.of({ labels: selectorFor(props.name) }));
-    selectByName(this.service, props.name);
-    hardenPodTemplate(this.statefulSet);
+    // Postgres stops with a fast shutdown (the image's STOPSIGNAL); give it time to checkpoint.
+    this.statefulSet = hardenedStatefulSet(this, { name: props.name, labels, service: this.service, replicas: props.replicas, uid: postgresUid, terminationGraceSeconds: 60 });
 
     const [firstDatabase, ...otherDatabases] = props.databases;
     const ready = ['pg_isready', '--quiet', '--host=127.0.0.1', `--port=${port}`, '--username=postgres'];

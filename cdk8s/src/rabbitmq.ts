@@ -4,22 +4,18 @@
  * manifests, and a Service `rabbitmq` for AMQP (5672) and the UI (15672).
  * Runs as the image's own rabbitmq user (999) with a read-only root filesystem.
  */
-import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import type { InfraReplicas, PullPolicy, Resources } from './config.ts';
 import {
+  hardenedStatefulSet,
   addVolumeClaimTemplate,
   containerResources,
   emptyDir,
-  hardenPodTemplate,
   labelsFor,
   probeOptions,
   pullPolicy,
   restrictedContainer,
-  restrictedPod,
-  selectByName,
-  selectorFor,
 } from './workload-defaults.ts';
 
 export const rabbitmqUid = 999;
@@ -56,20 +52,8 @@ export class RabbitMq extends Construct {
       ],
     });
 
-    this.statefulSet = new kplus.StatefulSet(this, 'statefulset', {
-      metadata: { name: props.name, labels },
-      service: this.service,
-      replicas: props.replicas,
-      select: false,
-      podMetadata: { labels },
-      securityContext: restrictedPod(rabbitmqUid),
-      automountServiceAccountToken: false,
-      // Time to close connections and flush queues to disk.
-      terminationGracePeriod: Duration.seconds(60),
-    });
-    this.statefulSet.select(kplus.LabelSelector.of({ labels: selectorFor(props.name) }));
-    selectByName(this.service, props.name);
-    hardenPodTemplate(this.statefulSet);
+    // Time to close connections and flush queues to disk.
+    this.statefulSet = hardenedStatefulSet(this, { name: props.name, labels, service: this.service, replicas: props.replicas, uid: rabbitmqUid, terminationGraceSeconds: 60 });
 
     const secret = kplus.Secret.fromSecretName(this, 'credentials', props.credentialsSecret.name);
     // The AMQP listener opens once the node has booted, as the RabbitMQ cluster operator probes it;

@@ -120,3 +120,28 @@ export function addVolumeClaimTemplate(statefulSet: kplus.StatefulSet, claim: { 
   // The claim is not a pod volume, so the mount cannot go through kplus (it would add one).
   object.addJsonPatch(JsonPatch.add('/spec/template/spec/containers/0/volumeMounts/-', { name: claim.name, mountPath: claim.mountPath }));
 }
+
+/**
+ * A single-instance stateful workload hardened like every other pod: selected by its name label
+ * alone (set after construction, as cdk8s-plus would otherwise add its own), the restricted pod
+ * security context, no service account token, and time to shut down cleanly.
+ */
+export function hardenedStatefulSet(
+  scope: Construct,
+  props: { name: string; labels: Record<string, string>; service: kplus.Service; replicas: number; uid: number; terminationGraceSeconds: number },
+): kplus.StatefulSet {
+  const statefulSet = new kplus.StatefulSet(scope, 'statefulset', {
+    metadata: { name: props.name, labels: props.labels },
+    service: props.service,
+    replicas: props.replicas,
+    select: false,
+    podMetadata: { labels: props.labels },
+    securityContext: restrictedPod(props.uid),
+    automountServiceAccountToken: false,
+    terminationGracePeriod: Duration.seconds(props.terminationGraceSeconds),
+  });
+  statefulSet.select(kplus.LabelSelector.of({ labels: selectorFor(props.name) }));
+  selectByName(props.service, props.name);
+  hardenPodTemplate(statefulSet);
+  return statefulSet;
+}
