@@ -253,7 +253,8 @@ async function stopProcess(child: ChildProcess, timeoutMs = 20_000): Promise<voi
   clearTimeout(timer);
 }
 
-function freePort(): Promise<number> {
+/** A port nothing listens on right now, for a server a test or benchmark starts next. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -1,10 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createDatabase, loadConfig, type App, type Database, type EventData, type OrderLine } from '@scaleshop/platform';
 import { createTestDatabase, createTestVhost, testLogger, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
+import { freePort } from '../../../scripts/local-shop.ts';
 import { startMailCatcher, type CaughtMail, type MailCatcher } from '../../../scripts/mail-catcher.ts';
 import { createEmailService } from '../src/app.ts';
 import { emailConfig } from '../src/config.ts';
@@ -24,16 +24,6 @@ function party() {
 
 const processedPayment = (): EventData['payment.processed'] => ({ ...party(), items, total_amount: '2625.45', payment_id: randomUUID() });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 interface Harness {
   app: App;
