@@ -18,15 +18,8 @@ export interface Email {
   message_id: string;
 }
 
-export interface EmailView {
-  order_id: string;
-  kind: EmailKind;
-  recipient: string;
-  subject: string;
-  message_id: string;
-  status: 'sending' | 'sent';
-  sent_at: Date | null;
-}
+/** An email as the service recorded it. */
+export type EmailView = repository.EmailRecord;
 
 /** What `send` hands the transaction: the email it put on the wire, or nothing when it was sent before. */
 type Delivery = { sent: true; email: Email; sentAt: Date } | { sent: false };

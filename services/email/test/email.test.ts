@@ -59,8 +59,7 @@ async function startHarness(label: string, smtpPort: number, overrides: Record<s
     closers.push(() => db.close());
     const broker = await connectTestBroker(vhost.url, ['email.*']);
     closers.push(() => broker.close());
-    // Until the service has declared its queue, a published event would have nowhere to go.
-    await waitFor('the email consumer', async () => ((await broker.inspect('email.notifications'))?.consumerCount ?? 0) > 0);
+    await broker.waitForConsumer('email.notifications');
     return { app, db, broker, close };
   } catch (error) {
     await close();

@@ -52,8 +52,7 @@ async function startHarness(label: string, overrides: Record<string, string> = {
     closers.push(() => db.close());
     const broker = await connectTestBroker(vhost.url, ['payment.*']);
     closers.push(() => broker.close());
-    // Until the service has declared its queue, a published event would have nowhere to go.
-    await waitFor('the payment consumer', async () => ((await broker.inspect('payment.inventory'))?.consumerCount ?? 0) > 0);
+    await broker.waitForConsumer('payment.inventory');
     return { app, db, broker, close };
   } catch (error) {
     await close();

@@ -28,6 +28,8 @@ export interface TestBroker {
   received: Array<{ event: EventEnvelope; at: number }>;
   eventsFor(orderId: string): EventEnvelope[];
   nextEventFor(orderId: string, timeoutMs?: number): Promise<EventEnvelope>;
+  /** Resolves once `queue` has a consumer: until the service has declared and subscribed to it, a published event would have nowhere to go. */
+  waitForConsumer(queue: string, timeoutMs?: number): Promise<void>;
   /** Messages waiting in a queue, and its consumers; undefined when it does not exist. */
   inspect(queue: string): Promise<{ messageCount: number; consumerCount: number } | undefined>;
   /** Takes the next message off a queue, with its headers; undefined when the queue is empty. */
@@ -51,6 +53,19 @@ export async function connectTestBroker(url: string, observe: readonly string[])
 
     const eventsFor = (orderId: string) => received.map((entry) => entry.event).filter((event) => (event.data as { order_id?: string }).order_id === orderId);
 
+    const inspect = async (name: string): Promise<{ messageCount: number; consumerCount: number } | undefined> => {
+      // A missing queue closes the channel it was checked on, so each check gets its own.
+      const channel = await connection.createChannel();
+      channel.on('error', () => {});
+      try {
+        const { messageCount, consumerCount } = await channel.checkQueue(name);
+        await channel.close();
+        return { messageCount, consumerCount };
+      } catch {
+        return undefined;
+      }
+    };
+
     return {
       received,
       eventsFor,
@@ -63,19 +78,11 @@ export async function connectTestBroker(url: string, observe: readonly string[])
         });
         await publisher.waitForConfirms();
       },
-      nextEventFor: (orderId, timeoutMs) => waitFor(`an event for order ${orderId}`, async () => eventsFor(orderId)[0], timeoutMs),
-      async inspect(name) {
-        // A missing queue closes the channel it was checked on, so each check gets its own.
-        const channel = await connection.createChannel();
-        channel.on('error', () => {});
-        try {
-          const { messageCount, consumerCount } = await channel.checkQueue(name);
-          await channel.close();
-          return { messageCount, consumerCount };
-        } catch {
-          return undefined;
-        }
+      async waitForConsumer(queue, timeoutMs) {
+        await waitFor(`a consumer on ${queue}`, async () => ((await inspect(queue))?.consumerCount ?? 0) > 0, timeoutMs);
       },
+      nextEventFor: (orderId, timeoutMs) => waitFor(`an event for order ${orderId}`, async () => eventsFor(orderId)[0], timeoutMs),
+      inspect,
       async take(name) {
         const channel = await connection.createChannel();
         try {
