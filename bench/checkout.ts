@@ -16,6 +16,8 @@ import pg from 'pg';
 import { dropDatabase, ensureDatabaseExists, migrateToLatest, createDatabase } from '@scaleshop/platform';
 import { testLogger } from '@scaleshop/platform/testing';
 import { migrations as orderMigrations } from '../services/order/src/migrations.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { cpuPerUnit, cpuSnapshot, formatCpu } from './cpu.ts';
 import { openLoop, percentile } from './open-loop.ts';
 import { catalogSize, checkoutRequest, prepareShoppers, sagaCompletionTimes, startBenchShop, stopBenchShop, waitForFinalStatuses } from './shop.ts';
 
@@ -23,6 +25,8 @@ const rate = Number(process.env.BENCH_CHECKOUT_RATE ?? 200);
 const sagaRate = Number(process.env.BENCH_SAGA_RATE ?? 100);
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+/** BENCH_PHASES=saga runs phase 3 alone, e.g. while working on the saga's cost. */
+const onlySaga = process.env.BENCH_PHASES === 'saga';
 
 /** The checkout's transaction, straight on Postgres: as many as a pool of 10 can commit. */
 async function rawPostgresCeiling(): Promise<number> {
@@ -34,6 +38,8 @@ async function rawPostgresCeiling(): Promise<number> {
   await migrateToLatest(schema.db, orderMigrations, logger);
   await schema.close();
   const pool = new pg.Pool({ connectionString: url.toString(), max: 10 });
+  // Dropping the database ends connections the pool may still be closing.
+  pool.on('error', () => {});
   let committed = 0;
   const deadline = performance.now() + seconds * 1000;
   const worker = async () => {
@@ -66,64 +72,51 @@ async function rawPostgresCeiling(): Promise<number> {
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
 console.log(`scaleshop checkout benchmark — Node ${process.version}, ${seconds} s per phase\n`);
 
-// Phases 1, 2 and 4: the shop as it ships (payment 1 s, email 2 s).
-const defaults = await startBenchShop('defaults', {});
-let constantRate, maxThroughput, sync, async_;
-try {
-  const shoppers = await prepareShoppers(defaults.shop, Math.round(rate * seconds) + 40_000);
-  let next = 0;
-  const take = () => shoppers[next++ % shoppers.length]!;
+/** Phases 1, 2 and 4: the shop as it ships (payment 1 s, email 2 s), and the raw Postgres ceiling. */
+async function atDefaultLatencies(): Promise<string> {
+  const defaults = await startBenchShop('defaults', {});
+  let constantRate, maxThroughput, sync, async_;
+  try {
+    const shoppers = await prepareShoppers(defaults.shop, Math.round(rate * seconds) + 40_000);
+    let next = 0;
+    const take = () => shoppers[next++ % shoppers.length]!;
 
-  // Phase 4 first, while the queues are empty: afterwards a sync checkout would wait behind the backlog.
-  const asyncTimes: number[] = [];
-  for (let i = 0; i < 10; i++) {
-    const started = performance.now();
-    const response = await fetch(`${defaults.shop.gatewayUrl}/api/orders/checkout`, { method: 'POST', headers: checkoutRequest(take()).headers });
-    await response.arrayBuffer();
-    asyncTimes.push(performance.now() - started);
-  }
-  const syncTimes = await Promise.all(
-    Array.from({ length: 10 }, async () => {
+    // Phase 4 first, while the queues are empty: afterwards a sync checkout would wait behind the backlog.
+    const asyncTimes: number[] = [];
+    for (let i = 0; i < 10; i++) {
       const started = performance.now();
-      const response = await fetch(`${defaults.shop.gatewayUrl}/api/orders/checkout?mode=sync`, { method: 'POST', headers: checkoutRequest(take()).headers });
-      const body = (await response.json()) as { status: string };
-      return { ms: performance.now() - started, status: body.status };
-    }),
-  );
-  async_ = percentile(asyncTimes.sort((a, b) => a - b), 0.5);
-  sync = { p50: percentile(syncTimes.map((t) => t.ms).sort((a, b) => a - b), 0.5), statuses: syncTimes.map((t) => t.status) };
+      const response = await fetch(`${defaults.shop.gatewayUrl}/api/orders/checkout`, { method: 'POST', headers: checkoutRequest(take()).headers });
+      await response.arrayBuffer();
+      asyncTimes.push(performance.now() - started);
+    }
+    const syncTimes = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const started = performance.now();
+        const response = await fetch(`${defaults.shop.gatewayUrl}/api/orders/checkout?mode=sync`, { method: 'POST', headers: checkoutRequest(take()).headers });
+        const body = (await response.json()) as { status: string };
+        return { ms: performance.now() - started, status: body.status };
+      }),
+    );
+    async_ = percentile(asyncTimes.sort((a, b) => a - b), 0.5);
+    sync = { p50: percentile(syncTimes.map((t) => t.ms).sort((a, b) => a - b), 0.5), statuses: syncTimes.map((t) => t.status) };
 
-  await openLoop({ origin: defaults.shop.gatewayUrl, rate: 50, seconds: 2, request: () => checkoutRequest(take()) }); // warm-up
-  constantRate = await openLoop({ origin: defaults.shop.gatewayUrl, rate, seconds, request: () => checkoutRequest(take()) });
+    await openLoop({ origin: defaults.shop.gatewayUrl, rate: 50, seconds: 2, request: () => checkoutRequest(take()) }); // warm-up
+    constantRate = await openLoop({ origin: defaults.shop.gatewayUrl, rate, seconds, request: () => checkoutRequest(take()) });
 
-  const cannon = await autocannon({
-    url: `${defaults.shop.gatewayUrl}/api/orders/checkout`,
-    method: 'POST',
-    connections,
-    duration: seconds,
-    requests: [{ setupRequest: (request) => ({ ...request, headers: { ...request.headers, authorization: `Bearer ${take().token}` } }) }],
-  });
-  maxThroughput = { rate: cannon.requests.average, p99: cannon.latency.p99, non2xx: cannon.non2xx, errors: cannon.errors };
+    const cannon = await autocannon({
+      url: `${defaults.shop.gatewayUrl}/api/orders/checkout`,
+      method: 'POST',
+      connections,
+      duration: seconds,
+      requests: [{ setupRequest: (request) => ({ ...request, headers: { ...request.headers, authorization: `Bearer ${take().token}` } }) }],
+    });
+    maxThroughput = { rate: cannon.requests.average, p99: cannon.latency.p99, non2xx: cannon.non2xx, errors: cannon.errors };
+  } finally {
+    await stopBenchShop(defaults);
+  }
+  const rawCeiling = await rawPostgresCeiling();
 
-} finally {
-  await stopBenchShop(defaults);
-}
-
-const rawCeiling = await rawPostgresCeiling();
-
-// Phase 3: the saga alone, with the simulated latencies at 0.
-const fast = await startBenchShop('saga', { PAYMENT_LATENCY_MS: '0', EMAIL_LATENCY_MS: '0' });
-let saga, sagaLoad;
-try {
-  const shoppers = await prepareShoppers(fast.shop, Math.round(sagaRate * seconds));
-  sagaLoad = await openLoop({ origin: fast.shop.gatewayUrl, rate: sagaRate, seconds, request: (i) => checkoutRequest(shoppers[i]!) });
-  await waitForFinalStatuses(fast.shop, shoppers.length, 60_000);
-  saga = await sagaCompletionTimes(fast.shop);
-} finally {
-  await stopBenchShop(fast);
-}
-
-console.log(`1. checkout 202 at a constant ${rate}/s (open loop, default latencies)
+  return `1. checkout 202 at a constant ${rate}/s (open loop, default latencies)
    sent ${constantRate.sent}, answered ${constantRate.completed} at ${constantRate.achievedRate.toFixed(0)}/s, statuses ${JSON.stringify(constantRate.statuses)}, errors ${constantRate.errors}
    p50 ${fmt(constantRate.p50)}   p99 ${fmt(constantRate.p99)}   max ${fmt(constantRate.max)}        (goal: p99 ≤ 25 ms)
 
@@ -132,11 +125,39 @@ console.log(`1. checkout 202 at a constant ${rate}/s (open loop, default latenci
    raw Postgres    ${rawCeiling.toFixed(0)} transactions/s (same shape, pool of 10, no HTTP)
    ratio           ${(maxThroughput.rate / rawCeiling).toFixed(2)}        (goal ≥ 0.40)
 
-3. saga completion (checkout → completed) at a constant ${sagaRate}/s, payment and email latency 0
-   checkouts answered ${sagaLoad.completed}/${sagaLoad.sent} (202 p99 ${fmt(sagaLoad.p99)}); completed ${saga.completed}, not completed ${saga.other}
-   p50 ${fmt(saga.p50)}   p99 ${fmt(saga.p99)}   max ${fmt(saga.max)}        (goal: p99 ≤ 500 ms)
-
 4. synchronous (monolith-style) against asynchronous checkout, default latencies (payment 1 s, email 2 s)
    async p50 ${fmt(async_)}   sync p50 ${fmt(sync.p50)} (final statuses: ${[...new Set(sync.statuses)].join(', ')})
    sync / async    ${(sync.p50 / async_).toFixed(0)}×
-`);
+`;
+}
+
+/** Phase 3: the saga alone, with the simulated latencies at 0, and where each order's CPU goes. */
+async function sagaCompletion(): Promise<string> {
+  const fast = await startBenchShop('saga', { PAYMENT_LATENCY_MS: '0', EMAIL_LATENCY_MS: '0' });
+  let saga, sagaLoad, sagaCpu;
+  try {
+    const warmup = 100;
+    const shoppers = await prepareShoppers(fast.shop, warmup + Math.round(sagaRate * seconds));
+    await openLoop({ origin: fast.shop.gatewayUrl, rate: 50, seconds: warmup / 50, request: (i) => checkoutRequest(shoppers[i]!) });
+    await waitForFinalStatuses(fast.shop, warmup, 60_000);
+    await sleep(1_000);
+    const since = new Date();
+    const cpuBefore = cpuSnapshot(fast.shop);
+    sagaLoad = await openLoop({ origin: fast.shop.gatewayUrl, rate: sagaRate, seconds, request: (i) => checkoutRequest(shoppers[warmup + i]!) });
+    await waitForFinalStatuses(fast.shop, shoppers.length, 60_000);
+    sagaCpu = cpuPerUnit(cpuBefore, cpuSnapshot(fast.shop), sagaLoad.completed);
+    saga = await sagaCompletionTimes(fast.shop, since);
+  } finally {
+    await stopBenchShop(fast);
+  }
+  return `3. saga completion (checkout → completed) at a constant ${sagaRate}/s, payment and email latency 0
+   checkouts answered ${sagaLoad.completed}/${sagaLoad.sent} (202 p99 ${fmt(sagaLoad.p99)}); completed ${saga.completed}, not completed ${saga.other}
+   p50 ${fmt(saga.p50)}   p99 ${fmt(saga.p99)}   max ${fmt(saga.max)}        (goal: p99 ≤ 500 ms)
+   where an order's CPU goes (checkout and the whole saga; everything shares this machine's cores):
+${formatCpu(sagaCpu, 'order')}
+`;
+}
+
+const atDefaults = onlySaga ? '' : await atDefaultLatencies();
+const saga = await sagaCompletion();
+console.log(atDefaults + '\n' + saga);

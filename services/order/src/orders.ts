@@ -1,4 +1,5 @@
-import { badRequest, enqueueEvent, money, notFound, type Caller, type Kysely } from '@scaleshop/platform';
+import { randomUUID } from 'node:crypto';
+import { badRequest, money, notFound, outboxEntry, type Caller, type Kysely } from '@scaleshop/platform';
 import type { CartReader } from './cart.ts';
 import * as repository from './repository.ts';
 import type { OrderRecord } from './repository.ts';
@@ -61,19 +62,17 @@ export function createOrders(db: Kysely<OrderDatabase>, cart: CartReader, waiter
     if (lines.length === 0) throw badRequest('the cart is empty', 'CART_EMPTY');
     // Recomputed from price and quantity, the facts stored with the order, so the total always matches its lines.
     const totalAmount = money.sum(lines.map((line) => money.multiply(line.price, line.quantity)));
-    return db.transaction().execute(async (trx) => {
-      const order = await repository.insertOrder(trx, { userId: caller.id, userEmail: caller.email, totalAmount, items: lines });
-      await enqueueEvent(trx, 'order.created', {
-        order_id: order.id,
-        user_id: caller.id,
-        user_email: caller.email,
-        items: lines.map(({ product_id, name, price, quantity }) => ({ product_id, name, price, quantity })),
-        total_amount: totalAmount,
-      });
-      const durationMs = elapsedSince(startedAt);
-      await repository.setProcessingDuration(trx, order.id, durationMs);
-      return { ...order, processing_duration_ms: durationMs };
+    const orderId = randomUUID();
+    const event = outboxEntry('order.created', {
+      order_id: orderId,
+      user_id: caller.id,
+      user_email: caller.email,
+      items: lines.map(({ product_id, name, price, quantity }) => ({ product_id, name, price, quantity })),
+      total_amount: totalAmount,
     });
+    // Counted up to the statement that records the order, which is the whole of an async checkout but its last millisecond.
+    const processingDurationMs = elapsedSince(startedAt);
+    return repository.insertOrder(db, { id: orderId, userId: caller.id, userEmail: caller.email, totalAmount, items: lines, processingDurationMs }, event);
   };
 
   /** Resolves with the order once it is final, or as it stands at the deadline. */

@@ -1,6 +1,6 @@
 import type { HandlerMap, Kysely, Logger } from '@scaleshop/platform';
 import * as repository from './repository.ts';
-import type { OrderDatabase, OrderStatus } from './schema.ts';
+import { orderStatuses, type OrderDatabase, type OrderStatus } from './schema.ts';
 
 /**
  * How far along the saga each status is. The three final statuses share the top rank, so
@@ -22,18 +22,13 @@ const rank: Record<OrderStatus, number> = {
  * timeline shows every step the saga took.
  */
 async function advance(trx: Kysely<OrderDatabase>, orderId: string, target: OrderStatus, logger: Logger, failureReason?: string): Promise<void> {
-  const current = await repository.lockOrderStatus(trx, orderId);
+  const behind = orderStatuses.filter((status) => rank[status] < rank[target]);
+  const { seen, moved } = await repository.advanceStatus(trx, orderId, target, behind, failureReason);
   // Every event names an order this service created; anything else is a bug somewhere, so
   // it is retried and then dead-lettered for someone to look at rather than dropped.
-  if (current === undefined) throw new Error(`order ${orderId} does not exist`);
-  await repository.recordStatus(trx, orderId, target);
-  if (rank[target] <= rank[current]) {
-    logger.info({ order_id: orderId, status: current, ignored_status: target }, 'order already at or past this status; kept');
-    return;
-  }
-  await repository.setStatus(trx, orderId, target, failureReason);
-  await repository.notifyStatusChanged(trx, orderId);
-  logger.info({ order_id: orderId, from: current, to: target }, 'order status changed');
+  if (seen === undefined) throw new Error(`order ${orderId} does not exist`);
+  if (moved) logger.info({ order_id: orderId, from: seen, to: target }, 'order status changed');
+  else logger.info({ order_id: orderId, status: seen, ignored_status: target }, 'order already at or past this status; kept');
 }
 
 export function createSagaHandlers(): HandlerMap<OrderDatabase, 'order.saga'> {
@@ -45,7 +40,7 @@ export function createSagaHandlers(): HandlerMap<OrderDatabase, 'order.saga'> {
     async 'email.sent'(event, trx, { logger }) {
       if (event.data.kind === 'confirmation') return advance(trx, event.data.order_id, 'completed', logger);
       // A failure notice follows a status already set by the failure itself.
-      if ((await repository.lockOrderStatus(trx, event.data.order_id)) === undefined) throw new Error(`order ${event.data.order_id} does not exist`);
+      if (!(await repository.orderExists(trx, event.data.order_id))) throw new Error(`order ${event.data.order_id} does not exist`);
     },
   };
 }

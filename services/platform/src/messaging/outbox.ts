@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { context, ROOT_CONTEXT, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
-import { sql, type Kysely, type Migration } from 'kysely';
+import { sql, type Kysely, type Migration, type RawBuilder } from 'kysely';
 import type { Logger } from '../logger.ts';
 import { listenForNotifications } from '../database.ts';
 import { countOutboxFailure, observeOutboxLag, registerOutbox, type OutboxBacklog } from '../metrics.ts';
@@ -64,29 +64,44 @@ const outboxChannel = 'outbox';
 /** When the relay handed a message to the broker (ms since the epoch): consumers measure the queue wait from it. */
 export const publishedAtHeader = 'x-published-at';
 
+/** An event ready to be written to the outbox, as a statement that can also be a CTE of a larger one. */
+export interface OutboxEntry<T extends EventType = EventType> {
+  envelope: EventEnvelope<EventData[T]>;
+  /** `insert into outbox … returning id`. */
+  insert: RawBuilder<{ id: string }>;
+}
+
 /**
- * Records an event in the caller's transaction. NOTIFY inside a transaction is delivered at
- * commit, so the relay wakes exactly when the row becomes visible. The trace context of the
- * request or message being handled (W3C traceparent, tracestate) is stored with the row, so
- * that its publication continues that trace.
+ * An event as an outbox row. The trace context of the request or message being handled (W3C
+ * traceparent, tracestate) is stored with the row, so that its publication continues that trace.
+ * A service writing its state change and its event in one statement puts `insert` in a CTE
+ * and selects `outboxWakeUp` from it; everyone else calls `enqueueEvent`.
  */
+export function outboxEntry<T extends EventType>(type: T, data: EventData[T], headers: Record<string, string> = {}): OutboxEntry<T> {
+  const envelope: EventEnvelope<EventData[T]> = { id: randomUUID(), type, occurred_at: new Date().toISOString(), data };
+  const stored = { ...currentTraceHeaders(), ...headers };
+  return {
+    envelope,
+    insert: sql<{ id: string }>`insert into outbox (id, type, envelope, headers) values (${envelope.id}, ${type}, ${JSON.stringify(envelope)}::jsonb, ${JSON.stringify(stored)}::jsonb) returning id`,
+  };
+}
+
+/**
+ * Wakes the relays. NOTIFY inside a transaction is delivered at commit, so a relay wakes
+ * exactly when the row becomes visible.
+ */
+export const outboxWakeUp: RawBuilder<unknown> = sql`pg_notify(${sql.lit(outboxChannel)}, '')`;
+
+/** Records an event in the caller's transaction: one round trip for the row and the wake-up call. */
 export async function enqueueEvent<T extends EventType>(
   trx: Kysely<any>, // eslint-disable-line @typescript-eslint/no-explicit-any -- any service database with the messaging tables
   type: T,
   data: EventData[T],
   headers: Record<string, string> = {},
 ): Promise<EventEnvelope<EventData[T]>> {
-  const envelope: EventEnvelope<EventData[T]> = { id: randomUUID(), type, occurred_at: new Date().toISOString(), data };
-  const stored = { ...currentTraceHeaders(), ...headers };
-  // One round trip for the row and the wake-up call.
-  await sql`
-    with recorded as (
-      insert into outbox (id, type, envelope, headers)
-      values (${envelope.id}, ${type}, ${JSON.stringify(envelope)}::jsonb, ${JSON.stringify(stored)}::jsonb)
-      returning id
-    )
-    select pg_notify(${outboxChannel}, '') from recorded`.execute(trx);
-  return envelope;
+  const entry = outboxEntry(type, data, headers);
+  await sql`with recorded as (${entry.insert}) select ${outboxWakeUp} from recorded`.execute(trx);
+  return entry.envelope;
 }
 
 export interface OutboxRelayOptions {

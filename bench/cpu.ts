@@ -1,0 +1,73 @@
+/**
+ * CPU time by process, read from /proc: the shop's services, Postgres, RabbitMQ and this
+ * process (the load generator, and the mail catcher when local mode started one here).
+ * On a machine where everything shares the same cores, this says where an order's cost goes.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import type { Shop } from '../scripts/local-shop.ts';
+
+const clockTicks = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** user + system CPU of one process, in ms; NaN when it cannot be read (no /proc, process gone). */
+export function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** The summed CPU of every process whose command name is one of `names` (e.g. all Postgres backends). */
+function cpuOfCommands(names: readonly string[]): number {
+  let total = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return Number.NaN;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const command = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (names.includes(command)) total += processCpuMs(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
+}
+
+export type CpuSnapshot = Record<string, number>;
+
+/** Postgres backends that exited between two snapshots are not counted: keep pools open while measuring. */
+export function cpuSnapshot(shop: Shop): CpuSnapshot {
+  const snapshot: CpuSnapshot = {};
+  for (const [name, service] of Object.entries(shop.services)) snapshot[name] = processCpuMs(service.process().pid);
+  snapshot.postgres = cpuOfCommands(['postgres']);
+  snapshot.rabbitmq = cpuOfCommands(['beam.smp', 'erl_child_setup', 'inet_gethost', 'epmd']);
+  const self = process.cpuUsage();
+  snapshot['load generator + mail catcher'] = (self.user + self.system) / 1000;
+  return snapshot;
+}
+
+/** CPU ms per unit of work between two snapshots, by process, with the total. */
+export function cpuPerUnit(before: CpuSnapshot, after: CpuSnapshot, units: number): Array<[string, number]> {
+  const rows = Object.keys(after).map((name): [string, number] => [name, (after[name]! - (before[name] ?? 0)) / units]);
+  rows.sort((a, b) => b[1] - a[1]);
+  rows.push(['total', rows.reduce((sum, [, ms]) => sum + ms, 0)]);
+  return rows;
+}
+
+export const formatCpu = (rows: Array<[string, number]>, unit: string) =>
+  rows.map(([name, ms]) => `   ${name.padEnd(30)} ${ms.toFixed(2)} ms CPU per ${unit}`).join('\n');
