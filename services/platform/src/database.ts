@@ -41,6 +41,7 @@ export function createDatabase<DB>(options: DatabaseOptions): Database<DB> {
   // An idle client losing its connection (database restart) must not crash the process;
   // the pool discards it and the next query opens a fresh one.
   pool.on('error', (error) => options.logger.warn({ err: error }, 'idle database connection failed'));
+  pool.on('connect', prepareRepeatedStatements);
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   const unregisterPool = registerPool(options.applicationName, pool);
   let closed = false;
@@ -107,6 +108,33 @@ export async function openDatabase<DB>(options: {
     await database.close();
     throw error;
   }
+}
+
+/** Statement texts given a name so far, process-wide; capped, as each name costs memory in every backend that prepared it. */
+const statementNames = new Map<string, string>();
+const maxNamedStatements = 1_000;
+
+/**
+ * Makes the client send each parameterized statement as a named prepared statement: Postgres
+ * parses and plans it once per connection instead of on every execution, which is a good
+ * part of its CPU for the short statements a service runs all the time. kysely emits the
+ * same text for the same query shape, so the set of texts is small; past the cap, a new
+ * text runs unnamed as before. Statements without parameters (begin, commit, DDL) stay on
+ * the simple protocol.
+ */
+function prepareRepeatedStatements(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as { query: unknown }).query = (...args: unknown[]) => {
+    const [text, values] = args;
+    if (typeof text !== 'string' || !Array.isArray(values) || values.length === 0 || args.length > 2) return query(...args);
+    let name = statementNames.get(text);
+    if (name === undefined) {
+      if (statementNames.size >= maxNamedStatements) return query(...args);
+      name = `scaleshop_${statementNames.size + 1}`;
+      statementNames.set(text, name);
+    }
+    return query({ name, text, values });
+  };
 }
 
 async function waitForDatabase(pool: pg.Pool, url: string, logger: Logger, timeoutMs: number): Promise<void> {
