@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { enqueueEvent, money, type EventData, type EventEnvelope, type EventHandler, type Kysely, type Logger, type OrderLine } from '@scaleshop/platform';
+import { money, type EventData, type EventEnvelope, type EventHandler, type Kysely, type Logger, type OrderLine } from '@scaleshop/platform';
 import type { Mailer } from './mailer.ts';
 import * as repository from './repository.ts';
 import type { EmailDatabase, EmailKind } from './schema.ts';
@@ -92,7 +92,7 @@ export function createNotifications(options: { db: Kysely<EmailDatabase>; mailer
       if (entry && --entry.holders <= 0) inFlight.delete(key);
     },
 
-    async record(_event, trx, { logger, prepared }) {
+    async record(_event, trx, { logger, prepared, emit }) {
       const delivery = prepared as Delivery | undefined;
       if (!delivery) throw new Error('nothing was sent: the consumer must run send() as its prepare step');
       if (!delivery.sent) return;
@@ -102,7 +102,7 @@ export function createNotifications(options: { db: Kysely<EmailDatabase>; mailer
         return;
       }
       const { order_id, user_id, user_email, kind, recipient, subject, message_id } = email;
-      await enqueueEvent(trx, 'email.sent', { order_id, user_id, user_email, kind, recipient, subject, message_id });
+      await emit('email.sent', { order_id, user_id, user_email, kind, recipient, subject, message_id });
     },
 
     listEmails: (orderId) => repository.listEmails(db, orderId),

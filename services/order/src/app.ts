@@ -37,7 +37,7 @@ export async function createOrderService(config: ConfigOf<typeof orderConfig>, l
   });
   await statusListener.ready;
 
-  const orders = createOrders(database.db, createCartReader(cartClient), waiters, { syncTimeoutMs: config.SYNC_CHECKOUT_TIMEOUT_MS });
+  const orders = createOrders(database.db, createCartReader(cartClient), messaging.relay, waiters, { syncTimeoutMs: config.SYNC_CHECKOUT_TIMEOUT_MS });
 
   // Neither RabbitMQ nor the cart service is a readiness check: with the broker down, checkouts
   // still answer 202 and the outbox holds their events; with the cart down, callers get a clear 503.

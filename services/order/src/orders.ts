@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { badRequest, money, notFound, outboxEntry, type Caller, type Kysely } from '@scaleshop/platform';
+import { badRequest, money, notFound, type Caller, type Kysely, type OutboxRelay } from '@scaleshop/platform';
 import type { CartReader } from './cart.ts';
 import * as repository from './repository.ts';
 import type { OrderRecord } from './repository.ts';
@@ -56,14 +56,20 @@ const elapsedSince = (startedAt: number) => Math.max(0, Math.round(performance.n
  * other services, driven by events. A sync checkout additionally waits for the saga's end,
  * to compare that (the monolith's way) with answering at once.
  */
-export function createOrders(db: Kysely<OrderDatabase>, cart: CartReader, waiters: StatusWaiters, options: { syncTimeoutMs: number }): Orders {
+export function createOrders(
+  db: Kysely<OrderDatabase>,
+  cart: CartReader,
+  outbox: Pick<OutboxRelay, 'heldEntry' | 'publishCommitted'>,
+  waiters: StatusWaiters,
+  options: { syncTimeoutMs: number },
+): Orders {
   const place = async ({ caller, requestId, startedAt }: CheckoutRequest): Promise<OrderRecord> => {
     const lines = await cart.getCart(caller, requestId);
     if (lines.length === 0) throw badRequest('the cart is empty', 'CART_EMPTY');
     // Recomputed from price and quantity, the facts stored with the order, so the total always matches its lines.
     const totalAmount = money.sum(lines.map((line) => money.multiply(line.price, line.quantity)));
     const orderId = randomUUID();
-    const event = outboxEntry('order.created', {
+    const event = outbox.heldEntry('order.created', {
       order_id: orderId,
       user_id: caller.id,
       user_email: caller.email,
@@ -72,7 +78,9 @@ export function createOrders(db: Kysely<OrderDatabase>, cart: CartReader, waiter
     });
     // Counted up to the statement that records the order, which is the whole of an async checkout but its last millisecond.
     const processingDurationMs = elapsedSince(startedAt);
-    return repository.insertOrder(db, { id: orderId, userId: caller.id, userEmail: caller.email, totalAmount, items: lines, processingDurationMs }, event);
+    const order = await repository.insertOrder(db, { id: orderId, userId: caller.id, userEmail: caller.email, totalAmount, items: lines, processingDurationMs }, event);
+    outbox.publishCommitted([event]);
+    return order;
   };
 
   /** Resolves with the order once it is final, or as it stands at the deadline. */

@@ -1,4 +1,4 @@
-import { enqueueEvent, money, notFound, type EventData, type EventEnvelope, type EventHandler, type Kysely, type Logger } from '@scaleshop/platform';
+import { money, notFound, type EventData, type EventEnvelope, type EventHandler, type Kysely, type Logger } from '@scaleshop/platform';
 import type { ChargeResult, PaymentProvider } from './provider.ts';
 import * as repository from './repository.ts';
 import type { PaymentDatabase } from './schema.ts';
@@ -35,7 +35,7 @@ export function createPayments(db: Kysely<PaymentDatabase>, provider: PaymentPro
       return result;
     },
 
-    async recordCharge(event, trx, { logger, prepared }) {
+    async recordCharge(event, trx, { logger, prepared, emit }) {
       const result = prepared as ChargeResult | undefined;
       if (!result) throw new Error('no charge result: the consumer must run charge() as its prepare step');
       const { order_id, user_id, user_email, items, total_amount } = event.data;
@@ -53,9 +53,9 @@ export function createPayments(db: Kysely<PaymentDatabase>, provider: PaymentPro
         return;
       }
       if (result.status === 'succeeded') {
-        await enqueueEvent(trx, 'payment.processed', { order_id, user_id, user_email, items, total_amount, payment_id: paymentId });
+        await emit('payment.processed', { order_id, user_id, user_email, items, total_amount, payment_id: paymentId });
       } else {
-        await enqueueEvent(trx, 'payment.failed', { order_id, user_id, user_email, items, total_amount, reason: result.reason });
+        await emit('payment.failed', { order_id, user_id, user_email, items, total_amount, reason: result.reason });
       }
     },
 

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import {
+  connectBroker,
   createDatabase,
   enqueueEvent,
   exchangeName,
@@ -13,6 +14,8 @@ import {
   replayDeadLetters,
   sql,
   startMessaging,
+  startOutboxRelay,
+  writeEvent,
   type Database,
   type EventEnvelope,
   type Messaging,
@@ -202,6 +205,85 @@ describe('outbox relay', () => {
       await slow;
       await eventually(async () => received.length, (n) => n >= 2);
       assert.deepEqual(received, [fast.id, slowId]);
+    } finally {
+      await messaging.close();
+    }
+  });
+
+  test('an event a handler emits is published by its own process after the commit, once, with no relay pass, and marked published', async () => {
+    const { queue } = await channel.assertQueue('', { exclusive: true });
+    await channel.bindQueue(queue, exchangeName, 'inventory.rejected');
+    const received: string[] = [];
+    await channel.consume(queue, (message) => message && received.push(message.properties.messageId as string), { noAck: true });
+    // Polling every 5 s and no NOTIFY for held rows: an event seen within a second came straight from the writer.
+    // Events earlier tests published also went to this queue, which nobody consumed until now.
+    await channel.purgeQueue('product.orders');
+    const messaging = startMessaging({ service: 'emitter', config: config(), logger, db: db.db });
+    const emitted: string[] = [];
+    try {
+      await messaging.consume('product.orders', {
+        'order.created': async (event, _trx, { emit }) => void emitted.push((await emit('inventory.rejected', { ...event.data, reason: 'test' })).id),
+        'payment.failed': async () => {},
+      });
+      const event = orderCreated();
+      await Promise.all([publish(event, 'order.created'), publish(event, 'order.created')]);
+      await eventually(async () => received.length, (n) => n >= 1, 1_000);
+      await sleep(300);
+      assert.deepEqual(received, emitted);
+      assert.equal(emitted.length, 1, 'the redelivered copy emits nothing');
+      const row = await eventually(
+        async () => (await sql<{ published: boolean; claimed: boolean }>`select published_at is not null as published, claimed_until is not null as claimed from outbox where id = ${emitted[0]}`.execute(db.db)).rows[0],
+        (r) => r?.published === true,
+      );
+      assert.deepEqual(row, { published: true, claimed: false });
+    } finally {
+      await messaging.close();
+    }
+  });
+
+  test('a held event whose writer never publishes it (a crash after the commit) is published by a relay once the hold runs out', async () => {
+    const { queue } = await channel.assertQueue('', { exclusive: true });
+    await channel.bindQueue(queue, exchangeName, 'payment.failed');
+    const received: string[] = [];
+    await channel.consume(queue, (message) => message && received.push(message.properties.messageId as string), { noAck: true });
+    const broker = connectBroker({ url: vhost.url, logger, service: 'held', retryDelaysMs: [] });
+    const relay = startOutboxRelay({ db: db.db, databaseUrl: database.url, broker, logger, pollIntervalMs: 100, writerHoldMs: 1_500 });
+    try {
+      await eventually(async () => broker.isConnected(), Boolean);
+      const entry = relay.heldEntry('payment.failed', { order_id: randomUUID(), user_id: randomUUID(), user_email: 'h@example.com', items: [], total_amount: '1.00', reason: 'declined' });
+      const written = Date.now();
+      await db.db.transaction().execute((trx) => writeEvent(trx, entry));
+      await sleep(700);
+      assert.deepEqual(received, [], 'not taken by a relay while its writer holds it');
+      await eventually(async () => received.length, (n) => n >= 1);
+      assert.deepEqual(received, [entry.envelope.id]);
+      assert.ok(Date.now() - written >= 1_500);
+    } finally {
+      await relay.close();
+      await broker.close();
+    }
+  });
+
+  test('a held event the writer cannot publish (broker down) is handed back to the relays at once', async () => {
+    const unreachable = startMessaging({ service: 'down-writer', config: { ...config(), RABBITMQ_URL: 'amqp://guest:guest@127.0.0.1:1/' }, logger, db: db.db });
+    const entry = unreachable.relay.heldEntry('payment.processed', { order_id: randomUUID(), user_id: randomUUID(), user_email: 'd@example.com', items: [], total_amount: '1.00', payment_id: randomUUID() });
+    await db.db.transaction().execute((trx) => writeEvent(trx, entry));
+    unreachable.relay.publishCommitted([entry]);
+    const row = await eventually(
+      async () => (await sql<{ claimed: boolean; published: boolean }>`select claimed_until is not null as claimed, published_at is not null as published from outbox where id = ${entry.envelope.id}`.execute(db.db)).rows[0],
+      (r) => r?.claimed === false,
+    );
+    assert.deepEqual(row, { claimed: false, published: false });
+    await unreachable.close();
+
+    const { queue } = await channel.assertQueue('', { exclusive: true });
+    await channel.bindQueue(queue, exchangeName, 'payment.processed');
+    const received: string[] = [];
+    await channel.consume(queue, (message) => message && received.push(message.properties.messageId as string), { noAck: true });
+    const messaging = startMessaging({ service: 'back-up', config: config(), logger, db: db.db });
+    try {
+      await eventually(async () => received.includes(entry.envelope.id), Boolean);
+      assert.deepEqual(received.filter((id) => id === entry.envelope.id), [entry.envelope.id]);
     } finally {
       await messaging.close();
     }

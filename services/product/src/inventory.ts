@@ -1,4 +1,4 @@
-import { enqueueEvent, type EventData, type Kysely, type Logger } from '@scaleshop/platform';
+import type { EventData, HandlerContext, Kysely } from '@scaleshop/platform';
 import * as repository from './repository.ts';
 import type { ProductDatabase, StockLine } from './schema.ts';
 
@@ -8,13 +8,13 @@ const maxProductId = 2_147_483_647;
 
 /**
  * Takes the stock of every line of the order, or of none, and says which through the outbox.
- * `trx` must be the consumer's transaction: the row locks, the stock, the reservation and the
- * event all commit together with the event's processed mark, or not at all.
+ * `trx` must be the consumer's transaction, and `emit` its: the row locks, the stock, the reservation
+ * and the event all commit together with the event's processed mark, or not at all.
  */
-export async function reserveStock(trx: Db, order: EventData['order.created'], logger: Logger): Promise<void> {
+export async function reserveStock(trx: Db, order: EventData['order.created'], { logger, emit }: HandlerContext): Promise<void> {
   const { order_id, user_id, user_email, items, total_amount } = order;
   const reject = async (reason: string) => {
-    await enqueueEvent(trx, 'inventory.rejected', { order_id, user_id, user_email, items, total_amount, reason });
+    await emit('inventory.rejected', { order_id, user_id, user_email, items, total_amount, reason });
     logger.info({ order_id, reason }, 'stock not reserved');
   };
   const requested = totalsByProduct(items);
@@ -32,7 +32,7 @@ export async function reserveStock(trx: Db, order: EventData['order.created'], l
   const lines = [...requested].map(([product_id, quantity]): StockLine => ({ product_id, quantity }));
   for (const line of lines) await repository.addToStock(trx, line.product_id, -line.quantity);
   await repository.insertReservation(trx, order_id, lines);
-  await enqueueEvent(trx, 'inventory.reserved', { order_id, user_id, user_email, items, total_amount });
+  await emit('inventory.reserved', { order_id, user_id, user_email, items, total_amount });
   logger.info({ order_id, lines: lines.length }, 'stock reserved');
 }
 
@@ -40,7 +40,7 @@ export async function reserveStock(trx: Db, order: EventData['order.created'], l
  * The saga's compensation: gives back what the order's reservation took, once. An order with
  * no reservation (its stock was never taken) or one already released needs nothing.
  */
-export async function releaseReservation(trx: Db, failure: EventData['payment.failed'], logger: Logger): Promise<void> {
+export async function releaseReservation(trx: Db, failure: EventData['payment.failed'], { logger, emit }: HandlerContext): Promise<void> {
   const { order_id, user_id, user_email, items } = failure;
   const reservation = await repository.lockReservation(trx, order_id);
   if (!reservation || reservation.status === 'released') {
@@ -51,7 +51,7 @@ export async function releaseReservation(trx: Db, failure: EventData['payment.fa
   await repository.lockProducts(trx, reservation.items.map((line) => line.product_id));
   for (const line of reservation.items) await repository.addToStock(trx, line.product_id, line.quantity);
   await repository.markReservationReleased(trx, order_id);
-  await enqueueEvent(trx, 'inventory.released', { order_id, user_id, user_email, items });
+  await emit('inventory.released', { order_id, user_id, user_email, items });
   logger.info({ order_id, lines: reservation.items.length }, 'reserved stock released');
 }
 

@@ -5,14 +5,16 @@ import type { Logger } from '../logger.ts';
 import { countDeadLettered, observeConsumed, observeQueueWait, type ConsumerOutcome } from '../metrics.ts';
 import { contextFromHeaders, eventAttributes, tracer } from '../telemetry/spans.ts';
 import type { Broker, ChannelWorker } from './broker.ts';
-import { deadLetterQueueName, retryQueueName, type EventData, type EventEnvelope, type EventsOf, type QueueName } from './contracts.ts';
-import { publishedAtHeader } from './outbox.ts';
+import { deadLetterQueueName, retryQueueName, type EventData, type EventEnvelope, type EventsOf, type EventType, type QueueName } from './contracts.ts';
+import { outboxEntry, publishedAtHeader, writeEvent, type OutboxEntry, type OutboxRelay } from './outbox.ts';
 
 export interface HandlerContext {
   logger: Logger;
   attempt: number;
   /** What `prepare` returned for this event, if the consumer has one. */
   prepared: unknown;
+  /** Writes an outgoing event in the handler's transaction; it is published once that commits. */
+  emit<T extends EventType>(type: T, data: EventData[T]): Promise<EventEnvelope<EventData[T]>>;
 }
 
 export type EventHandler<DB, T extends keyof EventData> = (event: EventEnvelope<EventData[T]>, trx: Transaction<DB>, context: HandlerContext) => Promise<void>;
@@ -35,6 +37,11 @@ export interface ConsumerOptions<DB, Q extends QueueName> {
   prepare?: (event: EventEnvelope, logger: Logger) => Promise<unknown>;
   /** Runs once the event's transaction has committed or failed, e.g. to release what `prepare` held. */
   settled?: (event: EventEnvelope) => void;
+  /**
+   * The service's relay: events a handler emits are then published right after the commit,
+   * by this process. Without it they wait for a relay pass, woken at commit.
+   */
+  outbox?: Pick<OutboxRelay, 'heldEntry' | 'publishCommitted'>;
 }
 
 const attemptHeader = 'x-attempt';
@@ -111,16 +118,24 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
       if (!skip) {
         try {
           const prepared = options.prepare ? await options.prepare(event, eventLogger) : undefined;
+          const emitted: OutboxEntry[] = [];
           handled = await db.transaction().execute(async (trx) => {
             // The claim and the effects commit together; a concurrent duplicate waits on this row and then finds it.
             const claimed = await sql`
               insert into processed_events (consumer, event_id, event_type) values (${queue}, ${event!.id}, ${event!.type})
               on conflict do nothing returning event_id`.execute(trx);
             if (claimed.rows.length === 0) return false;
+            const emit = async <T extends EventType>(type: T, data: EventData[T]) => {
+              const entry = options.outbox ? options.outbox.heldEntry(type, data) : outboxEntry(type, data);
+              await writeEvent(trx, entry);
+              emitted.push(entry);
+              return entry.envelope;
+            };
             const handler = handlers[event!.type as EventsOf<Q>] as EventHandler<DB, EventsOf<Q>>;
-            await handler(event as EventEnvelope<never>, trx, { logger: eventLogger, attempt, prepared });
+            await handler(event as EventEnvelope<never>, trx, { logger: eventLogger, attempt, prepared, emit });
             return true;
           });
+          if (handled) options.outbox?.publishCommitted(emitted);
         } finally {
           options.settled?.(event);
         }

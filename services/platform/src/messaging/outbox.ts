@@ -67,6 +67,10 @@ export const publishedAtHeader = 'x-published-at';
 /** An event ready to be written to the outbox, as a statement that can also be a CTE of a larger one. */
 export interface OutboxEntry<T extends EventType = EventType> {
   envelope: EventEnvelope<EventData[T]>;
+  /** The trace context stored with the row. */
+  headers: Record<string, string>;
+  /** Whether the row is written leased to its writer, which publishes it right after its commit. */
+  held: boolean;
   /** `insert into outbox … returning id`. */
   insert: RawBuilder<{ id: string }>;
 }
@@ -74,15 +78,26 @@ export interface OutboxEntry<T extends EventType = EventType> {
 /**
  * An event as an outbox row. The trace context of the request or message being handled (W3C
  * traceparent, tracestate) is stored with the row, so that its publication continues that trace.
+ *
+ * `heldForMs` writes the row already leased, for a writer that publishes it itself right after
+ * its commit (`OutboxRelay.publishCommitted`): no relay takes it meanwhile, so it is not
+ * published twice, and if the writer dies first, the lease runs out and a relay publishes it.
+ *
  * A service writing its state change and its event in one statement puts `insert` in a CTE
- * and selects `outboxWakeUp` from it; everyone else calls `enqueueEvent`.
+ * (selecting `outboxWakeUp` from it unless the row is held); everyone else uses `writeEvent`.
  */
-export function outboxEntry<T extends EventType>(type: T, data: EventData[T], headers: Record<string, string> = {}): OutboxEntry<T> {
+export function outboxEntry<T extends EventType>(type: T, data: EventData[T], options: { headers?: Record<string, string>; heldForMs?: number } = {}): OutboxEntry<T> {
   const envelope: EventEnvelope<EventData[T]> = { id: randomUUID(), type, occurred_at: new Date().toISOString(), data };
-  const stored = { ...currentTraceHeaders(), ...headers };
+  const headers = { ...currentTraceHeaders(), ...options.headers };
+  const lease = options.heldForMs === undefined ? sql`null` : sql`clock_timestamp() + make_interval(secs => ${options.heldForMs / 1000})`;
   return {
     envelope,
-    insert: sql<{ id: string }>`insert into outbox (id, type, envelope, headers) values (${envelope.id}, ${type}, ${JSON.stringify(envelope)}::jsonb, ${JSON.stringify(stored)}::jsonb) returning id`,
+    headers,
+    held: options.heldForMs !== undefined,
+    insert: sql<{ id: string }>`
+      insert into outbox (id, type, envelope, headers, claimed_until)
+      values (${envelope.id}, ${type}, ${JSON.stringify(envelope)}::jsonb, ${JSON.stringify(headers)}::jsonb, ${lease})
+      returning id`,
   };
 }
 
@@ -92,15 +107,21 @@ export function outboxEntry<T extends EventType>(type: T, data: EventData[T], he
  */
 export const outboxWakeUp: RawBuilder<unknown> = sql`pg_notify(${sql.lit(outboxChannel)}, '')`;
 
-/** Records an event in the caller's transaction: one round trip for the row and the wake-up call. */
+/** Writes the entry in the caller's transaction, waking the relays at commit unless the writer publishes it itself. */
+export async function writeEvent(trx: Kysely<any>, entry: OutboxEntry): Promise<void> { // eslint-disable-line @typescript-eslint/no-explicit-any -- any service database with the messaging tables
+  if (entry.held) await entry.insert.execute(trx);
+  else await sql`with recorded as (${entry.insert}) select ${outboxWakeUp} from recorded`.execute(trx);
+}
+
+/** Records an event in the caller's transaction, for the relay to publish after the commit. */
 export async function enqueueEvent<T extends EventType>(
   trx: Kysely<any>, // eslint-disable-line @typescript-eslint/no-explicit-any -- any service database with the messaging tables
   type: T,
   data: EventData[T],
   headers: Record<string, string> = {},
 ): Promise<EventEnvelope<EventData[T]>> {
-  const entry = outboxEntry(type, data, headers);
-  await sql`with recorded as (${entry.insert}) select ${outboxWakeUp} from recorded`.execute(trx);
+  const entry = outboxEntry(type, data, { headers });
+  await writeEvent(trx, entry);
   return entry.envelope;
 }
 
@@ -118,11 +139,20 @@ export interface OutboxRelayOptions {
   leaseMs?: number;
   /** Labels this outbox's backlog in /metrics (the service's name). */
   name?: string;
+  /** How long a writer holds the rows it publishes itself (`heldEntry`); past that a relay takes them. */
+  writerHoldMs?: number;
 }
 
 export interface OutboxRelay {
   /** Publishes everything pending now; resolves when nothing is left or the broker fails. */
   drain(): Promise<number>;
+  /** An entry held for this process to publish with `publishCommitted` once its transaction has committed. */
+  heldEntry<T extends EventType>(type: T, data: EventData[T]): OutboxEntry<T>;
+  /**
+   * Publishes held entries whose transaction has committed, without waiting for a relay pass:
+   * no notification, no claim. On failure their lease is given up, so the relay publishes them.
+   */
+  publishCommitted(entries: readonly OutboxEntry[]): void;
   close(): Promise<void>;
 }
 
@@ -133,6 +163,9 @@ interface PendingRow {
   headers: Record<string, string>;
   created_at: Date;
 }
+
+/** Rows confirmed within this window are marked published by one statement. */
+const markDelayMs = 20;
 
 /**
  * Publishes outbox rows with publisher confirms and marks them sent only after the confirm.
@@ -149,6 +182,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
   const retentionMs = options.retentionMs ?? 60 * 60 * 1_000;
   const leaseMs = options.leaseMs ?? 30_000;
+  const writerHoldMs = options.writerHoldMs ?? 5_000;
   let stopped = false;
   let running: Promise<void> | undefined;
   let wakeAgain = false;
@@ -166,18 +200,34 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       endPause = done;
     });
 
-  const publishBatch = async (): Promise<number> => {
-    const { rows } = await sql<PendingRow>`
-      update outbox set claimed_until = clock_timestamp() + make_interval(secs => ${leaseMs / 1000})
-      where id in (
-        select id from outbox
-        where published_at is null and (claimed_until is null or claimed_until < clock_timestamp())
-        order by created_at, id
-        limit ${batchSize}
-        for update skip locked)
-      returning id, type, envelope, headers, created_at`.execute(db);
-    if (rows.length === 0) return 0;
-    rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime());
+  /** Confirmed ids waiting to be marked published: one statement for all rows confirmed within markDelayMs. */
+  let toMark: string[] = [];
+  let markTimer: NodeJS.Timeout | undefined;
+  let marking: Promise<void> = Promise.resolve();
+  const flushMarks = () => {
+    clearTimeout(markTimer);
+    markTimer = undefined;
+    const ids = toMark;
+    toMark = [];
+    if (ids.length === 0) return marking;
+    // A row whose mark is lost stays leased and is published again once the lease runs out; consumers absorb that.
+    marking = marking.then(() =>
+      sql`update outbox set published_at = now(), claimed_until = null, attempts = attempts + 1 where id = any(${ids}::uuid[])`
+        .execute(db)
+        .then(
+          () => {},
+          (error: Error) => logger.warn({ err: error, rows: ids.length }, 'could not mark published outbox rows; they will be published again'),
+        ),
+    );
+    return marking;
+  };
+  const markPublished = (ids: readonly string[]) => {
+    toMark.push(...ids);
+    markTimer ??= setTimeout(flushMarks, markDelayMs);
+  };
+
+  /** Hands rows to the broker and waits for the confirms; on failure gives the rows back at once instead of when the lease runs out. */
+  const publishRows = async (rows: readonly PendingRow[]): Promise<void> => {
     const ids = rows.map((row) => row.id);
     const publishedAt = Date.now();
     // A row written inside a trace is published inside it: a span from the row's creation to the
@@ -219,7 +269,6 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         span?.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
         span?.end();
       }
-      // Hand the rows back at once instead of waiting for the lease to run out.
       await sql`update outbox set claimed_until = null, attempts = attempts + 1, last_error = ${(error as Error).message} where id = any(${ids}::uuid[])`
         .execute(db)
         .catch(() => {});
@@ -232,8 +281,41 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       spans[index]?.setAttribute('outbox.lag_ms', lagMs);
       spans[index]?.end(confirmedAt);
     });
-    await sql`update outbox set published_at = now(), claimed_until = null, attempts = attempts + 1 where id = any(${ids}::uuid[])`.execute(db);
+    markPublished(ids);
+  };
+
+  const publishBatch = async (): Promise<number> => {
+    const { rows } = await sql<PendingRow>`
+      update outbox set claimed_until = clock_timestamp() + make_interval(secs => ${leaseMs / 1000})
+      where id in (
+        select id from outbox
+        where published_at is null and (claimed_until is null or claimed_until < clock_timestamp())
+        order by created_at, id
+        limit ${batchSize}
+        for update skip locked)
+      returning id, type, envelope, headers, created_at`.execute(db);
+    if (rows.length === 0) return 0;
+    rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime());
+    await publishRows(rows);
     return rows.length;
+  };
+
+  const direct = new Set<Promise<void>>();
+  const publishCommitted = (entries: readonly OutboxEntry[]) => {
+    if (entries.length === 0) return;
+    const rows = entries.map((entry): PendingRow => ({
+      id: entry.envelope.id,
+      type: entry.envelope.type,
+      envelope: entry.envelope,
+      headers: entry.headers,
+      created_at: new Date(entry.envelope.occurred_at),
+    }));
+    // The caller has answered or acked already; a failure is the relay's to retry, as for any row.
+    const work: Promise<void> = context
+      .with(ROOT_CONTEXT, () => publishRows(rows))
+      .catch(() => wake())
+      .finally(() => direct.delete(work));
+    direct.add(work);
   };
 
   const drain = async (): Promise<number> => {
@@ -243,6 +325,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       total += published;
       if (published < batchSize) break;
     }
+    await flushMarks();
     return total;
   };
 
@@ -296,13 +379,17 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   return {
     drain,
+    heldEntry: (type, data) => outboxEntry(type, data, { heldForMs: writerHoldMs }),
+    publishCommitted,
     async close() {
+      await Promise.allSettled([...direct]);
       stopped = true;
       unregisterBacklog();
       endPause?.();
       clearInterval(poller);
       clearInterval(pruner);
       await running;
+      await flushMarks();
       await notifications.close();
     },
   };

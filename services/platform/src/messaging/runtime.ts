@@ -43,6 +43,7 @@ export function startMessaging<DB>(options: { service: string; config: Messaging
         handlers,
         prefetch: config.CONSUMER_PREFETCH,
         retryDelaysMs: config.RETRY_DELAYS_MS,
+        outbox: relay,
         ...(consumeOptions?.prepare ? { prepare: consumeOptions.prepare } : {}),
         ...(consumeOptions?.settled ? { settled: consumeOptions.settled } : {}),
       });
