@@ -22,14 +22,47 @@ const maxCachedLists = 1_000;
 export function createCatalog(db: Kysely<ProductDatabase>, options: { cacheTtlMs: number }): Catalog {
   const products = new Map<number, { value: Product | undefined; expires: number }>();
   const lists = new Map<string, { value: { items: Product[]; total: number }; expires: number }>();
-  // Bumped on every invalidation so that a read begun before a change cannot store its stale result after it.
+  // Bumped on every invalidation so that a read begun before a change cannot store its stale
+  // result after it; kept per product, so a change to one does not keep the others uncached.
   let generation = 0;
+  let everythingChangedAt = 0;
+  const productChangedAt = new Map<number, number>();
+  const unchangedSince = (id: number, readGeneration: number) => everythingChangedAt <= readGeneration && (productChangedAt.get(id) ?? 0) <= readGeneration;
 
   const invalidate = (productId?: number) => {
     generation++;
-    if (productId === undefined || !Number.isInteger(productId)) products.clear();
-    else products.delete(productId);
+    if (productId === undefined || !Number.isInteger(productId)) {
+      products.clear();
+      productChangedAt.clear();
+      everythingChangedAt = generation;
+    } else {
+      products.delete(productId);
+      productChangedAt.set(productId, generation);
+    }
     lists.clear();
+  };
+
+  /** Cached products as they are, the rest read in one query; no count, as the ids bound the result. */
+  const lookUp = async (ids: readonly number[], page: { limit: number; offset: number }): Promise<{ items: Product[]; total: number }> => {
+    const now = performance.now();
+    const found = new Map<number, Product>();
+    const missing: number[] = [];
+    for (const id of ids) {
+      const cached = products.get(id);
+      if (!cached || cached.expires <= now) missing.push(id);
+      else if (cached.value) found.set(id, cached.value);
+    }
+    if (missing.length > 0) {
+      const readGeneration = generation;
+      const read = new Map((await repository.findProducts(db, missing)).map((product) => [product.id, product]));
+      for (const id of missing) {
+        const product = read.get(id);
+        if (product) found.set(id, product);
+        if (unchangedSince(id, readGeneration) && options.cacheTtlMs > 0) products.set(id, { value: product, expires: performance.now() + options.cacheTtlMs });
+      }
+    }
+    const items = ids.flatMap((id) => found.get(id) ?? []);
+    return { items: items.slice(page.offset, page.offset + page.limit), total: items.length };
   };
 
   return {
@@ -43,7 +76,7 @@ export function createCatalog(db: Kysely<ProductDatabase>, options: { cacheTtlMs
       } else {
         const readGeneration = generation;
         product = await repository.findProduct(db, id);
-        if (readGeneration === generation && options.cacheTtlMs > 0) {
+        if (unchangedSince(id, readGeneration) && options.cacheTtlMs > 0) {
           products.set(id, { value: product, expires: performance.now() + options.cacheTtlMs });
         }
       }
@@ -52,6 +85,9 @@ export function createCatalog(db: Kysely<ProductDatabase>, options: { cacheTtlMs
     },
 
     async listProducts(query) {
+      // A lookup by ids (the cart pricing its lines) is served product by product, so that a
+      // change to one product, such as each reservation's stock, does not send it to Postgres.
+      if (query.ids !== undefined && query.category === undefined) return lookUp([...new Set(query.ids)].sort((a, b) => a - b), query);
       const key = JSON.stringify([query.category?.toLowerCase(), query.ids, query.limit, query.offset]);
       const cached = lists.get(key);
       if (cached && cached.expires > performance.now()) return cached.value;

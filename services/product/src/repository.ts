@@ -38,6 +38,12 @@ export async function findProduct(db: Db, id: number): Promise<Product | undefin
   return selectProducts(db).where('products.id', '=', id).executeTakeFirst();
 }
 
+/** The products among `ids` that exist, in id order. */
+export async function findProducts(db: Db, ids: readonly number[]): Promise<Product[]> {
+  if (ids.length === 0) return [];
+  return selectProducts(db).where('products.id', 'in', [...ids]).orderBy('products.id').execute();
+}
+
 export async function listProducts(db: Db, query: ProductQuery): Promise<{ items: Product[]; total: number }> {
   let filtered = db.selectFrom('products').innerJoin('categories', 'categories.id', 'products.category_id');
   if (query.category !== undefined) filtered = filtered.where(sql`lower(categories.name)`, '=', query.category.toLowerCase());

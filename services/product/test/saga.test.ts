@@ -109,6 +109,8 @@ describe('product service in the checkout saga', () => {
     const [laptop, mouse] = [await newProduct(10), await newProduct(4)];
     const cached = await app.inject({ url: `/products/${laptop.id}` });
     assert.equal(cached.json().stock, 10);
+    const stockByIds = async () => (await app.inject({ url: `/products?ids=${mouse.id},${laptop.id}` })).json().items.map((item: { stock: number }) => item.stock);
+    assert.deepEqual(await stockByIds(), [10, 4]);
 
     const placed = order([{ product_id: laptop.id, quantity: 3 }, { product_id: mouse.id, quantity: 4 }]);
     await broker.publish([envelope('order.created', placed)]);
@@ -124,6 +126,7 @@ describe('product service in the checkout saga', () => {
 
     // The catalog cache learns of the change through the stock trigger's notification, not its TTL.
     await until(async () => (await app.inject({ url: `/products/${laptop.id}` })).json().stock === 7, 'the cached stock to follow the reservation');
+    await until(async () => JSON.stringify(await stockByIds()) === '[7,0]', 'the cached lookup by ids to follow the reservation');
     await settled();
     assert.equal(inventoryEventsAbout(placed.order_id).length, 1);
   });
