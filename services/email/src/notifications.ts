@@ -55,12 +55,10 @@ export function createNotifications(options: { db: Kysely<EmailDatabase>; mailer
   const keyOf = (email: Pick<Email, 'order_id' | 'kind'>) => `${email.order_id}/${email.kind}`;
 
   const deliver = async (email: Email, logger: Logger): Promise<Delivery> => {
-    const existing = await repository.findEmail(db, email.order_id, email.kind);
-    if (existing?.status === 'sent') {
+    if ((await repository.claimEmail(db, email)).sentBefore) {
       logger.info({ order_id: email.order_id, kind: email.kind }, 'email sent before; not sending again');
       return { sent: false };
     }
-    await repository.claimEmail(db, email);
     if (latencyMs > 0) await sleep(latencyMs);
     await mailer.send({ from, to: email.recipient, subject: email.subject, text: email.text, messageId: email.message_id });
     logger.info({ order_id: email.order_id, kind: email.kind, message_id: email.message_id }, 'email handed to SMTP');

@@ -26,21 +26,27 @@ const identityOf = ({ order_id, kind, recipient, subject, message_id }: EmailIde
 
 const columns = ['order_id', 'kind', 'recipient', 'subject', 'message_id', 'status', 'sent_at'] as const;
 
-export async function findEmail(db: Db, orderId: string, kind: EmailKind): Promise<EmailRecord | undefined> {
-  return db.selectFrom('emails').select(columns).where('order_id', '=', orderId).where('kind', '=', kind).executeTakeFirst();
-}
-
 export async function listEmails(db: Db, orderId: string): Promise<EmailRecord[]> {
   return db.selectFrom('emails').select(columns).where('order_id', '=', orderId).orderBy('created_at').orderBy('kind').execute();
 }
 
-/** Records that the email is about to be handed to SMTP; an existing row, in any state, is left alone. */
-export async function claimEmail(db: Db, email: EmailIdentity): Promise<void> {
-  await db
-    .insertInto('emails')
-    .values({ ...identityOf(email), status: 'sending' })
-    .onConflict((oc) => oc.columns(['order_id', 'kind']).doNothing())
-    .execute();
+/**
+ * Records that the email is about to be handed to SMTP, unless a row exists already (left as
+ * it is), and says whether it was sent before: one statement for the check and the claim.
+ */
+export async function claimEmail(db: Db, email: EmailIdentity): Promise<{ sentBefore: boolean }> {
+  const { order_id, kind } = email;
+  const row = await db
+    .with('claimed', (qb) =>
+      qb
+        .insertInto('emails')
+        .values({ ...identityOf(email), status: 'sending' })
+        .onConflict((oc) => oc.columns(['order_id', 'kind']).doNothing())
+        .returning('status'),
+    )
+    .selectNoFrom((eb) => eb.selectFrom('emails').select('status').where('order_id', '=', order_id).where('kind', '=', kind).as('existing'))
+    .executeTakeFirstOrThrow();
+  return { sentBefore: row.existing === 'sent' };
 }
 
 /**

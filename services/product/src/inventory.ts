@@ -30,8 +30,7 @@ export async function reserveStock(trx: Db, order: EventData['order.created'], {
   if (reason !== undefined) return reject(reason);
 
   const lines = [...requested].map(([product_id, quantity]): StockLine => ({ product_id, quantity }));
-  for (const line of lines) await repository.addToStock(trx, line.product_id, -line.quantity);
-  await repository.insertReservation(trx, order_id, lines);
+  await repository.reserve(trx, order_id, lines);
   await emit('inventory.reserved', { order_id, user_id, user_email, items, total_amount });
   logger.info({ order_id, lines: lines.length }, 'stock reserved');
 }

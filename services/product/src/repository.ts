@@ -144,8 +144,18 @@ export async function lockReservation(trx: Db, orderId: string): Promise<Reserva
   return trx.selectFrom('reservations').select(['order_id', 'items', 'status']).where('order_id', '=', orderId).forUpdate().executeTakeFirst();
 }
 
-export async function insertReservation(trx: Db, orderId: string, items: readonly StockLine[]): Promise<void> {
-  await trx.insertInto('reservations').values({ order_id: orderId, items: JSON.stringify(items) }).execute();
+/**
+ * Takes the lines' stock and records the reservation in one statement. Run it under the
+ * products' row locks (`lockProducts`); the stock >= 0 check still applies.
+ */
+export async function reserve(trx: Db, orderId: string, lines: readonly StockLine[]): Promise<void> {
+  await sql`
+    with taken as (
+      update products set stock = stock - line.quantity, updated_at = now()
+      from unnest(${lines.map((line) => line.product_id)}::int[], ${lines.map((line) => line.quantity)}::int[]) as line(product_id, quantity)
+      where products.id = line.product_id
+    )
+    insert into reservations (order_id, items) values (${orderId}, ${JSON.stringify(lines)}::jsonb)`.execute(trx);
 }
 
 export async function markReservationReleased(trx: Db, orderId: string): Promise<void> {
