@@ -3,7 +3,7 @@
  *
  *  1. the 202's latency at a constant arrival rate (default latencies downstream);
  *  2. the most checkouts/s the shop sustains, beside the raw Postgres ceiling for the same
- *     transaction shape (order + item + history + outbox row), with no HTTP at all;
+ *     write (the order service's own statement: order + item + history + outbox row), no HTTP;
  *  3. the saga's completion time (checkout → completed) at a constant rate, with the
  *     simulated payment and email latencies set to 0;
  *  4. synchronous (monolith-style) against asynchronous response times, default latencies.
@@ -12,10 +12,11 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
-import pg from 'pg';
-import { dropDatabase, ensureDatabaseExists, migrateToLatest, createDatabase } from '@scaleshop/platform';
+import { createDatabase, dropDatabase, ensureDatabaseExists, migrateToLatest, outboxEntry } from '@scaleshop/platform';
 import { testLogger } from '@scaleshop/platform/testing';
 import { migrations as orderMigrations } from '../services/order/src/migrations.ts';
+import { insertOrder } from '../services/order/src/repository.ts';
+import type { OrderDatabase } from '../services/order/src/schema.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cpuPerUnit, cpuSnapshot, formatCpu } from './cpu.ts';
 import { openLoop, percentile } from './open-loop.ts';
@@ -28,45 +29,38 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 /** BENCH_PHASES=saga runs phase 3 alone, e.g. while working on the saga's cost. */
 const onlySaga = process.env.BENCH_PHASES === 'saga';
 
-/** The checkout's transaction, straight on Postgres: as many as a pool of 10 can commit. */
+/**
+ * The checkout's write, straight on Postgres: the order service's own statement (order, item,
+ * history and held outbox row in one), run by as many workers as the closed loop has
+ * connections over a pool of 10, with no HTTP and no services.
+ */
 async function rawPostgresCeiling(): Promise<number> {
   const url = new URL(process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
   url.pathname = `/bench_raw_${randomBytes(3).toString('hex')}`;
   await ensureDatabaseExists(url.toString());
   const logger = testLogger('bench');
-  const schema = createDatabase({ url: url.toString(), poolMax: 1, logger, applicationName: 'bench' });
-  await migrateToLatest(schema.db, orderMigrations, logger);
-  await schema.close();
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 10 });
-  // Dropping the database ends connections the pool may still be closing.
-  pool.on('error', () => {});
+  const database = createDatabase<OrderDatabase>({ url: url.toString(), poolMax: 10, logger, applicationName: 'bench' });
   let committed = 0;
-  const deadline = performance.now() + seconds * 1000;
-  const worker = async () => {
-    while (performance.now() < deadline) {
-      const client = await pool.connect();
-      try {
+  try {
+    await migrateToLatest(database.db, orderMigrations, logger);
+    const deadline = performance.now() + seconds * 1000;
+    const worker = async () => {
+      while (performance.now() < deadline) {
         const orderId = randomUUID();
-        const eventId = randomUUID();
-        await client.query('begin');
-        await client.query(`insert into orders (id, user_id, user_email, status, total_amount, processing_duration_ms) values ($1, $2, 'raw@example.com', 'pending', '8.49', 1)`, [orderId, randomUUID()]);
-        await client.query(`insert into order_items (order_id, product_id, name, price, quantity) values ($1, $2, 'Gel Pen Pack', '8.49', 1)`, [orderId, (committed % catalogSize) + 1]);
-        await client.query(`insert into order_status_history (order_id, status) values ($1, 'pending')`, [orderId]);
-        await client.query(`insert into outbox (id, type, envelope) values ($1, 'order.created', $2::jsonb)`, [eventId, JSON.stringify({ id: eventId, type: 'order.created', data: { order_id: orderId } })]);
-        await client.query(`select pg_notify('outbox', '')`);
-        await client.query('commit');
+        const userId = randomUUID();
+        const items = [{ product_id: (committed % catalogSize) + 1, name: 'Gel Pen Pack', price: '8.49', quantity: 1 }];
+        const event = outboxEntry('order.created', { order_id: orderId, user_id: userId, user_email: 'raw@example.com', items, total_amount: '8.49' }, { heldForMs: 5_000 });
+        await insertOrder(database.db, { id: orderId, userId, userEmail: 'raw@example.com', totalAmount: '8.49', items, processingDurationMs: 1 }, event);
         committed++;
-      } finally {
-        client.release();
       }
-    }
-  };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: connections }, worker));
-  const perSecond = committed / ((performance.now() - started) / 1000);
-  await pool.end();
-  await dropDatabase(url.toString());
-  return perSecond;
+    };
+    const started = performance.now();
+    await Promise.all(Array.from({ length: connections }, worker));
+    return committed / ((performance.now() - started) / 1000);
+  } finally {
+    await database.close();
+    await dropDatabase(url.toString());
+  }
 }
 
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
@@ -122,7 +116,7 @@ async function atDefaultLatencies(): Promise<string> {
 
 2. checkout throughput, ${connections} connections closed loop
    shop            ${maxThroughput.rate.toFixed(0)} checkouts/s (p99 ${maxThroughput.p99} ms, non-2xx ${maxThroughput.non2xx}, errors ${maxThroughput.errors})
-   raw Postgres    ${rawCeiling.toFixed(0)} transactions/s (same shape, pool of 10, no HTTP)
+   raw Postgres    ${rawCeiling.toFixed(0)} orders/s (the same statement, pool of 10, no HTTP)
    ratio           ${(maxThroughput.rate / rawCeiling).toFixed(2)}        (goal ≥ 0.40)
 
 4. synchronous (monolith-style) against asynchronous checkout, default latencies (payment 1 s, email 2 s)

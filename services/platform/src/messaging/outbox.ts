@@ -240,7 +240,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       if (parent !== ROOT_CONTEXT) {
         const attributes = eventAttributes(row.envelope);
         const span = tracer.startSpan(`outbox ${row.type}`, { startTime: row.created_at, attributes }, parent);
-        span.addEvent('claimed by the relay', publishedAt);
+        span.addEvent('handed to the broker', publishedAt);
         spans.push(span);
         publishContext = withPublishAttributes(trace.setSpan(parent, span), attributes);
       } else {
