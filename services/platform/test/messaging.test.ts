@@ -64,6 +64,15 @@ const config = (overrides: Partial<{ RETRY_DELAYS_MS: number[] }> = {}) => ({
   DATABASE_URL: database.url,
 });
 
+/** The message ids of every event published with `routingKey` from now on, as they arrive. */
+async function receiveIds(routingKey: string): Promise<string[]> {
+  const { queue } = await channel.assertQueue('', { exclusive: true });
+  await channel.bindQueue(queue, exchangeName, routingKey);
+  const received: string[] = [];
+  await channel.consume(queue, (message) => message && received.push(message.properties.messageId as string), { noAck: true });
+  return received;
+}
+
 const effectCount = async () => Number((await sql<{ n: number }>`select count(*)::int as n from effects`.execute(db.db)).rows[0]!.n);
 
 before(async () => {
@@ -159,10 +168,7 @@ describe('consumer', () => {
 
 describe('outbox relay', () => {
   test('publishes a committed event exactly once, and never an uncommitted one', async () => {
-    const { queue } = await channel.assertQueue('', { exclusive: true });
-    await channel.bindQueue(queue, exchangeName, 'inventory.reserved');
-    const received: string[] = [];
-    await channel.consume(queue, (message) => message && received.push(message.properties.messageId as string), { noAck: true });
+    const received = await receiveIds('inventory.reserved');
     const messaging = startMessaging({ service: 'relay-test', config: config(), logger, db: db.db });
     try {
       await eventually(async () => messaging.broker.isConnected(), Boolean);
@@ -181,10 +187,7 @@ describe('outbox relay', () => {
   });
 
   test('publishes a row whose transaction commits after later rows were published', async () => {
-    const { queue } = await channel.assertQueue('', { exclusive: true });
-    await channel.bindQueue(queue, exchangeName, 'inventory.released');
-    const received: string[] = [];
-    await channel.consume(queue, (message) => message && received.push(message.properties.messageId as string), { noAck: true });
+    const received = await receiveIds('inventory.released');
     const messaging = startMessaging({ service: 'relay-test', config: config(), logger, db: db.db });
     try {
       await eventually(async () => messaging.broker.isConnected(), Boolean);
@@ -211,10 +214,7 @@ describe('outbox relay', () => {
   });
 
   test('an event a handler emits is published by its own process after the commit, once, with no relay pass, and marked published', async () => {
-    const { queue } = await channel.assertQueue('', { exclusive: true });
-    await channel.bindQueue(queue, exchangeName, 'inventory.rejected');
-    const received: string[] = [];
-    await channel.consume(queue, (message) => message && received.push(message.properties.messageId as string), { noAck: true });
+    const received = await receiveIds('inventory.rejected');
     // Polling every 5 s and no NOTIFY for held rows: an event seen within a second came straight from the writer.
     // Events earlier tests published also went to this queue, which nobody consumed until now.
     await channel.purgeQueue('product.orders');
@@ -242,10 +242,7 @@ describe('outbox relay', () => {
   });
 
   test('a held event whose writer never publishes it (a crash after the commit) is published by a relay once the hold runs out', async () => {
-    const { queue } = await channel.assertQueue('', { exclusive: true });
-    await channel.bindQueue(queue, exchangeName, 'payment.failed');
-    const received: string[] = [];
-    await channel.consume(queue, (message) => message && received.push(message.properties.messageId as string), { noAck: true });
+    const received = await receiveIds('payment.failed');
     const broker = connectBroker({ url: vhost.url, logger, service: 'held', retryDelaysMs: [] });
     const relay = startOutboxRelay({ db: db.db, databaseUrl: database.url, broker, logger, pollIntervalMs: 100, writerHoldMs: 1_500 });
     try {
@@ -276,10 +273,7 @@ describe('outbox relay', () => {
     assert.deepEqual(row, { claimed: false, published: false });
     await unreachable.close();
 
-    const { queue } = await channel.assertQueue('', { exclusive: true });
-    await channel.bindQueue(queue, exchangeName, 'payment.processed');
-    const received: string[] = [];
-    await channel.consume(queue, (message) => message && received.push(message.properties.messageId as string), { noAck: true });
+    const received = await receiveIds('payment.processed');
     const messaging = startMessaging({ service: 'back-up', config: config(), logger, db: db.db });
     try {
       await eventually(async () => received.includes(entry.envelope.id), Boolean);
@@ -299,10 +293,7 @@ describe('outbox relay', () => {
     assert.equal(pending.rows[0]!.n, 40);
     await unreachable.close();
 
-    const { queue } = await channel.assertQueue('', { exclusive: true });
-    await channel.bindQueue(queue, exchangeName, 'email.sent');
-    const received: string[] = [];
-    await channel.consume(queue, (message) => message && received.push(message.properties.messageId as string), { noAck: true });
+    const received = await receiveIds('email.sent');
     const replicas = [1, 2, 3].map((n) => startMessaging({ service: `replica-${n}`, config: config(), logger, db: db.db }));
     try {
       await eventually(async () => received.length, (n) => n >= 40);
