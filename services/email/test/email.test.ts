@@ -2,14 +2,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createDatabase, loadConfig, type App, type Database, type EventData, type OrderLine } from '@scaleshop/platform';
-import { createTestDatabase, createTestVhost, testLogger, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
+import { loadConfig, type Database, type EventData, type OrderLine } from '@scaleshop/platform';
 import { freePort } from '../../../scripts/local-shop.ts';
 import { startMailCatcher, type CaughtMail, type MailCatcher } from '../../../scripts/mail-catcher.ts';
 import { createEmailService } from '../src/app.ts';
 import { emailConfig } from '../src/config.ts';
 import type { EmailDatabase } from '../src/schema.ts';
-import { connectTestBroker, envelopeOf, waitFor, type TestBroker } from '@scaleshop/platform/testing';
+import { envelopeOf, startServiceHarness, testLogger, waitFor, type ServiceHarness } from '@scaleshop/platform/testing';
 
 const items: OrderLine[] = [
   { product_id: 1, name: 'Gaming Laptop', price: '1299.99', quantity: 2 },
@@ -25,47 +24,17 @@ function party() {
 const processedPayment = (): EventData['payment.processed'] => ({ ...party(), items, total_amount: '2625.45', payment_id: randomUUID() });
 
 
-interface Harness {
-  app: App;
-  db: Database<EmailDatabase>;
-  broker: TestBroker;
-  close(): Promise<void>;
-}
+type Harness = ServiceHarness<EmailDatabase>;
 
 /** An email service on a database and a broker virtual host of its own, consuming already. */
-async function startHarness(label: string, smtpPort: number, overrides: Record<string, string> = {}): Promise<Harness> {
-  const closers: Array<() => Promise<unknown>> = [];
-  const close = async () => {
-    for (const closer of closers.reverse()) await closer().catch(() => {});
-  };
-  try {
-    const database: TestDatabase = await createTestDatabase(label);
-    closers.push(() => database.drop());
-    const vhost: TestVhost = await createTestVhost(label);
-    closers.push(() => vhost.drop());
-    const config = loadConfig(emailConfig, {
-      DATABASE_URL: database.url,
-      DATABASE_POOL_MAX: '3',
-      RABBITMQ_URL: vhost.url,
-      RETRY_DELAYS_MS: '50,100',
-      OUTBOX_POLL_INTERVAL_MS: '50',
-      SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
-      EMAIL_LATENCY_MS: '0',
-      ...overrides,
-    });
-    const app = await createEmailService(config, testLogger('email'));
-    closers.push(() => app.close());
-    const db = createDatabase<EmailDatabase>({ url: database.url, poolMax: 1, logger: testLogger('email'), applicationName: 'email-test' });
-    closers.push(() => db.close());
-    const broker = await connectTestBroker(vhost.url, ['email.*']);
-    closers.push(() => broker.close());
-    await broker.waitForConsumer('email.notifications');
-    return { app, db, broker, close };
-  } catch (error) {
-    await close();
-    throw error;
-  }
-}
+const startHarness = (label: string, smtpPort: number, overrides: Record<string, string> = {}): Promise<Harness> =>
+  startServiceHarness({
+    label,
+    observe: ['email.*'],
+    consumes: 'email.notifications',
+    start: (environment) =>
+      createEmailService(loadConfig(emailConfig, { ...environment, SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, EMAIL_LATENCY_MS: '0', ...overrides }), testLogger('email')),
+  });
 
 const processed = (db: Database<EmailDatabase>, eventId: string) =>
   db.db.selectFrom('processed_events').select('event_id').where('event_id', '=', eventId).executeTakeFirst();

@@ -2,13 +2,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConfigError, createDatabase, loadConfig, sql, type App, type Database, type EventData, type OrderLine } from '@scaleshop/platform';
-import { createTestDatabase, createTestVhost, testLogger, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
+import { ConfigError, loadConfig, sql, type Database, type EventData, type OrderLine } from '@scaleshop/platform';
 import { createPaymentService } from '../src/app.ts';
 import { paymentConfig } from '../src/config.ts';
 import { createProvider } from '../src/provider.ts';
 import type { PaymentDatabase } from '../src/schema.ts';
-import { connectTestBroker, envelopeOf, waitFor, type TestBroker } from '@scaleshop/platform/testing';
+import { envelopeOf, startServiceHarness, testLogger, waitFor, type ServiceHarness } from '@scaleshop/platform/testing';
 
 const items: OrderLine[] = [
   { product_id: 1, name: 'Gaming Laptop', price: '1299.99', quantity: 2 },
@@ -19,46 +18,16 @@ function reserved(overrides: Partial<EventData['inventory.reserved']> = {}): Eve
   return { order_id: randomUUID(), user_id: randomUUID(), user_email: 'buyer@example.com', items, total_amount: '2625.45', ...overrides };
 }
 
-interface Harness {
-  app: App;
-  db: Database<PaymentDatabase>;
-  broker: TestBroker;
-  close(): Promise<void>;
-}
+type Harness = ServiceHarness<PaymentDatabase>;
 
 /** A payment service on a database and a broker virtual host of its own, consuming already. */
-async function startHarness(label: string, overrides: Record<string, string> = {}): Promise<Harness> {
-  const closers: Array<() => Promise<unknown>> = [];
-  const close = async () => {
-    for (const closer of closers.reverse()) await closer().catch(() => {});
-  };
-  try {
-    const database: TestDatabase = await createTestDatabase(label);
-    closers.push(() => database.drop());
-    const vhost: TestVhost = await createTestVhost(label);
-    closers.push(() => vhost.drop());
-    const config = loadConfig(paymentConfig, {
-      DATABASE_URL: database.url,
-      DATABASE_POOL_MAX: '3',
-      RABBITMQ_URL: vhost.url,
-      RETRY_DELAYS_MS: '50,100',
-      OUTBOX_POLL_INTERVAL_MS: '50',
-      PAYMENT_LATENCY_MS: '0',
-      ...overrides,
-    });
-    const app = await createPaymentService(config, testLogger('payment'));
-    closers.push(() => app.close());
-    const db = createDatabase<PaymentDatabase>({ url: database.url, poolMax: 1, logger: testLogger('payment'), applicationName: 'payment-test' });
-    closers.push(() => db.close());
-    const broker = await connectTestBroker(vhost.url, ['payment.*']);
-    closers.push(() => broker.close());
-    await broker.waitForConsumer('payment.inventory');
-    return { app, db, broker, close };
-  } catch (error) {
-    await close();
-    throw error;
-  }
-}
+const startHarness = (label: string, overrides: Record<string, string> = {}): Promise<Harness> =>
+  startServiceHarness({
+    label,
+    observe: ['payment.*'],
+    consumes: 'payment.inventory',
+    start: (environment) => createPaymentService(loadConfig(paymentConfig, { ...environment, PAYMENT_LATENCY_MS: '0', ...overrides }), testLogger('payment')),
+  });
 
 const paymentsOf = (db: Database<PaymentDatabase>, orderId: string) =>
   db.db.selectFrom('payments').selectAll().where('order_id', '=', orderId).execute();

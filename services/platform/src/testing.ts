@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { dropDatabase, ensureDatabaseExists } from './database.ts';
+import { createDatabase, dropDatabase, ensureDatabaseExists, type Database } from './database.ts';
+import type { App } from './http-app.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { connectTestBroker, type TestBroker } from './test-broker.ts';
 
 /** The server tests create their databases on; each test file gets databases of its own. */
 export const testPostgresUrl = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -43,6 +45,55 @@ export async function createTestVhost(label: string): Promise<TestVhost> {
   return { url: url.toString(), name, drop: async () => void (await run('rabbitmqctl', ['-q', 'delete_vhost', name])) };
 }
 export * from './test-broker.ts';
+
+export interface ServiceHarness<DB> {
+  app: App;
+  /** The service's database, for the test to look at what it wrote. */
+  db: Database<DB>;
+  broker: TestBroker;
+  close(): Promise<void>;
+}
+
+/**
+ * A saga service on a database and a broker virtual host of its own, consuming already.
+ * `start` parses its config from the environment given (database, virtual host, short
+ * retries, fast polling) plus its own settings; `observe` are the routing keys whose events
+ * the test broker records, `consumes` the queue to wait for.
+ */
+export async function startServiceHarness<DB>(options: {
+  label: string;
+  start: (environment: Record<string, string>) => Promise<App>;
+  observe: readonly string[];
+  consumes: string;
+}): Promise<ServiceHarness<DB>> {
+  const closers: Array<() => Promise<unknown>> = [];
+  const close = async () => {
+    for (const closer of closers.reverse()) await closer().catch(() => {});
+  };
+  try {
+    const database = await createTestDatabase(options.label);
+    closers.push(() => database.drop());
+    const vhost = await createTestVhost(options.label);
+    closers.push(() => vhost.drop());
+    const app = await options.start({
+      DATABASE_URL: database.url,
+      DATABASE_POOL_MAX: '3',
+      RABBITMQ_URL: vhost.url,
+      RETRY_DELAYS_MS: '50,100',
+      OUTBOX_POLL_INTERVAL_MS: '50',
+    });
+    closers.push(() => app.close());
+    const db = createDatabase<DB>({ url: database.url, poolMax: 1, logger: testLogger(options.label), applicationName: `${options.label}-test` });
+    closers.push(() => db.close());
+    const broker = await connectTestBroker(vhost.url, options.observe);
+    closers.push(() => broker.close());
+    await broker.waitForConsumer(options.consumes);
+    return { app, db, broker, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
 
 /** One span as an OTLP/HTTP JSON export carries it, with its service's resource attributes. */
 export interface ReceivedSpan {
