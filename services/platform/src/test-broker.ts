@@ -23,13 +23,17 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 }
 
 export interface TestBroker {
-  publish(envelope: EventEnvelope): Promise<void>;
+  /** Publishes the envelopes as the platform's relay would, in order, and waits for the broker's confirms. */
+  publish(...envelopes: EventEnvelope[]): Promise<void>;
   /** Every event seen on the observed routing keys, in arrival order, with when it arrived. */
   received: Array<{ event: EventEnvelope; at: number }>;
   eventsFor(orderId: string): EventEnvelope[];
   nextEventFor(orderId: string, timeoutMs?: number): Promise<EventEnvelope>;
-  /** Resolves once `queue` has a consumer: until the service has declared and subscribed to it, a published event would have nowhere to go. */
-  waitForConsumer(queue: string, timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves once `queue` has `count` consumers (default one): until the service has declared
+   * and subscribed to it, a published event would have nowhere to go.
+   */
+  waitForConsumer(queue: string, options?: { count?: number; timeoutMs?: number }): Promise<void>;
   /** Messages waiting in a queue, and its consumers; undefined when it does not exist. */
   inspect(queue: string): Promise<{ messageCount: number; consumerCount: number } | undefined>;
   /** Takes the next message off a queue, with its headers; undefined when the queue is empty. */
@@ -69,17 +73,19 @@ export async function connectTestBroker(url: string, observe: readonly string[])
     return {
       received,
       eventsFor,
-      async publish(envelope) {
-        publisher.publish(exchangeName, envelope.type, Buffer.from(JSON.stringify(envelope)), {
-          messageId: envelope.id,
-          type: envelope.type,
-          contentType: 'application/json',
-          persistent: true,
-        });
+      async publish(...envelopes) {
+        for (const envelope of envelopes) {
+          publisher.publish(exchangeName, envelope.type, Buffer.from(JSON.stringify(envelope)), {
+            messageId: envelope.id,
+            type: envelope.type,
+            contentType: 'application/json',
+            persistent: true,
+          });
+        }
         await publisher.waitForConfirms();
       },
-      async waitForConsumer(queue, timeoutMs) {
-        await waitFor(`a consumer on ${queue}`, async () => ((await inspect(queue))?.consumerCount ?? 0) > 0, timeoutMs);
+      async waitForConsumer(queue, { count = 1, timeoutMs } = {}) {
+        await waitFor(`${count} consumer(s) on ${queue}`, async () => ((await inspect(queue))?.consumerCount ?? 0) >= count, timeoutMs);
       },
       nextEventFor: (orderId, timeoutMs) => waitFor(`an event for order ${orderId}`, async () => eventsFor(orderId)[0], timeoutMs),
       inspect,
@@ -101,4 +107,27 @@ export async function connectTestBroker(url: string, observe: readonly string[])
     await connection.close().catch(() => {});
     throw error;
   }
+}
+
+/**
+ * Waits until every queue named `prefix`… in the virtual host (the queue, its retry and
+ * dead-letter queues) is empty, counting messages delivered but not yet acked, which the AMQP
+ * answer to checkQueue leaves out.
+ */
+export async function queuesDrained(vhost: string, prefix: string, timeoutMs?: number): Promise<void> {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const run = promisify(execFile);
+  await waitFor(
+    `the ${prefix} queues to drain`,
+    async () => {
+      const { stdout } = await run('rabbitmqctl', ['-q', 'list_queues', '-p', vhost, '--no-table-headers', 'name', 'messages']);
+      return stdout
+        .split('\n')
+        .map((line) => line.trim().split(/\s+/))
+        .filter(([name]) => name?.startsWith(prefix))
+        .every(([, messages]) => messages === '0');
+    },
+    timeoutMs,
+  );
 }

@@ -2,12 +2,21 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
-import { createDatabase, identityHeadersFor, loadConfig, type App, type Database, type EventData, type Logger } from '@scaleshop/platform';
-import { createTestDatabase, createTestVhost, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
+import { createDatabase, identityHeadersFor, loadConfig, type App, type Database, type EventData, type EventEnvelope, type Logger } from '@scaleshop/platform';
+import {
+  connectTestBroker,
+  createTestDatabase,
+  createTestVhost,
+  envelopeOf as envelope,
+  queuesDrained,
+  waitFor,
+  type TestBroker,
+  type TestDatabase,
+  type TestVhost,
+} from '@scaleshop/platform/testing';
 import { createProductService } from '../src/app.ts';
 import { productConfig } from '../src/config.ts';
 import type { ProductDatabase } from '../src/schema.ts';
-import { connectTestBroker, envelope, queuesDrained, until, type Observed, type TestBroker } from './test-broker.ts';
 
 const admin = identityHeadersFor({ id: '00000000-0000-4000-8000-000000000001', email: 'admin@example.com', role: 'admin' });
 const customer = { user_id: '00000000-0000-4000-8000-000000000002', user_email: 'c@example.com' };
@@ -62,7 +71,6 @@ describe('product service in the checkout saga', () => {
   let vhost: TestVhost;
   let app: App;
   let broker: TestBroker;
-  let observed: Observed;
   let db: Database<ProductDatabase>;
   let productCount = 0;
 
@@ -70,9 +78,8 @@ describe('product service in the checkout saga', () => {
     [database, vhost] = await Promise.all([createTestDatabase('product_saga'), createTestVhost('product')]);
     app = await start(database, vhost);
     db = createDatabase<ProductDatabase>({ url: database.url, poolMax: 2, logger, applicationName: 'product-saga-test' });
-    broker = await connectTestBroker(vhost.url);
-    observed = await broker.observe('inventory.*');
-    await broker.waitForConsumers('product.orders', 1);
+    broker = await connectTestBroker(vhost.url, ['inventory.*']);
+    await broker.waitForConsumer('product.orders');
   });
 
   after(async () => {
@@ -103,7 +110,10 @@ describe('product service in the checkout saga', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 
-  const inventoryEventsAbout = (orderId: string) => observed.events.filter((event) => (event.data as { order_id: string }).order_id === orderId);
+  /** The inventory events seen so far, and those of `type` about `orderId`. */
+  const inventoryEvents = (): EventEnvelope[] => broker.received.map((entry) => entry.event);
+  const about = (type: string, orderId: string) => broker.eventsFor(orderId).filter((event) => event.type === type);
+  const until = (done: () => boolean | Promise<boolean>, what: string, timeoutMs?: number) => waitFor(what, async () => done(), timeoutMs);
 
   test('an order whose stock is there is reserved: stock taken, inventory.reserved emitted with the order', async () => {
     const [laptop, mouse] = [await newProduct(10), await newProduct(4)];
@@ -113,11 +123,11 @@ describe('product service in the checkout saga', () => {
     assert.deepEqual(await stockByIds(), [10, 4]);
 
     const placed = order([{ product_id: laptop.id, quantity: 3 }, { product_id: mouse.id, quantity: 4 }]);
-    await broker.publish([envelope('order.created', placed)]);
-    await observed.until(() => observed.about('inventory.reserved', placed.order_id).length === 1, 'inventory.reserved');
+    await broker.publish(envelope('order.created', placed));
+    await until(() => about('inventory.reserved', placed.order_id).length === 1, 'inventory.reserved');
 
     const { order_id, user_id, user_email, items, total_amount } = placed;
-    assert.deepEqual(observed.about('inventory.reserved', placed.order_id)[0]!.data, { order_id, user_id, user_email, items, total_amount });
+    assert.deepEqual(about('inventory.reserved', placed.order_id)[0]!.data, { order_id, user_id, user_email, items, total_amount });
     assert.equal(await stockOf(laptop.id), 7);
     assert.equal(await stockOf(mouse.id), 0);
     const reservation = await reservationOf(placed.order_id);
@@ -128,17 +138,17 @@ describe('product service in the checkout saga', () => {
     await until(async () => (await app.inject({ url: `/products/${laptop.id}` })).json().stock === 7, 'the cached stock to follow the reservation');
     await until(async () => JSON.stringify(await stockByIds()) === '[7,0]', 'the cached lookup by ids to follow the reservation');
     await settled();
-    assert.equal(inventoryEventsAbout(placed.order_id).length, 1);
+    assert.equal(broker.eventsFor(placed.order_id).length, 1);
   });
 
   test('an order one of whose products is short is rejected, and no stock is taken for any', async () => {
     const [plenty, scarce] = [await newProduct(5), await newProduct(1)];
     const placed = order([{ product_id: plenty.id, quantity: 2 }, { product_id: scarce.id, quantity: 2 }]);
-    await broker.publish([envelope('order.created', placed)]);
-    await observed.until(() => observed.about('inventory.rejected', placed.order_id).length === 1, 'inventory.rejected');
+    await broker.publish(envelope('order.created', placed));
+    await until(() => about('inventory.rejected', placed.order_id).length === 1, 'inventory.rejected');
 
     const { order_id, user_id, user_email, items, total_amount } = placed;
-    assert.deepEqual(observed.about('inventory.rejected', placed.order_id)[0]!.data, {
+    assert.deepEqual(about('inventory.rejected', placed.order_id)[0]!.data, {
       order_id,
       user_id,
       user_email,
@@ -150,15 +160,15 @@ describe('product service in the checkout saga', () => {
     assert.equal(await stockOf(scarce.id), 1);
     assert.equal(await reservationOf(placed.order_id), undefined);
     await settled();
-    assert.equal(inventoryEventsAbout(placed.order_id).length, 1);
+    assert.equal(broker.eventsFor(placed.order_id).length, 1);
   });
 
   test('an order naming a product that does not exist is rejected', async () => {
     const known = await newProduct(5);
     const placed = order([{ product_id: known.id, quantity: 1 }, { product_id: 999_999, quantity: 1 }]);
-    await broker.publish([envelope('order.created', placed)]);
-    await observed.until(() => observed.about('inventory.rejected', placed.order_id).length === 1, 'inventory.rejected');
-    assert.equal((observed.about('inventory.rejected', placed.order_id)[0]!.data as { reason: string }).reason, 'product 999999 does not exist');
+    await broker.publish(envelope('order.created', placed));
+    await until(() => about('inventory.rejected', placed.order_id).length === 1, 'inventory.rejected');
+    assert.equal((about('inventory.rejected', placed.order_id)[0]!.data as { reason: string }).reason, 'product 999999 does not exist');
     assert.equal(await stockOf(known.id), 5);
     assert.equal(await reservationOf(placed.order_id), undefined);
   });
@@ -167,29 +177,29 @@ describe('product service in the checkout saga', () => {
     const product = await newProduct(10);
     const placed = order([{ product_id: product.id, quantity: 3 }]);
     const event = envelope('order.created', placed);
-    await broker.publish([event, event]);
-    await observed.until(() => observed.about('inventory.reserved', placed.order_id).length >= 1, 'inventory.reserved');
+    await broker.publish(event, event);
+    await until(() => about('inventory.reserved', placed.order_id).length >= 1, 'inventory.reserved');
     // And the same order again under a new event id, as a republishing order service would send it.
-    await broker.publish([envelope('order.created', placed)]);
+    await broker.publish(envelope('order.created', placed));
     await settled();
     assert.equal(await stockOf(product.id), 7);
-    assert.equal(inventoryEventsAbout(placed.order_id).length, 1);
+    assert.equal(broker.eventsFor(placed.order_id).length, 1);
   });
 
   test('payment.failed gives the reserved stock back exactly once, however often it arrives', async () => {
     const product = await newProduct(10);
     const placed = order([{ product_id: product.id, quantity: 4 }]);
-    await broker.publish([envelope('order.created', placed)]);
-    await observed.until(() => observed.about('inventory.reserved', placed.order_id).length === 1, 'inventory.reserved');
+    await broker.publish(envelope('order.created', placed));
+    await until(() => about('inventory.reserved', placed.order_id).length === 1, 'inventory.reserved');
     assert.equal(await stockOf(product.id), 6);
 
     const failed = envelope('payment.failed', paymentFailed(placed));
-    await broker.publish([failed, failed, envelope('payment.failed', paymentFailed(placed))]);
-    await observed.until(() => observed.about('inventory.released', placed.order_id).length >= 1, 'inventory.released');
+    await broker.publish(failed, failed, envelope('payment.failed', paymentFailed(placed)));
+    await until(() => about('inventory.released', placed.order_id).length >= 1, 'inventory.released');
     await settled();
 
     assert.equal(await stockOf(product.id), 10);
-    const released = observed.about('inventory.released', placed.order_id);
+    const released = about('inventory.released', placed.order_id);
     assert.equal(released.length, 1);
     const { order_id, user_id, user_email, items } = placed;
     assert.deepEqual(released[0]!.data, { order_id, user_id, user_email, items });
@@ -201,13 +211,13 @@ describe('product service in the checkout saga', () => {
   test('payment.failed for an order whose stock was never reserved changes nothing', async () => {
     const product = await newProduct(1);
     const placed = order([{ product_id: product.id, quantity: 2 }]);
-    await broker.publish([envelope('order.created', placed)]);
-    await observed.until(() => observed.about('inventory.rejected', placed.order_id).length === 1, 'inventory.rejected');
-    await broker.publish([envelope('payment.failed', paymentFailed(placed)), envelope('payment.failed', paymentFailed(order([{ product_id: product.id, quantity: 1 }])))]);
+    await broker.publish(envelope('order.created', placed));
+    await until(() => about('inventory.rejected', placed.order_id).length === 1, 'inventory.rejected');
+    await broker.publish(envelope('payment.failed', paymentFailed(placed)), envelope('payment.failed', paymentFailed(order([{ product_id: product.id, quantity: 1 }]))));
     await settled();
     assert.equal(await stockOf(product.id), 1);
-    assert.equal(inventoryEventsAbout(placed.order_id).length, 1);
-    assert.equal(observed.events.filter((event) => event.type === 'inventory.released' && (event.data as { items: Line[] }).items[0]?.product_id === product.id).length, 0);
+    assert.equal(broker.eventsFor(placed.order_id).length, 1);
+    assert.equal(inventoryEvents().filter((event) => event.type === 'inventory.released' && (event.data as { items: Line[] }).items[0]?.product_id === product.id).length, 0);
   });
 
   test('two replicas handling 30 orders at once for 5 in stock reserve exactly 5 and never oversell', async () => {
@@ -216,19 +226,19 @@ describe('product service in the checkout saga', () => {
     assert.equal(patched.statusCode, 200);
     const replica = await start(database, vhost, { SEED_CATALOG: 'false' });
     try {
-      await broker.waitForConsumers('product.orders', 2);
+      await broker.waitForConsumer('product.orders', { count: 2 });
       failures.length = 0;
       const orders = Array.from({ length: 30 }, () => order([{ product_id: product.id, quantity: 1 }]));
       const ids = new Set(orders.map((placed) => placed.order_id));
-      const answered = () => observed.events.filter((event) => ids.has((event.data as { order_id: string }).order_id));
+      const answered = () => inventoryEvents().filter((event) => ids.has((event.data as { order_id: string }).order_id));
 
       let lowest = Infinity;
       let sampling = true;
       const sampler = (async () => {
         while (sampling) lowest = Math.min(lowest, await stockOf(product.id));
       })();
-      await broker.publish(orders.map((placed) => envelope('order.created', placed)));
-      await observed.until(() => answered().length >= 30, '30 answers', 20_000);
+      await broker.publish(...orders.map((placed) => envelope('order.created', placed)));
+      await until(() => answered().length >= 30, '30 answers', 20_000);
       sampling = false;
       await sampler;
       await settled();
