@@ -1,10 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
-import { createDatabase, exchangeName, loadConfig, type App, type Database, type EventData, type EventEnvelope } from '@scaleshop/platform';
-import { createTestDatabase, createTestVhost, testLogger, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
+import { createDatabase, loadConfig, type App, type Database, type EventData, type EventEnvelope } from '@scaleshop/platform';
+import { connectTestBroker, createTestDatabase, createTestVhost, testLogger, waitFor, type TestBroker, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
 import { createCartService } from '../src/app.ts';
 import { cartConfig } from '../src/config.ts';
 import type { CartDatabase } from '../src/schema.ts';
@@ -27,21 +25,14 @@ function orderCreated(userId: string, productIds: number[]): EventEnvelope<Event
   };
 }
 
-async function until(done: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const until = (done: () => Promise<boolean>, what: string) => waitFor(what, done);
 
 describe('cart service in the checkout saga', () => {
   let database: TestDatabase;
   let vhost: TestVhost;
   let app: App;
   let db: Database<CartDatabase>;
-  let connection: ChannelModel;
-  let publisher: ConfirmChannel;
+  let broker: TestBroker;
 
   before(async () => {
     [database, vhost] = await Promise.all([createTestDatabase('cart_saga'), createTestVhost('cart')]);
@@ -60,35 +51,18 @@ describe('cart service in the checkout saga', () => {
       testLogger('cart'),
     );
     db = createDatabase<CartDatabase>({ url: database.url, poolMax: 1, logger: testLogger('cart'), applicationName: 'cart-saga-test' });
-    connection = await amqp.connect(vhost.url);
-    publisher = await connection.createConfirmChannel();
-    await until(async () => {
-      // checkQueue closes the channel when the queue does not exist yet, so each look gets its own.
-      const channel = await connection.createChannel();
-      channel.on('error', () => {});
-      try {
-        return (await channel.checkQueue('cart.orders')).consumerCount >= 1;
-      } catch {
-        return false;
-      } finally {
-        await channel.close().catch(() => {});
-      }
-    }, 'the cart to consume cart.orders');
+    broker = await connectTestBroker(vhost.url, []);
+    await broker.waitForConsumer('cart.orders');
   });
 
   after(async () => {
-    await connection?.close();
+    await broker?.close();
     await app?.close();
     await db?.close();
     await Promise.all([vhost?.drop(), database?.drop()]);
   });
 
-  async function publish(...events: EventEnvelope[]): Promise<void> {
-    for (const event of events) {
-      publisher.publish(exchangeName, event.type, Buffer.from(JSON.stringify(event)), { messageId: event.id, type: event.type, contentType: 'application/json', persistent: true });
-    }
-    await publisher.waitForConfirms();
-  }
+  const publish = (...events: EventEnvelope[]) => broker.publish(...events);
 
   /** The consumer marks an event processed in the transaction that applied it. */
   const handled = (event: EventEnvelope) =>
