@@ -4,11 +4,9 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import Fastify, { type FastifyInstance } from 'fastify';
 import {
   createDatabase,
-  exchangeName,
   identityHeadersFor,
   loadConfig,
   sql,
@@ -19,7 +17,7 @@ import {
   type EventEnvelope,
   type EventType,
 } from '@scaleshop/platform';
-import { createTestDatabase, createTestVhost, testLogger, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
+import { connectTestBroker, createTestDatabase, createTestVhost, envelopeOf, testLogger, waitFor, type TestBroker, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
 import { createOrderService } from '../src/app.ts';
 import { orderConfig } from '../src/config.ts';
 import type { OrderDatabase } from '../src/schema.ts';
@@ -56,15 +54,8 @@ const party = ({ order_id, user_id, user_email }: { order_id: string; user_id: s
 const isoTimestamp = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await check();
-    if (result !== undefined && result !== false) return result;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
+const eventually = <T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs?: number): Promise<T> =>
+  waitFor(what, async () => check(), timeoutMs);
 
 interface OrderBody {
   id: string;
@@ -86,15 +77,13 @@ describe('order service', () => {
   let replica: App;
   let isolatedApp: App | undefined;
   let db: Database<OrderDatabase>;
-  let connection: ChannelModel;
-  let publisher: ConfirmChannel;
-  let observer: Channel;
+  let broker: TestBroker;
 
   /** What the stand-in cart service answers, by user id: lines, or a status to fail with. */
   const carts = new Map<string, Line[] | number>();
   const cartRequests: { userId: unknown; email: unknown; role: unknown; requestId: unknown }[] = [];
   /** Every order.created the service published, as the other services would receive it. */
-  const created: EventEnvelope<EventData['order.created']>[] = [];
+  const created = () => broker.received.map((entry) => entry.event as EventEnvelope<EventData['order.created']>);
 
   const config = (overrides: Record<string, string>) =>
     loadConfig(orderConfig, {
@@ -127,23 +116,11 @@ describe('order service', () => {
     replica = await createOrderService(config({ SYNC_CHECKOUT_TIMEOUT_MS: '400' }), testLogger('order-replica'));
     db = createDatabase<OrderDatabase>({ url: database.url, poolMax: 2, logger: testLogger('order'), applicationName: 'order-test' });
 
-    connection = await amqp.connect(vhost.url);
-    publisher = await connection.createConfirmChannel();
-    observer = await connection.createChannel();
-    await observer.assertExchange(exchangeName, 'topic', { durable: true });
-    const { queue } = await observer.assertQueue('', { exclusive: true });
-    await observer.bindQueue(queue, exchangeName, 'order.created');
-    await observer.consume(
-      queue,
-      (message) => {
-        if (message) created.push(JSON.parse(message.content.toString('utf8')));
-      },
-      { noAck: true },
-    );
+    broker = await connectTestBroker(vhost.url, ['order.created']);
   });
 
   after(async () => {
-    await connection?.close().catch(() => {});
+    await broker?.close().catch(() => {});
     await Promise.all([app?.close(), replica?.close(), isolatedApp?.close()]);
     await cartStub?.close();
     await db?.close();
@@ -152,18 +129,11 @@ describe('order service', () => {
 
   /** Publishes as another service of the saga would: confirmed, persistent, routed by type. */
   async function publish<T extends EventType>(type: T, data: EventData[T], id: string = randomUUID()): Promise<string> {
-    const envelope: EventEnvelope<EventData[T]> = { id, type, occurred_at: new Date().toISOString(), data };
-    publisher.publish(exchangeName, type, Buffer.from(JSON.stringify(envelope)), {
-      messageId: id,
-      type,
-      contentType: 'application/json',
-      persistent: true,
-    });
-    await publisher.waitForConfirms();
+    await broker.publish({ ...envelopeOf(type, data), id });
     return id;
   }
 
-  const createdFor = (orderId: string) => created.filter((event) => event.data.order_id === orderId);
+  const createdFor = (orderId: string) => created().filter((event) => event.data.order_id === orderId);
 
   /** The order.created of an order; the other services build their events from it. */
   const createdEvent = (orderId: string) => eventually(() => createdFor(orderId)[0], `order.created of ${orderId}`);
@@ -258,14 +228,14 @@ describe('order service', () => {
 
   test('an empty cart is 400 CART_EMPTY: no order, no event', async () => {
     const customer = newCustomer();
-    const before = created.length;
+    const before = created().length;
     const { statusCode, body } = await checkout(customer, []);
     assert.equal(statusCode, 400);
     assert.equal((body as unknown as { error: { code: string } }).error.code, 'CART_EMPTY');
     const rows = await db.db.selectFrom('orders').select('id').where('user_id', '=', customer.caller.id).execute();
     assert.deepEqual(rows, []);
     await sleep(300);
-    assert.equal(created.slice(before).filter((event) => event.data.user_id === customer.caller.id).length, 0);
+    assert.equal(created().slice(before).filter((event) => event.data.user_id === customer.caller.id).length, 0);
     assert.deepEqual((await app.inject({ url: '/orders', headers: customer.headers })).json(), { items: [], total: 0 });
   });
 
@@ -395,15 +365,10 @@ describe('order service', () => {
       total_amount: '1299.99',
       payment_id: 'pay_ghost',
     });
-    const channel = await connection.createChannel();
-    try {
-      const message = await eventually(async () => (await channel.get('order.saga.dlq', { noAck: true })) || undefined, 'the dead-lettered event');
-      assert.equal(message.properties.messageId, eventId);
-      assert.equal(message.properties.headers?.['x-dead-lettered-from'], 'order.saga');
-      assert.match(String(message.properties.headers?.['x-last-error']), new RegExp(`order ${orderId} does not exist`));
-    } finally {
-      await channel.close();
-    }
+    const message = await eventually(() => broker.take('order.saga.dlq'), 'the dead-lettered event');
+    assert.equal(message.messageId, eventId);
+    assert.equal(message.headers['x-dead-lettered-from'], 'order.saga');
+    assert.match(String(message.headers['x-last-error']), new RegExp(`order ${orderId} does not exist`));
     const orders = await db.db.selectFrom('orders').select('id').where('id', '=', orderId).execute();
     assert.deepEqual(orders, []);
   });
@@ -489,7 +454,7 @@ describe('order service', () => {
     let answered = false;
     void answer.then(() => (answered = true));
 
-    const { data } = await eventually(() => created.find((event) => event.data.user_id === customer.caller.id), 'the sync order\'s order.created');
+    const { data } = await eventually(() => created().find((event) => event.data.user_id === customer.caller.id), 'the sync order\'s order.created');
     await sleep(300);
     await publish('inventory.reserved', data);
     await sleep(200);
@@ -514,7 +479,7 @@ describe('order service', () => {
     const customer = newCustomer();
     carts.set(customer.caller.id, [laptop]);
     const answer = app.inject({ method: 'POST', url: '/orders/checkout?mode=sync', headers: customer.headers });
-    const { data } = await eventually(() => created.find((event) => event.data.user_id === customer.caller.id), 'the sync order\'s order.created');
+    const { data } = await eventually(() => created().find((event) => event.data.user_id === customer.caller.id), 'the sync order\'s order.created');
     await sleep(200);
     await publish('inventory.rejected', { ...data, reason: 'out of stock' });
     const response = await answer;
@@ -543,7 +508,7 @@ describe('order service', () => {
       const customer = newCustomer();
       carts.set(customer.caller.id, [pens]);
       const answer = fetch(`http://127.0.0.1:${port}/orders/checkout?mode=sync`, { method: 'POST', headers: customer.headers });
-      await eventually(() => created.find((event) => event.data.user_id === customer.caller.id), 'the sync order\'s order.created');
+      await eventually(() => created().find((event) => event.data.user_id === customer.caller.id), 'the sync order\'s order.created');
       const closing = performance.now();
       const [response] = await Promise.all([answer, stopping.close().then(() => (closed = true))]);
       assert.ok(performance.now() - closing < 5_000, 'closed promptly, connection included');

@@ -36,8 +36,8 @@ export interface TestBroker {
   waitForConsumer(queue: string, options?: { count?: number; timeoutMs?: number }): Promise<void>;
   /** Messages waiting in a queue, and its consumers; undefined when it does not exist. */
   inspect(queue: string): Promise<{ messageCount: number; consumerCount: number } | undefined>;
-  /** Takes the next message off a queue, with its headers; undefined when the queue is empty. */
-  take(queue: string): Promise<{ event: EventEnvelope; headers: Record<string, unknown> } | undefined>;
+  /** Takes the next message off a queue, with its AMQP message id and headers; undefined when the queue is empty. */
+  take(queue: string): Promise<{ event: EventEnvelope; messageId: unknown; headers: Record<string, unknown> } | undefined>;
   close(): Promise<void>;
 }
 
@@ -94,7 +94,11 @@ export async function connectTestBroker(url: string, observe: readonly string[])
         try {
           const message = await channel.get(name, { noAck: true });
           if (!message) return undefined;
-          return { event: JSON.parse(message.content.toString('utf8')) as EventEnvelope, headers: (message.properties.headers ?? {}) as Record<string, unknown> };
+          return {
+            event: JSON.parse(message.content.toString('utf8')) as EventEnvelope,
+            messageId: message.properties.messageId,
+            headers: (message.properties.headers ?? {}) as Record<string, unknown>,
+          };
         } finally {
           await channel.close();
         }
