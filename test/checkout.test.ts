@@ -12,6 +12,7 @@ import pg from 'pg';
 import { dropDatabase } from '@scaleshop/platform';
 import { createTestVhost, type TestVhost } from '@scaleshop/platform/testing';
 import { startShop, type Shop } from '../scripts/local-shop.ts';
+import { callGateway, type GatewayCall } from './gateway-client.ts';
 
 const run = promisify(execFile);
 let shop: Shop;
@@ -20,15 +21,7 @@ let adminToken: string;
 
 const finalStatuses = new Set(['completed', 'rejected', 'payment_failed']);
 
-async function call(method: string, path: string, options: { token?: string; body?: unknown } = {}) {
-  const response = await fetch(`${shop.gatewayUrl}${path}`, {
-    method,
-    headers: { ...(options.body === undefined ? {} : { 'content-type': 'application/json' }), ...(options.token ? { authorization: `Bearer ${options.token}` } : {}) },
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = (method: string, path: string, options?: GatewayCall) => callGateway(shop.gatewayUrl, method, path, options);
 
 async function shopper(name: string): Promise<{ token: string; email: string }> {
   const email = `${name}-${randomBytes(4).toString('hex')}@example.com`;

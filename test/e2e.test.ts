@@ -8,23 +8,12 @@ import { randomBytes } from 'node:crypto';
 import { dropDatabase } from '@scaleshop/platform';
 import { createTestVhost, type TestVhost } from '@scaleshop/platform/testing';
 import { startShop, type Shop } from '../scripts/local-shop.ts';
+import { callGateway, type GatewayCall } from './gateway-client.ts';
 
 let shop: Shop;
 let vhost: TestVhost;
 
-async function call(method: string, path: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
-  const response = await fetch(`${shop.gatewayUrl}${path}`, {
-    method,
-    headers: {
-      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-      ...options.headers,
-    },
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = (method: string, path: string, options?: GatewayCall) => callGateway(shop.gatewayUrl, method, path, options);
 
 async function registerAndLogIn(name: string): Promise<{ token: string; id: string; email: string }> {
   const email = `${name}-${randomBytes(3).toString('hex')}@example.com`;

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { dropDatabase } from '@scaleshop/platform';
 import { createTestVhost, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan, type TestVhost } from '@scaleshop/platform/testing';
 import { startShop, type ServiceName, type Shop } from '../scripts/local-shop.ts';
+import { callGateway, type GatewayCall } from './gateway-client.ts';
 
 const SERVER = 2;
 const PRODUCER = 4;
@@ -20,15 +21,7 @@ let vhost: TestVhost;
 let receiver: OtlpReceiver;
 const logLines: Array<{ service: ServiceName; line: Record<string, unknown> }> = [];
 
-async function call(method: string, path: string, options: { token?: string; body?: unknown } = {}) {
-  const response = await fetch(`${shop.gatewayUrl}${path}`, {
-    method,
-    headers: { ...(options.body === undefined ? {} : { 'content-type': 'application/json' }), ...(options.token ? { authorization: `Bearer ${options.token}` } : {}) },
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = (method: string, path: string, options?: GatewayCall) => callGateway(shop.gatewayUrl, method, path, options);
 
 async function eventually<T>(read: () => T | Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
