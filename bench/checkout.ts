@@ -11,13 +11,13 @@
  * Shoppers are synthetic (bench/shop.ts): no password hashing sits in the measured path.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { createDatabase, dropDatabase, ensureDatabaseExists, migrateToLatest, outboxEntry } from '@scaleshop/platform';
 import { testLogger } from '@scaleshop/platform/testing';
 import { migrations as orderMigrations } from '../services/order/src/migrations.ts';
 import { insertOrder } from '../services/order/src/repository.ts';
 import type { OrderDatabase } from '../services/order/src/schema.ts';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { cpuPerUnit, cpuSnapshot, formatCpu } from './cpu.ts';
 import { openLoop, percentile } from './open-loop.ts';
 import { catalogSize, checkoutRequest, prepareShoppers, sagaCompletionTimes, startBenchShop, stopBenchShop, waitForFinalStatuses } from './shop.ts';

@@ -26,6 +26,11 @@ export function processCpuMs(pid: number | undefined): number {
   }
 }
 
+/** The CPU all of the shop's services have used so far, in ms; NaN when one cannot be read. */
+export function servicesCpuMs(shop: Shop): number {
+  return Object.values(shop.services).reduce((sum, service) => sum + processCpuMs(service.process().pid), 0);
+}
+
 /** The summed CPU of every process whose command name is one of `names` (e.g. all Postgres backends). */
 function cpuOfCommands(names: readonly string[]): number {
   let total = 0;

@@ -17,11 +17,10 @@
  * the load. BENCH_ROUNDS (default 2) repeats off/on, alternating which goes first, and reports
  * medians.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { repositoryRoot, type Shop } from '../scripts/local-shop.ts';
+import { repositoryRoot } from '../scripts/local-shop.ts';
+import { servicesCpuMs } from './cpu.ts';
 import { startServer, stopServer } from './measure.ts';
 import { openLoop, type OpenLoopResult } from './open-loop.ts';
 import { catalogSize, checkoutRequest, prepareShoppers, sagaCompletionTimes, startBenchShop, stopBenchShop, waitForFinalStatuses } from './shop.ts';
@@ -48,27 +47,6 @@ interface Run {
 
 const sinkUrl = `http://127.0.0.1:${sinkPort}`;
 
-const clockTicks = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** CPU time (user + system, ms) the shop's processes have used so far; NaN where /proc is missing. */
-function shopCpuMs(shop: Shop): number {
-  let ticks = 0;
-  for (const service of Object.values(shop.services)) {
-    try {
-      const fields = readFileSync(`/proc/${service.process().pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      return Number.NaN;
-    }
-  }
-  return (ticks * 1000) / clockTicks;
-}
 const sinkStats = async () => (await (await fetch(`${sinkUrl}/stats`)).json()) as { exports: number; bytes: number };
 
 async function measure(mode: Mode, round: number): Promise<Run> {
@@ -85,16 +63,16 @@ async function measure(mode: Mode, round: number): Promise<Run> {
     await openLoop({ origin, rate: 20, seconds: warmupCheckouts / 20, request: (i) => checkoutRequest(shoppers[i]!) });
     await waitForFinalStatuses(bench.shop, warmupCheckouts, 30_000);
 
-    const catalogCpu = shopCpuMs(bench.shop);
+    const catalogCpu = servicesCpuMs(bench.shop);
     const catalog = await openLoop({ origin, rate: catalogRate, seconds, request: (i) => ({ method: 'GET', path: `/api/products/${(i % catalogSize) + 1}` }) });
-    const catalogCpuMs = (shopCpuMs(bench.shop) - catalogCpu) / catalog.completed;
+    const catalogCpuMs = (servicesCpuMs(bench.shop) - catalogCpu) / catalog.completed;
 
     await sleep(500);
     const since = new Date();
-    const checkoutCpu = shopCpuMs(bench.shop);
+    const checkoutCpu = servicesCpuMs(bench.shop);
     const checkout = await openLoop({ origin, rate: checkoutRate, seconds, request: (i) => checkoutRequest(shoppers[warmupCheckouts + i]!) });
     await waitForFinalStatuses(bench.shop, shoppers.length, 60_000);
-    const checkoutCpuMs = (shopCpuMs(bench.shop) - checkoutCpu) / checkout.completed;
+    const checkoutCpuMs = (servicesCpuMs(bench.shop) - checkoutCpu) / checkout.completed;
     const saga = await sagaCompletionTimes(bench.shop, since);
 
     await sleep(mode === 'on' ? 6_000 : 0); // the last batches of spans (the batch processor exports every 5 s)
