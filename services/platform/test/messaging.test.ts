@@ -96,6 +96,10 @@ after(async () => {
 describe('consumer', () => {
   let messaging: Messaging<TestTables>;
   let failuresLeft = 0;
+  /** Events whose handler throws, by id, with how many more times. */
+  const failing = new Map<string, number>();
+  /** Events whose handler holds its transaction open a while, so that the next deliveries pile up. */
+  const slow = new Set<string>();
 
   before(async () => {
     messaging = startMessaging({ service: 'test', config: config(), logger, db: db.db });
@@ -105,6 +109,12 @@ describe('consumer', () => {
           failuresLeft--;
           throw new Error('transient failure');
         }
+        const failuresOfThis = failing.get(event.id) ?? 0;
+        if (failuresOfThis > 0) {
+          failing.set(event.id, failuresOfThis - 1);
+          throw new Error('this event fails');
+        }
+        if (slow.has(event.id)) await sql`select pg_sleep(0.3)`.execute(trx);
         await sql`insert into effects (event_id, note) values (${event.id}, 'handled')`.execute(trx);
       },
     });
@@ -154,6 +164,43 @@ describe('consumer', () => {
     assert.equal(await replayDeadLetters(vhost.url, 'cart.orders'), 1);
     await eventually(effectCount, (n) => n === before + 1);
     assert.equal(await effectCount(), before + 1);
+    assert.equal((await channel.checkQueue('cart.orders.dlq')).messageCount, 0);
+  });
+
+  const effectsOf = async (ids: string[]) =>
+    (await sql<{ event_id: string; n: number }>`select event_id, count(*)::int as n from effects where event_id = any(${ids}::uuid[]) group by event_id`.execute(db.db)).rows;
+  /** Publishes one slow event, then `count` more while its transaction is still open. */
+  const publishBehindSlowOne = async (count: number, beforePublishing: (events: EventEnvelope[]) => void = () => {}) => {
+    const blocker = orderCreated();
+    slow.add(blocker.id);
+    await publish(blocker);
+    await sleep(100);
+    const events = Array.from({ length: count }, () => orderCreated());
+    beforePublishing(events);
+    await Promise.all(events.map((event) => publish(event)));
+    return events;
+  };
+
+  test('events that arrive while a transaction runs share the next one, each applied once', async () => {
+    const events = await publishBehindSlowOne(8);
+    const ids = events.map((event) => event.id);
+    const applied = await eventually(() => effectsOf(ids), (rows) => rows.length === ids.length);
+    assert.deepEqual(applied.map((row) => row.n), ids.map(() => 1));
+    // now() is the transaction's start: events committed together share it.
+    const { rows } = await sql<{ transactions: number }>`
+      select count(distinct processed_at)::int as transactions from processed_events where event_id = any(${ids}::uuid[])`.execute(db.db);
+    assert.ok(rows[0]!.transactions < ids.length, `8 events in ${rows[0]!.transactions} transactions`);
+  });
+
+  test('an event that fails inside a shared transaction holds back none of the others and is retried alone', async () => {
+    const before = await effectCount();
+    // Three failures: in the shared transaction, alone right after it, and in its first retry.
+    const events = await publishBehindSlowOne(6, (batch) => failing.set(batch[2]!.id, 3));
+    const ids = events.map((event) => event.id);
+    const applied = await eventually(() => effectsOf(ids), (rows) => rows.length === ids.length);
+    assert.deepEqual(applied.map((row) => row.n), ids.map(() => 1), 'every event applied exactly once, the failing one after its retry');
+    assert.equal(failing.get(ids[2]!), 0);
+    assert.equal(await effectCount(), before + ids.length + 1);
     assert.equal((await channel.checkQueue('cart.orders.dlq')).messageCount, 0);
   });
 

@@ -1,12 +1,13 @@
-import { SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Logger } from '../logger.ts';
 import { countDeadLettered, observeConsumed, observeQueueWait, type ConsumerOutcome } from '../metrics.ts';
 import { contextFromHeaders, eventAttributes, tracer } from '../telemetry/spans.ts';
+import { channelAcks, type ChannelAcks } from './acks.ts';
 import type { Broker, ChannelWorker } from './broker.ts';
 import { deadLetterQueueName, retryQueueName, type EventData, type EventEnvelope, type EventsOf, type EventType, type QueueName } from './contracts.ts';
-import { outboxEntry, publishedAtHeader, writeEvent, type OutboxEntry, type OutboxRelay } from './outbox.ts';
+import { outboxEntry, publishedAtHeader, writeEvents, type OutboxEntry, type OutboxRelay } from './outbox.ts';
 
 export interface HandlerContext {
   logger: Logger;
@@ -27,7 +28,7 @@ export interface ConsumerOptions<DB, Q extends QueueName> {
   broker: Broker;
   logger: Logger;
   handlers: HandlerMap<DB, Q>;
-  /** Messages handled at once by this replica. */
+  /** Messages this replica holds at once: the most that wait in `prepare` or go into one transaction. */
   prefetch?: number;
   retryDelaysMs: readonly number[];
   /**
@@ -46,7 +47,35 @@ export interface ConsumerOptions<DB, Q extends QueueName> {
 
 const attemptHeader = 'x-attempt';
 
+/**
+ * How long a transaction of several messages waits for a row lock before it gives up and its
+ * messages are handled one by one: two replicas' batches can lock the same rows in opposite
+ * orders, and Postgres would only find that deadlock after deadlock_timeout (1 s).
+ */
+const batchLockTimeout = '100ms';
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 class PoisonMessageError extends Error {}
+
+/** A parsed message on its way through this consumer. */
+interface Delivery {
+  acks: ChannelAcks;
+  message: ConsumeMessage;
+  event: EventEnvelope;
+  attempt: number;
+  started: number;
+  /** The amqplib instrumentation's consumer span, which continues the publisher's trace. */
+  span: Span | undefined;
+  /** The context the delivery arrived in: its handler, logs and emitted events run in it. */
+  context: Context;
+  logger: Logger;
+  prepared: unknown;
+  /** Whether `prepare` ran, so that `settled` must release what it held. */
+  prepareRan: boolean;
+  /** Resolves once the message is acked or parked. */
+  finished: () => void;
+}
 
 /**
  * Consumes one queue with manual acks. Each message's effects and its event id are committed
@@ -55,11 +84,18 @@ class PoisonMessageError extends Error {}
  * the message unacked for redelivery. A failure is retried through delay queues; after the
  * last delay the message is moved to the dead-letter queue, where `npm run dlq` shows and
  * replays it.
+ *
+ * Messages that arrive while a transaction is running share the next one (as group commit
+ * does): its BEGIN, claim, outbox write and COMMIT are paid once for all of them, so the cost
+ * of a message falls as the load rises, and at low load a message still goes alone and at
+ * once. The handlers of a batch run one after another, exactly as they would in separate
+ * transactions. When a batch fails, its messages are handled again one by one, so that only
+ * the failing one is retried and the others are not held back.
  */
 export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions<DB, Q>): ChannelWorker {
   const { queue, db, broker, logger, handlers, retryDelaysMs } = options;
   const prefetch = options.prefetch ?? 10;
-  let channel: ConfirmChannel | undefined;
+  let channel: ChannelAcks | undefined;
   let consumerTag: string | undefined;
   let stopping = false;
   const inFlight = new Set<Promise<void>>();
@@ -75,13 +111,33 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
     if (typeof candidate !== 'object' || candidate === null || typeof candidate.id !== 'string' || typeof candidate.type !== 'string' || typeof candidate.data !== 'object' || candidate.data === null) {
       throw new PoisonMessageError('not an event envelope {id, type, occurred_at, data}');
     }
+    if (!uuidPattern.test(candidate.id)) throw new PoisonMessageError(`event id "${candidate.id.slice(0, 60)}" is not a UUID`);
     if (!(candidate.type in handlers)) throw new PoisonMessageError(`no handler for event type "${candidate.type}"`);
     return candidate as EventEnvelope;
   };
 
-  const alreadyProcessed = async (eventId: string) => {
-    const found = await sql`select 1 from processed_events where consumer = ${queue} and event_id = ${eventId}`.execute(db);
-    return found.rows.length > 0;
+  /**
+   * "Processed already?" for the consumers with a slow `prepare`, asked for every delivery that
+   * arrives in the same turn of the event loop with one query.
+   */
+  let lookups: Array<{ id: string; answer: (processed: boolean) => void; reject: (error: Error) => void }> = [];
+  const processedBefore = (eventId: string) =>
+    new Promise<boolean>((answer, reject) => {
+      if (lookups.length === 0) setImmediate(lookUp);
+      lookups.push({ id: eventId.toLowerCase(), answer, reject });
+    });
+  const lookUp = () => {
+    const asked = lookups;
+    lookups = [];
+    sql<{ event_id: string }>`select event_id from processed_events where consumer = ${queue} and event_id = any(${asked.map((a) => a.id)}::uuid[])`
+      .execute(db)
+      .then(({ rows }) => {
+        const processed = new Set(rows.map((row) => row.event_id));
+        for (const { id, answer } of asked) answer(processed.has(id));
+      })
+      .catch((error: Error) => {
+        for (const { reject } of asked) reject(error);
+      });
   };
 
   /**
@@ -101,53 +157,132 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
       .end(deliveredAt);
   };
 
-  const handleDelivery = async (target: ConfirmChannel, message: ConsumeMessage) => {
+  const receive = async (acks: ChannelAcks, message: ConsumeMessage) => {
     const started = performance.now();
-    // The amqplib instrumentation's consumer span, which continues the publisher's trace.
     const span = trace.getActiveSpan();
     recordQueueWait(message, span, Date.now());
     const attempt = Number(message.properties.headers?.[attemptHeader] ?? 1);
-    let event: EventEnvelope | undefined;
+    let event: EventEnvelope;
     try {
       event = parse(message);
-      span?.setAttributes({ ...eventAttributes(event), 'messaging.destination.subscription.name': queue, 'messaging.delivery_attempt': attempt });
-      const eventLogger = logger.child({ event_id: event.id, event_type: event.type, queue, attempt });
-      let handled = false;
-      // Only worth a round trip when it can spare slow work; the claim below is the real guard.
-      const skip = options.prepare !== undefined && (await alreadyProcessed(event.id));
-      if (!skip) {
-        try {
-          const prepared = options.prepare ? await options.prepare(event, eventLogger) : undefined;
-          const emitted: OutboxEntry[] = [];
-          handled = await db.transaction().execute(async (trx) => {
-            // The claim and the effects commit together; a concurrent duplicate waits on this row and then finds it.
-            const claimed = await sql`
-              insert into processed_events (consumer, event_id, event_type) values (${queue}, ${event!.id}, ${event!.type})
-              on conflict do nothing returning event_id`.execute(trx);
-            if (claimed.rows.length === 0) return false;
-            const emit = async <T extends EventType>(type: T, data: EventData[T]) => {
-              const entry = options.outbox ? options.outbox.heldEntry(type, data) : outboxEntry(type, data);
-              await writeEvent(trx, entry);
-              emitted.push(entry);
-              return entry.envelope;
-            };
-            const handler = handlers[event!.type as EventsOf<Q>] as EventHandler<DB, EventsOf<Q>>;
-            await handler(event as EventEnvelope<never>, trx, { logger: eventLogger, attempt, prepared, emit });
-            return true;
-          });
-          if (handled) options.outbox?.publishCommitted(emitted);
-        } finally {
-          options.settled?.(event);
-        }
-      }
-      eventLogger.info({ duplicate: !handled }, handled ? 'event handled' : 'event already handled; ignored');
-      settle(span, event.type, handled ? 'handled' : 'duplicate', started);
-      target.ack(message);
     } catch (error) {
-      span?.recordException(error as Error);
-      span?.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-      settle(span, event?.type ?? String(message.properties.type ?? 'unknown'), await fail(target, message, event, attempt, error as Error), started);
+      markFailed(span, error as Error);
+      settle(span, String(message.properties.type ?? 'unknown'), await fail(acks, message, undefined, attempt, error as Error), started);
+      return;
     }
+    span?.setAttributes({ ...eventAttributes(event), 'messaging.destination.subscription.name': queue, 'messaging.delivery_attempt': attempt });
+    const finished = Promise.withResolvers<void>();
+    const delivery: Delivery = {
+      acks,
+      message,
+      event,
+      attempt,
+      started,
+      span,
+      context: context.active(),
+      logger: logger.child({ event_id: event.id, event_type: event.type, queue, attempt }),
+      prepared: undefined,
+      prepareRan: false,
+      finished: finished.resolve,
+    };
+    if (options.prepare) {
+      try {
+        // Only worth a round trip when it can spare slow work; the claim in the transaction is the real guard.
+        if (await processedBefore(event.id)) return complete(delivery, false, 1);
+        delivery.prepareRan = true;
+        delivery.prepared = await options.prepare(event, delivery.logger);
+      } catch (error) {
+        return failDelivery(delivery, error as Error);
+      }
+    }
+    enqueue(delivery);
+    await finished.promise;
+  };
+
+  /** Deliveries ready for their transaction, and whether one is running. */
+  const ready: Delivery[] = [];
+  let committing = false;
+  const enqueue = (delivery: Delivery) => {
+    ready.push(delivery);
+    // Starting on the next turn lets the deliveries of one socket read share the transaction.
+    if (!committing && ready.length === 1) setImmediate(commitNext);
+  };
+  const commitNext = () => {
+    if (committing || ready.length === 0) return;
+    committing = true;
+    const batch = ready.splice(0, prefetch);
+    void commitBatch(batch).finally(() => {
+      committing = false;
+      commitNext();
+    });
+  };
+
+  const commitBatch = async (batch: Delivery[]): Promise<void> => {
+    const emitted: OutboxEntry[] = [];
+    let handled: Set<Delivery>;
+    try {
+      // Statements shared by several messages belong to no message's trace.
+      handled = await context.with(batch.length === 1 ? batch[0]!.context : ROOT_CONTEXT, () => db.transaction().execute((trx) => handleInTransaction(trx, batch, emitted)));
+    } catch (error) {
+      if (batch.length === 1) return failDelivery(batch[0]!, error as Error);
+      logger.info({ queue, messages: batch.length, err: error }, 'a transaction of several messages failed; handling them one by one');
+      for (const delivery of batch) await commitBatch([delivery]);
+      return;
+    }
+    if (emitted.length > 0) options.outbox?.publishCommitted(emitted);
+    for (const delivery of batch) complete(delivery, handled.has(delivery), batch.length);
+  };
+
+  const handleInTransaction = async (trx: Transaction<DB>, batch: readonly Delivery[], emitted: OutboxEntry[]): Promise<Set<Delivery>> => {
+    // The claims and the effects commit together; a concurrent duplicate waits on its row and then finds it.
+    const ids = batch.map((delivery) => delivery.event.id);
+    const types = batch.map((delivery) => delivery.event.type);
+    const lockTimeout = batch.length > 1 ? sql`, set_config('lock_timeout', ${batchLockTimeout}, true)` : sql``;
+    const { rows } = await sql<{ event_id: string }>`
+      insert into processed_events (consumer, event_id, event_type)
+      select ${queue}, id, type from unnest(${ids}::uuid[], ${types}::text[]) as event(id, type)
+      on conflict do nothing
+      returning event_id${lockTimeout}`.execute(trx);
+    const claimed = new Set(rows.map((row) => row.event_id));
+    const handled = new Set<Delivery>();
+    for (const delivery of batch) {
+      // The same event twice in one batch: the first claims it, the second is the duplicate.
+      if (!claimed.delete(delivery.event.id.toLowerCase())) continue;
+      const emit = async <T extends EventType>(type: T, data: EventData[T]) => {
+        const entry = options.outbox ? options.outbox.heldEntry(type, data) : outboxEntry(type, data);
+        emitted.push(entry);
+        return entry.envelope;
+      };
+      const handler = handlers[delivery.event.type as EventsOf<Q>] as EventHandler<DB, EventsOf<Q>>;
+      const { logger: eventLogger, attempt, prepared } = delivery;
+      await context.with(delivery.context, () => handler(delivery.event as EventEnvelope<never>, trx, { logger: eventLogger, attempt, prepared, emit }));
+      handled.add(delivery);
+    }
+    // The batch's events in one statement, in the same transaction as the effects.
+    await writeEvents(trx, emitted);
+    return handled;
+  };
+
+  const complete = (delivery: Delivery, handled: boolean, batchSize: number) => {
+    const { span, event } = delivery;
+    context.with(delivery.context, () => delivery.logger.info({ duplicate: !handled }, handled ? 'event handled' : 'event already handled; ignored'));
+    if (batchSize > 1) span?.setAttribute('messaging.batch.message_count', batchSize);
+    settle(span, event.type, handled ? 'handled' : 'duplicate', delivery.started);
+    delivery.acks.ack(delivery.message);
+    if (delivery.prepareRan) options.settled?.(event);
+    delivery.finished();
+  };
+
+  const failDelivery = async (delivery: Delivery, error: Error) => {
+    markFailed(delivery.span, error);
+    settle(delivery.span, delivery.event.type, await fail(delivery.acks, delivery.message, delivery.event, delivery.attempt, error), delivery.started);
+    if (delivery.prepareRan) options.settled?.(delivery.event);
+    delivery.finished();
+  };
+
+  const markFailed = (span: Span | undefined, error: Error) => {
+    span?.recordException(error);
+    span?.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
   };
 
   const settle = (span: Span | undefined, eventType: string, outcome: ConsumerOutcome, started: number) => {
@@ -155,7 +290,7 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
     span?.setAttribute('messaging.consumer.outcome', outcome);
   };
 
-  const fail = async (target: ConfirmChannel, message: ConsumeMessage, event: EventEnvelope | undefined, attempt: number, error: Error): Promise<ConsumerOutcome> => {
+  const fail = async (acks: ChannelAcks, message: ConsumeMessage, event: EventEnvelope | undefined, attempt: number, error: Error): Promise<ConsumerOutcome> => {
     const poison = error instanceof PoisonMessageError;
     const delayMs = poison ? undefined : retryDelaysMs[attempt - 1];
     const destination = delayMs === undefined ? deadLetterQueueName(queue) : retryQueueName(queue, delayMs);
@@ -178,18 +313,12 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
       if (delayMs === undefined) failureLogger.error({ err: error }, `event dead-lettered to ${destination}`);
       else failureLogger.warn({ err: error, retry_in_ms: delayMs }, 'event failed; will retry');
       if (delayMs === undefined) countDeadLettered(queue, eventType, poison ? 'poison' : 'exhausted');
-      target.ack(message);
+      acks.ack(message);
       return delayMs === undefined ? 'dead_lettered' : 'retried';
     } catch (republishError) {
       // Could not park it: leave it to the broker, which redelivers it after a short pause.
       failureLogger.error({ err: republishError, cause: error.message }, 'event failed and could not be re-queued; returning it to the queue');
-      setTimeout(() => {
-        try {
-          target.nack(message, false, true);
-        } catch {
-          // channel already gone: the broker requeues unacked messages by itself
-        }
-      }, 1_000);
+      setTimeout(() => acks.requeue(message), 1_000);
       return 'requeued';
     }
   };
@@ -200,10 +329,12 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
       const created = await model.createConfirmChannel();
       created.on('error', (error: Error) => logger.warn({ err: error, queue }, 'consumer channel error'));
       await created.prefetch(prefetch);
-      channel = created;
+      const acks = channelAcks(created);
+      channel = acks;
       const reply = await created.consume(queue, (message) => {
         if (!message) return; // cancelled by the broker (queue deleted); recovery will restart us
-        const work = handleDelivery(created, message).finally(() => inFlight.delete(work));
+        acks.delivered(message);
+        const work = receive(acks, message).finally(() => inFlight.delete(work));
         inFlight.add(work);
       });
       consumerTag = reply.consumerTag;
@@ -211,9 +342,10 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
     },
     async stop() {
       stopping = true;
-      if (channel && consumerTag) await channel.cancel(consumerTag).catch(() => {});
+      if (channel && consumerTag) await channel.channel.cancel(consumerTag).catch(() => {});
       await Promise.allSettled([...inFlight]);
-      await channel?.close().catch(() => {});
+      channel?.flush();
+      await channel?.channel.close().catch(() => {});
     },
   };
 }

@@ -71,6 +71,8 @@ export interface OutboxEntry<T extends EventType = EventType> {
   headers: Record<string, string>;
   /** Whether the row is written leased to its writer, which publishes it right after its commit. */
   held: boolean;
+  /** How long the writer holds it, when held. */
+  heldForMs: number | null;
   /** `insert into outbox … returning id`. */
   insert: RawBuilder<{ id: string }>;
 }
@@ -94,6 +96,7 @@ export function outboxEntry<T extends EventType>(type: T, data: EventData[T], op
     envelope,
     headers,
     held: options.heldForMs !== undefined,
+    heldForMs: options.heldForMs ?? null,
     insert: sql<{ id: string }>`
       insert into outbox (id, type, envelope, headers, claimed_until)
       values (${envelope.id}, ${type}, ${JSON.stringify(envelope)}::jsonb, ${JSON.stringify(headers)}::jsonb, ${lease})
@@ -111,6 +114,24 @@ export const outboxWakeUp: RawBuilder<unknown> = sql`pg_notify(${sql.lit(outboxC
 export async function writeEvent(trx: Kysely<any>, entry: OutboxEntry): Promise<void> { // eslint-disable-line @typescript-eslint/no-explicit-any -- any service database with the messaging tables
   if (entry.held) await entry.insert.execute(trx);
   else await sql`with recorded as (${entry.insert}) select ${outboxWakeUp} from recorded`.execute(trx);
+}
+
+/**
+ * Writes several entries in one statement (a consumer's batch): one round trip whatever their
+ * number, and one statement text, so it stays one prepared statement.
+ */
+export async function writeEvents(trx: Kysely<any>, entries: readonly OutboxEntry[]): Promise<void> { // eslint-disable-line @typescript-eslint/no-explicit-any -- any service database with the messaging tables
+  if (entries.length === 0) return;
+  if (entries.length === 1) return writeEvent(trx, entries[0]!);
+  await sql`
+    with recorded as (
+      insert into outbox (id, type, envelope, headers, claimed_until)
+      select id, type, envelope, headers, clock_timestamp() + make_interval(secs => held_for_s)
+      from unnest(${entries.map((e) => e.envelope.id)}::uuid[], ${entries.map((e) => e.envelope.type)}::text[],
+                  ${entries.map((e) => JSON.stringify(e.envelope))}::jsonb[], ${entries.map((e) => JSON.stringify(e.headers))}::jsonb[],
+                  ${entries.map((e) => (e.heldForMs === null ? null : e.heldForMs / 1000))}::float8[]) as entry(id, type, envelope, headers, held_for_s)
+      returning claimed_until)
+    select ${outboxWakeUp} from recorded where claimed_until is null limit 1`.execute(trx);
 }
 
 /** Records an event in the caller's transaction, for the relay to publish after the commit. */
