@@ -165,14 +165,16 @@ export function integerList(fallback?: readonly number[]): Setting<readonly numb
 
 /**
  * Settings of a service that takes part in the checkout saga over RabbitMQ. `prefetch` is the
- * default number of messages a replica handles at once: small where each one holds a database
- * connection, large where handlers mostly wait on an outside provider.
+ * default number of messages a replica holds at once, per queue. Those ready together share one
+ * transaction (one database connection per queue), so a larger prefetch means larger batches
+ * under load; consumers that mostly wait on an outside provider need more, as each message
+ * holds its slot for the whole call.
  */
 export function messagingSettings(options: { prefetch?: number } = {}) {
   return {
     RABBITMQ_URL: url({ default: 'amqp://guest:guest@127.0.0.1:5672', protocols: ['amqp', 'amqps'] }),
     /** Messages each replica handles at once, per queue. */
-    CONSUMER_PREFETCH: integer({ default: options.prefetch ?? 8, min: 1, max: 1_000 }),
+    CONSUMER_PREFETCH: integer({ default: options.prefetch ?? 50, min: 1, max: 1_000 }),
     /** Delays between attempts of a failing message; after the last, it is dead-lettered. */
     RETRY_DELAYS_MS: integerList([1_000, 5_000, 15_000, 30_000]),
     OUTBOX_POLL_INTERVAL_MS: integer({ default: 1_000, min: 10 }),
