@@ -100,6 +100,9 @@ describe('consumer', () => {
   const failing = new Map<string, number>();
   /** Events whose handler holds its transaction open a while, so that the next deliveries pile up. */
   const slow = new Set<string>();
+  /** Events whose handler takes a lock the test may be holding. */
+  const contended = new Set<string>();
+  const contendedLock = 4242;
 
   before(async () => {
     messaging = startMessaging({ service: 'test', config: config(), logger, db: db.db });
@@ -115,6 +118,7 @@ describe('consumer', () => {
           throw new Error('this event fails');
         }
         if (slow.has(event.id)) await sql`select pg_sleep(0.3)`.execute(trx);
+        if (contended.has(event.id)) await sql`select pg_advisory_xact_lock(${contendedLock})`.execute(trx);
         await sql`insert into effects (event_id, note) values (${event.id}, 'handled')`.execute(trx);
       },
     });
@@ -201,6 +205,24 @@ describe('consumer', () => {
     assert.deepEqual(applied.map((row) => row.n), ids.map(() => 1), 'every event applied exactly once, the failing one after its retry');
     assert.equal(failing.get(ids[2]!), 0);
     assert.equal(await effectCount(), before + ids.length + 1);
+    assert.equal((await channel.checkQueue('cart.orders.dlq')).messageCount, 0);
+  });
+
+  test('a shared transaction that waits on a lock gives up and its events are handled one by one, each once', async () => {
+    // Another session holds the lock the events' handler needs, longer than a shared transaction may wait.
+    const released = db.db.connection().execute(async (session) => {
+      await sql`select pg_advisory_lock(${contendedLock})`.execute(session);
+      await sleep(900);
+      await sql`select pg_advisory_unlock(${contendedLock})`.execute(session);
+    });
+    const events = await publishBehindSlowOne(5, (batch) => batch.forEach((event) => contended.add(event.id)));
+    await released;
+    const ids = events.map((event) => event.id);
+    const applied = await eventually(() => effectsOf(ids), (rows) => rows.length === ids.length);
+    assert.deepEqual(applied.map((row) => row.n), ids.map(() => 1));
+    const { rows } = await sql<{ transactions: number }>`
+      select count(distinct processed_at)::int as transactions from processed_events where event_id = any(${ids}::uuid[])`.execute(db.db);
+    assert.equal(rows[0]!.transactions, ids.length, 'after the shared attempt timed out, one transaction each');
     assert.equal((await channel.checkQueue('cart.orders.dlq')).messageCount, 0);
   });
 
