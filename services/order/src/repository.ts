@@ -60,7 +60,7 @@ export async function insertOrder(db: Db, order: NewOrder, event: OutboxEntry): 
       insert into order_status_history (order_id, status) values (${order.id}, 'pending') returning at
     ),
     event as (${event.insert})
-    select new_order.created_at, pending.at as pending_at, (select ${event.held ? sql`null` : outboxWakeUp} from event)
+    select new_order.created_at, pending.at as pending_at, (select ${event.heldForMs !== null ? sql`null` : outboxWakeUp} from event)
     from new_order, pending`.execute(db);
   const row = rows[0]!;
   return {

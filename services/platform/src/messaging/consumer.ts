@@ -269,13 +269,17 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
     if (batchSize > 1) span?.setAttribute('messaging.batch.message_count', batchSize);
     settle(span, event.type, handled ? 'handled' : 'duplicate', delivery.started);
     delivery.acks.ack(delivery.message);
-    if (delivery.prepareRan) options.settled?.(event);
-    delivery.finished();
+    release(delivery);
   };
 
   const failDelivery = async (delivery: Delivery, error: Error) => {
     markFailed(delivery.span, error);
     settle(delivery.span, delivery.event.type, await fail(delivery.acks, delivery.message, delivery.event, delivery.attempt, error), delivery.started);
+    release(delivery);
+  };
+
+  /** The delivery is acked or parked: what `prepare` held is let go, and `stop()` no longer waits for it. */
+  const release = (delivery: Delivery) => {
     if (delivery.prepareRan) options.settled?.(delivery.event);
     delivery.finished();
   };

@@ -69,9 +69,10 @@ export interface OutboxEntry<T extends EventType = EventType> {
   envelope: EventEnvelope<EventData[T]>;
   /** The trace context stored with the row. */
   headers: Record<string, string>;
-  /** Whether the row is written leased to its writer, which publishes it right after its commit. */
-  held: boolean;
-  /** How long the writer holds it, when held. */
+  /**
+   * How long the row is leased to its writer, which publishes it right after its commit; null
+   * when the relays publish it.
+   */
   heldForMs: number | null;
   /** `insert into outbox … returning id`. */
   insert: RawBuilder<{ id: string }>;
@@ -95,7 +96,6 @@ export function outboxEntry<T extends EventType>(type: T, data: EventData[T], op
   return {
     envelope,
     headers,
-    held: options.heldForMs !== undefined,
     heldForMs: options.heldForMs ?? null,
     insert: sql<{ id: string }>`
       insert into outbox (id, type, envelope, headers, claimed_until)
@@ -112,7 +112,7 @@ export const outboxWakeUp: RawBuilder<unknown> = sql`pg_notify(${sql.lit(outboxC
 
 /** Writes the entry in the caller's transaction, waking the relays at commit unless the writer publishes it itself. */
 export async function writeEvent(trx: Kysely<any>, entry: OutboxEntry): Promise<void> { // eslint-disable-line @typescript-eslint/no-explicit-any -- any service database with the messaging tables
-  if (entry.held) await entry.insert.execute(trx);
+  if (entry.heldForMs !== null) await entry.insert.execute(trx);
   else await sql`with recorded as (${entry.insert}) select ${outboxWakeUp} from recorded`.execute(trx);
 }
 
