@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kysely, Migrator, PostgresDialect, sql, type Migration } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql, type Migration, type RawBuilder } from 'kysely';
 import type { Logger } from './logger.ts';
 import { redactUrl } from './config.ts';
 import { registerPool } from './metrics.ts';
@@ -37,11 +37,12 @@ export function createDatabase<DB>(options: DatabaseOptions): Database<DB> {
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
     types: typeParsers,
+    pipeline: true,
   });
   // An idle client losing its connection (database restart) must not crash the process;
   // the pool discards it and the next query opens a fresh one.
   pool.on('error', (error) => options.logger.warn({ err: error }, 'idle database connection failed'));
-  pool.on('connect', prepareRepeatedStatements);
+  pool.on('connect', saveRoundTrips);
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   const unregisterPool = registerPool(options.applicationName, pool);
   let closed = false;
@@ -114,17 +115,41 @@ export async function openDatabase<DB>(options: {
 const statementNames = new Map<string, string>();
 const maxNamedStatements = 1_000;
 
+type QueryResult = { command: string; rowCount: number | null; rows: unknown[] };
+const emptyResult = (command: string): Promise<QueryResult> => Promise.resolve({ command, rowCount: null, rows: [] });
+
+const commitMarker = '/* then commit */ ';
+
 /**
- * Makes the client send each parameterized statement as a named prepared statement: Postgres
- * parses and plans it once per connection instead of on every execution, which is a good
- * part of its CPU for the short statements a service runs all the time. kysely emits the
- * same text for the same query shape, so the set of texts is small; past the cap, a new
- * text runs unnamed as before. Statements without parameters (begin, commit, DDL) stay on
- * the simple protocol.
+ * Marks a transaction's last statement: the COMMIT is written right behind it, and the
+ * transaction's own commit then only waits for that one. Nothing may run in the transaction
+ * after it. If the statement fails, Postgres answers the COMMIT with a rollback.
  */
-function prepareRepeatedStatements(client: pg.PoolClient): void {
-  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-  (client as { query: unknown }).query = (...args: unknown[]) => {
+export function thenCommit<T>(statement: RawBuilder<T>): RawBuilder<T> {
+  return sql<T>`${sql.raw(commitMarker)}${statement}`;
+}
+
+/**
+ * Spares the client round trips, which on a busy machine cost more than the statements
+ * themselves: each wakes Postgres and then the service again, and a transaction waits for all
+ * of them in turn.
+ *
+ * - The client runs in pipeline mode (the pool's `pipeline: true`): a statement is written as
+ *   soon as it is issued, behind those still running.
+ * - A transaction's BEGIN waits and is written together with its first statement, in one
+ *   socket write; a transaction with no statement costs nothing. A BEGIN fails only on a
+ *   broken connection, which fails the statement behind it too; its error is reported all
+ *   the same.
+ * - A statement marked with `thenCommit` is written together with the COMMIT.
+ * - Each parameterized statement runs as a named prepared statement: Postgres parses and
+ *   plans it once per connection instead of on every execution, which is a good part of its
+ *   CPU for the short statements a service runs all the time. kysely emits the same text for
+ *   the same query shape, so the set of texts is small; past the cap, a new text runs unnamed
+ *   as before. Statements without parameters (begin, commit, DDL) stay on the simple protocol.
+ */
+function saveRoundTrips(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => Promise<QueryResult>;
+  const send = (args: unknown[]): Promise<QueryResult> => {
     const [text, values] = args;
     if (typeof text !== 'string' || !Array.isArray(values) || values.length === 0 || args.length > 2) return query(...args);
     let name = statementNames.get(text);
@@ -134,6 +159,44 @@ function prepareRepeatedStatements(client: pg.PoolClient): void {
       statementNames.set(text, name);
     }
     return query({ name, text, values });
+  };
+  const stream = (client as unknown as { connection: { stream: { cork(): void; uncork(): void } } }).connection.stream;
+  let beginWaiting = false;
+  let commitSent: Promise<QueryResult> | undefined;
+  (client as { query: unknown }).query = (...args: unknown[]) => {
+    const text = args.length <= 2 ? args[0] : undefined;
+    const endsTransaction = text === 'commit' || text === 'rollback';
+    if (commitSent) {
+      const sent = commitSent;
+      commitSent = undefined;
+      if (text === 'commit') return sent;
+      // The marked statement failed (or the caller gave up): Postgres has rolled back already.
+      if (text === 'rollback') return sent.then(() => emptyResult('ROLLBACK'), () => emptyResult('ROLLBACK'));
+      return Promise.reject(new Error('a statement after the one marked thenCommit() would run outside its transaction'));
+    }
+    if (text === 'begin' && !beginWaiting) {
+      beginWaiting = true;
+      return emptyResult('BEGIN');
+    }
+    const withCommit = typeof text === 'string' && text.startsWith(commitMarker);
+    if (!beginWaiting && !withCommit) return send(args);
+    if (beginWaiting && endsTransaction) {
+      beginWaiting = false;
+      return emptyResult(text.toUpperCase());
+    }
+    stream.cork();
+    try {
+      const begun = beginWaiting ? query('begin') : undefined;
+      beginWaiting = false;
+      const result = send(args);
+      if (withCommit) {
+        commitSent = query('commit');
+        commitSent.catch(() => {});
+      }
+      return begun ? Promise.all([begun, result]).then(([, answer]) => answer) : result;
+    } finally {
+      stream.uncork();
+    }
   };
 }
 

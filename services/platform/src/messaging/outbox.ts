@@ -123,7 +123,15 @@ export async function writeEvent(trx: Kysely<any>, entry: OutboxEntry): Promise<
 export async function writeEvents(trx: Kysely<any>, entries: readonly OutboxEntry[]): Promise<void> { // eslint-disable-line @typescript-eslint/no-explicit-any -- any service database with the messaging tables
   if (entries.length === 0) return;
   if (entries.length === 1) return writeEvent(trx, entries[0]!);
-  await sql`
+  await eventsStatement(entries).execute(trx);
+}
+
+/**
+ * One statement that writes the entries, whatever their number, waking the relays at commit
+ * for the rows they are to publish.
+ */
+export function eventsStatement(entries: readonly OutboxEntry[]): RawBuilder<unknown> {
+  return sql`
     with recorded as (
       insert into outbox (id, type, envelope, headers, claimed_until)
       select id, type, envelope, headers, clock_timestamp() + make_interval(secs => held_for_s)
@@ -131,7 +139,7 @@ export async function writeEvents(trx: Kysely<any>, entries: readonly OutboxEntr
                   ${entries.map((e) => JSON.stringify(e.envelope))}::jsonb[], ${entries.map((e) => JSON.stringify(e.headers))}::jsonb[],
                   ${entries.map((e) => (e.heldForMs === null ? null : e.heldForMs / 1000))}::float8[]) as entry(id, type, envelope, headers, held_for_s)
       returning claimed_until)
-    select ${outboxWakeUp} from recorded where claimed_until is null limit 1`.execute(trx);
+    select ${outboxWakeUp} from recorded where claimed_until is null limit 1`;
 }
 
 /** Records an event in the caller's transaction, for the relay to publish after the commit. */

@@ -1,0 +1,122 @@
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type pg from 'pg';
+import { createDatabase, sql, thenCommit, type Database } from '@scaleshop/platform';
+import { createTestDatabase, testLogger, type TestDatabase } from '@scaleshop/platform/testing';
+
+interface Tables {
+  notes: { id: number; text: string };
+}
+
+let database: TestDatabase;
+let db: Database<Tables>;
+/** Socket writes of the pool's one client: a write is a round trip begun. */
+let writes = 0;
+
+const notes = async () => (await db.db.selectFrom('notes').select('id').orderBy('id').execute()).map((row) => row.id);
+const insert = (id: number) => sql`insert into notes (id, text) values (${id}, ${`note ${id}`})`;
+const writesDuring = async (work: () => Promise<unknown>) => {
+  const before = writes;
+  await work();
+  return writes - before;
+};
+
+before(async () => {
+  database = await createTestDatabase('database');
+  db = createDatabase<Tables>({ url: database.url, poolMax: 1, logger: testLogger(), applicationName: 'database-test' });
+  db.pool.on('connect', (client: pg.PoolClient) => {
+    const stream = (client as unknown as { connection: { stream: { _write: Function; _writev: Function } } }).connection.stream;
+    for (const method of ['_write', '_writev'] as const) {
+      const original = stream[method];
+      stream[method] = function (this: unknown, ...args: unknown[]) {
+        writes++;
+        return original.apply(this, args);
+      };
+    }
+  });
+  await sql`create table notes (id int primary key, text text not null)`.execute(db.db);
+});
+
+after(async () => {
+  await db?.close();
+  await database?.drop();
+});
+
+beforeEach(async () => {
+  await sql`truncate notes`.execute(db.db);
+});
+
+describe('transactions', () => {
+  test("write BEGIN together with the first statement: one round trip fewer", async () => {
+    const count = await writesDuring(() =>
+      db.db.transaction().execute(async (trx) => {
+        await insert(1).execute(trx);
+        await insert(2).execute(trx);
+      }),
+    );
+    assert.equal(count, 3, 'begin + first insert, second insert, commit');
+    assert.deepEqual(await notes(), [1, 2]);
+  });
+
+  test('write a statement marked thenCommit together with the COMMIT', async () => {
+    const count = await writesDuring(() =>
+      db.db.transaction().execute(async (trx) => {
+        await insert(1).execute(trx);
+        await thenCommit(insert(2)).execute(trx);
+      }),
+    );
+    assert.equal(count, 2, 'begin + first insert, second insert + commit');
+    assert.deepEqual(await notes(), [1, 2]);
+  });
+
+  test('send nothing at all for a transaction without statements', async () => {
+    assert.equal(await writesDuring(() => db.db.transaction().execute(async () => {})), 0);
+  });
+
+  test('stay atomic: a failing statement rolls back what the transaction did before it', async () => {
+    await insert(5).execute(db.db);
+    await assert.rejects(
+      db.db.transaction().execute(async (trx) => {
+        await insert(1).execute(trx);
+        await insert(5).execute(trx);
+      }),
+      { code: '23505' },
+    );
+    assert.deepEqual(await notes(), [5]);
+  });
+
+  test('stay atomic when the statement marked thenCommit fails: Postgres rolls the COMMIT back, and the caller sees the error', async () => {
+    await insert(5).execute(db.db);
+    await assert.rejects(
+      db.db.transaction().execute(async (trx) => {
+        await insert(1).execute(trx);
+        await thenCommit(insert(5)).execute(trx);
+      }),
+      { code: '23505' },
+    );
+    assert.deepEqual(await notes(), [5]);
+    // The connection is out of the failed transaction: the next one works.
+    await db.db.transaction().execute((trx) => insert(6).execute(trx));
+    assert.deepEqual(await notes(), [5, 6]);
+  });
+
+  test('refuse a statement after the one marked thenCommit, which would run outside the transaction', async () => {
+    await assert.rejects(
+      db.db.transaction().execute(async (trx) => {
+        await thenCommit(insert(1)).execute(trx);
+        await insert(2).execute(trx);
+      }),
+      /outside its transaction/,
+    );
+    assert.deepEqual(await notes(), [1]);
+  });
+
+  test('leave statements outside transactions as they were, each its own round trip', async () => {
+    const count = await writesDuring(async () => {
+      await insert(1).execute(db.db);
+      await insert(2).execute(db.db);
+    });
+    assert.equal(count, 2);
+    assert.deepEqual(await notes(), [1, 2]);
+  });
+});
