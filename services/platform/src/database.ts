@@ -1,4 +1,6 @@
 import pg from 'pg';
+import { context } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kysely, Migrator, PostgresDialect, sql, type Migration, type RawBuilder } from 'kysely';
 import type { Logger } from './logger.ts';
@@ -130,6 +132,17 @@ export function thenCommit<T>(statement: RawBuilder<T>): RawBuilder<T> {
 }
 
 /**
+ * What a statement does to which table, e.g. "SELECT products": the name of its prepared
+ * statement, which the pg instrumentation makes the span name.
+ */
+export function statementSummary(text: string): string {
+  const statement = text.replace(/^\s*(\/\*.*?\*\/\s*)*/s, '');
+  const operation = (/^\w+/.exec(statement)?.[0] ?? 'SQL').toUpperCase();
+  const target = /\b(?:from|into|update)\s+"?([\w.]+)/i.exec(statement)?.[1];
+  return target ? `${operation} ${target}` : operation;
+}
+
+/**
  * Spares the client round trips, which on a busy machine cost more than the statements
  * themselves: each wakes Postgres and then the service again, and a transaction waits for all
  * of them in turn.
@@ -146,6 +159,7 @@ export function thenCommit<T>(statement: RawBuilder<T>): RawBuilder<T> {
  *   CPU for the short statements a service runs all the time. kysely emits the same text for
  *   the same query shape, so the set of texts is small; past the cap, a new text runs unnamed
  *   as before. Statements without parameters (begin, commit, DDL) stay on the simple protocol.
+ *   The name says what the statement does ("SELECT products #7"), as traces show it.
  */
 function saveRoundTrips(client: pg.PoolClient): void {
   const query = client.query.bind(client) as (...args: unknown[]) => Promise<QueryResult>;
@@ -155,7 +169,7 @@ function saveRoundTrips(client: pg.PoolClient): void {
     let name = statementNames.get(text);
     if (name === undefined) {
       if (statementNames.size >= maxNamedStatements) return query(...args);
-      name = `scaleshop_${statementNames.size + 1}`;
+      name = `${statementSummary(text)} #${statementNames.size + 1}`;
       statementNames.set(text, name);
     }
     return query({ name, text, values });
@@ -186,7 +200,8 @@ function saveRoundTrips(client: pg.PoolClient): void {
     }
     stream.cork();
     try {
-      const begun = beginWaiting ? query('begin') : undefined;
+      // No span of its own: it goes out with the statement, whose span shows the round trip.
+      const begun = beginWaiting ? context.with(suppressTracing(context.active()), () => query('begin')) : undefined;
       beginWaiting = false;
       const result = send(args);
       if (withCommit) {

@@ -84,6 +84,15 @@ describe('under --import @scaleshop/platform/telemetry, an ES module', () => {
     assert.equal(query.parentSpanId, root.spanId);
   });
 
+  test("names the platform's prepared statements by what they do, and gives a transaction's BEGIN no span of its own", () => {
+    const root = one('the fixture span', (span) => span.name === 'fixture');
+    const statement = one('the parameterized statement', (span) => span.attributes['db.query.text'] === 'select datname from pg_database where datname = $1');
+    assert.match(statement.name, /^pg\.query:SELECT pg_database #\d+ postgres$/);
+    assert.equal(statement.parentSpanId, root.spanId);
+    assert.equal(spans.filter((span) => /^pg\.query:BEGIN/.test(span.name)).length, 0);
+    one('the COMMIT', (span) => /^pg\.query:COMMIT/.test(span.name));
+  });
+
   test('traces undici Pool, fetch and node:http requests, and the server continues their trace', () => {
     const root = one('the fixture span', (span) => span.name === 'fixture');
     for (const [id, client, scope] of [
