@@ -3,7 +3,7 @@ import { badRequest, money, notFound, type Caller, type Kysely, type OutboxRelay
 import type { CartReader } from './cart.ts';
 import * as repository from './repository.ts';
 import type { OrderRecord } from './repository.ts';
-import type { OrderDatabase, OrderStatus } from './schema.ts';
+import { finalStatuses, type OrderDatabase, type OrderStatus } from './schema.ts';
 import type { StatusWaiters } from './status-waiters.ts';
 
 export interface OrderLineView {
@@ -46,8 +46,6 @@ export interface Orders {
   getOrder(userId: string, orderId: string): Promise<OrderView>;
   listOrders(userId: string, page: { limit: number; offset: number }): Promise<{ items: OrderView[]; total: number }>;
 }
-
-export const finalStatuses: ReadonlySet<OrderStatus> = new Set(['completed', 'rejected', 'payment_failed']);
 
 const elapsedSince = (startedAt: number) => Math.max(0, Math.round(performance.now() - startedAt));
 

@@ -1,5 +1,5 @@
 import { outboxWakeUp, sql, type Kysely, type OutboxEntry } from '@scaleshop/platform';
-import type { OrderDatabase, OrderStatus } from './schema.ts';
+import { finalStatuses, type OrderDatabase, type OrderStatus } from './schema.ts';
 
 export interface OrderItemRecord {
   product_id: number;
@@ -160,9 +160,10 @@ export interface StatusChange {
  * Moves the order to `status` if it is in one of `from`, and records `status` in the history
  * either way (a status already recorded keeps its first time), in one statement. Events for
  * one order are handled concurrently: the conditional UPDATE waits for the row lock another
- * holds and then re-checks `from` on the row as that one left it. A move is announced on
- * `order_status` at commit, to every replica listening, so a waiting sync checkout wakes
- * wherever it runs.
+ * holds and then re-checks `from` on the row as that one left it. A move to a final status is
+ * announced on `order_status` at commit, to every replica listening, so a waiting sync checkout
+ * wakes wherever it runs; nobody waits for the others, and each NOTIFY costs every listener a
+ * wake-up and serializes the commits that send one.
  */
 export async function advanceStatus(db: Db, orderId: string, status: OrderStatus, from: readonly OrderStatus[], failureReason?: string): Promise<StatusChange> {
   const { rows } = await sql<{ seen: OrderStatus | null; moved: boolean }>`
@@ -178,7 +179,7 @@ export async function advanceStatus(db: Db, orderId: string, status: OrderStatus
     )
     select (select status from orders where id = ${orderId}) as seen,
            exists (select 1 from moved) as moved,
-           (select pg_notify(${orderStatusChannel}, id::text) from moved) as announced`.execute(db);
+           (select pg_notify(${orderStatusChannel}, id::text) from moved where ${finalStatuses.has(status)}) as announced`.execute(db);
   const row = rows[0]!;
   return { seen: row.seen ?? undefined, moved: row.moved };
 }

@@ -4,6 +4,8 @@ import type { ColumnType, Generated, MessagingTables } from '@scaleshop/platform
 export const orderStatuses = ['pending', 'stock_reserved', 'paid', 'completed', 'rejected', 'payment_failed'] as const;
 export type OrderStatus = (typeof orderStatuses)[number];
 
+export const finalStatuses: ReadonlySet<OrderStatus> = new Set(['completed', 'rejected', 'payment_failed']);
+
 /** The order database as kysely sees it; kept in step with migrations.ts. */
 export interface OrderDatabase extends MessagingTables {
   orders: {

@@ -4,7 +4,7 @@
  * re-reads the order, so a missed or duplicate wake-up costs a read, never a wrong answer.
  */
 export interface StatusWaiters {
-  /** Settles on the order's next status change (or on `wakeAll`/`close`); `cancel` when done waiting. */
+  /** Settles when the order may have reached a final status (or on `wakeAll`/`close`); `cancel` when done waiting. */
   next(orderId: string): { changed: Promise<void>; cancel(): void };
   wake(orderId: string): void;
   /** After a lost LISTEN connection: notifications sent meanwhile are gone, so everyone re-reads. */
