@@ -181,12 +181,12 @@ function saveRoundTrips(client: pg.PoolClient): void {
     const text = args.length <= 2 ? args[0] : undefined;
     const endsTransaction = text === 'commit' || text === 'rollback';
     if (commitSent) {
+      // The transaction has ended already, one way or the other: say which, truthfully.
       const sent = commitSent;
       commitSent = undefined;
-      if (text === 'commit') return sent;
-      // The marked statement failed (or the caller gave up): Postgres has rolled back already.
-      if (text === 'rollback') return sent.then(() => emptyResult('ROLLBACK'), () => emptyResult('ROLLBACK'));
-      return Promise.reject(new Error('a statement after the one marked thenCommit() would run outside its transaction'));
+      if (text === 'commit') return sent.then((answer) => (answer.command === 'ROLLBACK' ? Promise.reject(new Error('the transaction was rolled back: its thenCommit() statement failed')) : answer));
+      if (text === 'rollback') return sent.then((answer) => (answer.command === 'COMMIT' ? Promise.reject(new Error('cannot roll back: the transaction committed with its thenCommit() statement')) : answer), () => emptyResult('ROLLBACK'));
+      return Promise.reject(new Error('a statement after the one marked thenCommit() would run outside its transaction, which has ended'));
     }
     if (text === 'begin' && !beginWaiting) {
       beginWaiting = true;

@@ -100,6 +100,29 @@ describe('transactions', () => {
     assert.deepEqual(await notes(), [5, 6]);
   });
 
+  test('never report a commit that Postgres turned into a rollback, even when the failed statement was ignored', async () => {
+    await insert(5).execute(db.db);
+    await assert.rejects(
+      db.db.transaction().execute(async (trx) => {
+        await insert(1).execute(trx);
+        await thenCommit(insert(5)).execute(trx).catch(() => {});
+      }),
+      /rolled back/,
+    );
+    assert.deepEqual(await notes(), [5]);
+  });
+
+  test('never report a rollback once the statement marked thenCommit has committed', async () => {
+    await assert.rejects(
+      db.db.transaction().execute(async (trx) => {
+        await thenCommit(insert(1)).execute(trx);
+        throw new Error('too late');
+      }),
+      /committed/,
+    );
+    assert.deepEqual(await notes(), [1]);
+  });
+
   test('refuse a statement after the one marked thenCommit, which would run outside the transaction', async () => {
     await assert.rejects(
       db.db.transaction().execute(async (trx) => {
