@@ -87,6 +87,23 @@ export async function waitForFinalStatuses(shop: Shop, count: number, timeoutMs:
   }
 }
 
+/**
+ * Asks Postgres to write out now what earlier phases left dirty, so that their checkpoint does
+ * not land in the next measurement. Needs a superuser (or pg_checkpoint); without one the run
+ * goes on and says so.
+ */
+export async function checkpoint(shop: Shop): Promise<void> {
+  const client = new pg.Client(shop.databaseUrls.order);
+  await client.connect();
+  try {
+    await client.query('checkpoint');
+  } catch (error) {
+    console.warn(`(no CHECKPOINT before measuring: ${(error as Error).message})`);
+  } finally {
+    await client.end();
+  }
+}
+
 /** Checkout → completed, from each order's status history; `since` leaves out earlier orders (a warm-up). */
 export async function sagaCompletionTimes(shop: Shop, since?: Date): Promise<{ completed: number; other: number; p50: number; p99: number; max: number }> {
   const client = new pg.Client(shop.databaseUrls.order);
