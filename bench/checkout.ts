@@ -11,14 +11,13 @@
  * Shoppers are synthetic (bench/shop.ts): no password hashing sits in the measured path.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { createDatabase, dropDatabase, ensureDatabaseExists, migrateToLatest, outboxEntry } from '@scaleshop/platform';
 import { testLogger } from '@scaleshop/platform/testing';
 import { migrations as orderMigrations } from '../services/order/src/migrations.ts';
 import { insertOrder } from '../services/order/src/repository.ts';
 import type { OrderDatabase } from '../services/order/src/schema.ts';
-import { cpuPerUnit, cpuSnapshot, formatCpu } from './cpu.ts';
+import { cpuPerUnit, cpuSnapshot, formatCpu, settle } from './cpu.ts';
 import { openLoop, percentile } from './open-loop.ts';
 import { catalogSize, checkoutRequest, checkpoint, prepareShoppers, sagaCompletionTimes, startBenchShop, stopBenchShop, waitForFinalStatuses } from './shop.ts';
 
@@ -103,7 +102,7 @@ async function atDefaultLatencies(): Promise<string> {
     const warmup = await openLoop({ origin: defaults.shop.gatewayUrl, rate, seconds: warmupSeconds, request: () => checkoutRequest(take()) });
     await waitForFinalStatuses(defaults.shop, 20 + warmup.completed, 120_000);
     await checkpoint(defaults.shop);
-    await sleep(1_000);
+    await settle();
     constantRate = await openLoop({ origin: defaults.shop.gatewayUrl, rate, seconds, request: () => checkoutRequest(take()) });
 
     const cannon = await autocannon({
@@ -144,7 +143,7 @@ async function sagaCompletion(): Promise<string> {
     await openLoop({ origin: fast.shop.gatewayUrl, rate: sagaRate, seconds: warmupSeconds, request: (i) => checkoutRequest(shoppers[i]!) });
     await waitForFinalStatuses(fast.shop, warmup, 60_000);
     await checkpoint(fast.shop);
-    await sleep(1_000);
+    await settle();
     const since = new Date();
     const cpuBefore = cpuSnapshot(fast.shop);
     sagaLoad = await openLoop({ origin: fast.shop.gatewayUrl, rate: sagaRate, seconds, request: (i) => checkoutRequest(shoppers[warmup + i]!) });

@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Shop } from '../scripts/local-shop.ts';
 
 const clockTicks = (() => {
@@ -76,3 +77,36 @@ export function cpuPerUnit(before: CpuSnapshot, after: CpuSnapshot, units: numbe
 
 export const formatCpu = (rows: Array<[string, number]>, unit: string) =>
   rows.map(([name, ms]) => `   ${name.padEnd(30)} ${ms.toFixed(2)} ms CPU per ${unit}`).join('\n');
+
+/** Busy and total jiffies of all cores so far, from /proc/stat; undefined without /proc. */
+function machineJiffies(): { busy: number; total: number } | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = fields[3]! + (fields[4] ?? 0);
+    const total = fields.reduce((sum, value) => sum + value, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits until the whole machine is nearly idle (below `threshold` of its cores for a second),
+ * at most `timeoutMs`: work an earlier phase left behind (RabbitMQ deleting the queues of a
+ * dropped virtual host, Postgres checkpointing) must not land in the next measurement.
+ */
+export async function settle(options: { threshold?: number; timeoutMs?: number } = {}): Promise<void> {
+  const threshold = options.threshold ?? 0.1;
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  let last = machineJiffies();
+  if (!last) return;
+  let busy = 1;
+  while (Date.now() < deadline) {
+    await sleep(1_000);
+    const now = machineJiffies()!;
+    busy = (now.busy - last.busy) / Math.max(1, now.total - last.total);
+    last = now;
+    if (busy < threshold) return;
+  }
+  console.warn(`(the machine was still ${(busy * 100).toFixed(0)}% busy when the measurement began)`);
+}

@@ -20,7 +20,7 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { repositoryRoot } from '../scripts/local-shop.ts';
-import { servicesCpuMs } from './cpu.ts';
+import { servicesCpuMs, settle } from './cpu.ts';
 import { startServer, stopServer } from './measure.ts';
 import { openLoop, type OpenLoopResult } from './open-loop.ts';
 import { catalogSize, checkoutRequest, checkpoint, prepareShoppers, sagaCompletionTimes, startBenchShop, stopBenchShop, waitForFinalStatuses } from './shop.ts';
@@ -65,6 +65,7 @@ async function measure(mode: Mode, round: number): Promise<Run> {
     await openLoop({ origin, rate: checkoutRate, seconds: warmupSeconds, request: (i) => checkoutRequest(shoppers[i]!) });
     await waitForFinalStatuses(bench.shop, warmupCheckouts, 30_000);
     await checkpoint(bench.shop);
+    await settle();
 
     const catalogCpu = servicesCpuMs(bench.shop);
     const catalog = await openLoop({ origin, rate: catalogRate, seconds, request: (i) => ({ method: 'GET', path: `/api/products/${(i % catalogSize) + 1}` }) });
