@@ -60,21 +60,34 @@ async function measure(mode: Mode, round: number): Promise<Run> {
     const shoppers = await prepareShoppers(bench.shop, warmupCheckouts + Math.round(checkoutRate * seconds));
     const exportedBefore = await sinkStats();
 
-    // Warm-up: JIT, connection pools, caches.
-    await openLoop({ origin, rate: catalogRate, seconds: warmupSeconds, request: (i) => ({ method: 'GET', path: `/api/products/${(i % catalogSize) + 1}` }) });
-    await openLoop({ origin, rate: checkoutRate, seconds: warmupSeconds, request: (i) => checkoutRequest(shoppers[i]!) });
-    await waitForFinalStatuses(bench.shop, warmupCheckouts, 30_000);
+    // Each phase runs its warm-up straight into its measured window (see openLoop).
     await checkpoint(bench.shop);
     await settle();
-
-    const catalogCpu = servicesCpuMs(bench.shop);
-    const catalog = await openLoop({ origin, rate: catalogRate, seconds, request: (i) => ({ method: 'GET', path: `/api/products/${(i % catalogSize) + 1}` }) });
+    let catalogCpu = 0;
+    const catalog = await openLoop({
+      origin,
+      rate: catalogRate,
+      seconds,
+      warmupSeconds,
+      onMeasuring: () => (catalogCpu = servicesCpuMs(bench.shop)),
+      request: (i) => ({ method: 'GET', path: `/api/products/${(i % catalogSize) + 1}` }),
+    });
     const catalogCpuMs = (servicesCpuMs(bench.shop) - catalogCpu) / catalog.completed;
 
-    await sleep(500);
-    const since = new Date();
-    const checkoutCpu = servicesCpuMs(bench.shop);
-    const checkout = await openLoop({ origin, rate: checkoutRate, seconds, request: (i) => checkoutRequest(shoppers[warmupCheckouts + i]!) });
+    await settle();
+    let since = new Date();
+    let checkoutCpu = 0;
+    const checkout = await openLoop({
+      origin,
+      rate: checkoutRate,
+      seconds,
+      warmupSeconds,
+      onMeasuring: () => {
+        since = new Date();
+        checkoutCpu = servicesCpuMs(bench.shop);
+      },
+      request: (i) => checkoutRequest(shoppers[i]!),
+    });
     await waitForFinalStatuses(bench.shop, shoppers.length, 60_000);
     const checkoutCpuMs = (servicesCpuMs(bench.shop) - checkoutCpu) / checkout.completed;
     const saga = await sagaCompletionTimes(bench.shop, since);
@@ -137,7 +150,7 @@ const last = (mode: Mode) => runs[mode].at(-1)!;
 console.log(`
 statuses        off: catalog ${JSON.stringify(last('off').catalog.statuses)} errors ${last('off').catalog.errors}, checkout ${JSON.stringify(last('off').checkout.statuses)} errors ${last('off').checkout.errors}, saga completed ${last('off').saga.completed} other ${last('off').saga.other}
                 on:  catalog ${JSON.stringify(last('on').catalog.statuses)} errors ${last('on').catalog.errors}, checkout ${JSON.stringify(last('on').checkout.statuses)} errors ${last('on').checkout.errors}, saga completed ${last('on').saga.completed} other ${last('on').saga.other}
-exported (on)   ${last('on').exports} OTLP requests, ${(last('on').exportedBytes / 1024 / 1024).toFixed(1)} MiB during the measured phases and their saga
+exported (on)   ${last('on').exports} OTLP requests, ${(last('on').exportedBytes / 1024 / 1024).toFixed(1)} MiB during both phases (warm-ups included) and their sagas
 `);
 const failed = (['off', 'on'] as Mode[]).some((mode) => runs[mode].some((run) => run.catalog.errors + run.checkout.errors > 0 || Object.keys(run.catalog.statuses).some((status) => status !== '200') || Object.keys(run.checkout.statuses).some((status) => status !== '202')));
 if (failed) {
