@@ -19,7 +19,7 @@ import { insertOrder } from '../services/order/src/repository.ts';
 import type { OrderDatabase } from '../services/order/src/schema.ts';
 import { cpuPerUnit, cpuSnapshot, formatCpu, settle } from './cpu.ts';
 import { openLoop, percentile } from './open-loop.ts';
-import { catalogSize, checkoutRequest, checkpoint, prepareShoppers, sagaCompletionTimes, startBenchShop, stopBenchShop, waitForFinalStatuses } from './shop.ts';
+import { catalogSize, checkoutRequest, checkoutsAtRate, checkpoint, prepareShoppers, sagaCompletionTimes, startBenchShop, stopBenchShop, waitForFinalStatuses } from './shop.ts';
 
 const rate = Number(process.env.BENCH_CHECKOUT_RATE ?? 200);
 const sagaRate = Number(process.env.BENCH_SAGA_RATE ?? 100);
@@ -148,22 +148,10 @@ async function sagaCompletion(): Promise<string> {
     const shoppers = await prepareShoppers(fast.shop, Math.round(sagaRate * (warmupSeconds + seconds)));
     await checkpoint(fast.shop);
     await settle();
-    let since = new Date();
-    let cpuBefore = cpuSnapshot(fast.shop);
-    sagaLoad = await openLoop({
-      origin: fast.shop.gatewayUrl,
-      rate: sagaRate,
-      seconds,
-      warmupSeconds,
-      onMeasuring: () => {
-        since = new Date();
-        cpuBefore = cpuSnapshot(fast.shop);
-      },
-      request: (i) => checkoutRequest(shoppers[i]!),
-    });
-    await waitForFinalStatuses(fast.shop, shoppers.length, 60_000);
-    sagaCpu = cpuPerUnit(cpuBefore, cpuSnapshot(fast.shop), sagaLoad.completed);
-    saga = await sagaCompletionTimes(fast.shop, since);
+    const run = await checkoutsAtRate(fast.shop, shoppers, { rate: sagaRate, seconds, warmupSeconds, readCpu: () => cpuSnapshot(fast.shop) });
+    sagaLoad = run.load;
+    sagaCpu = cpuPerUnit(run.cpuBefore, run.cpuAfter, sagaLoad.completed);
+    saga = await sagaCompletionTimes(fast.shop, run.since);
   } finally {
     await stopBenchShop(fast);
   }

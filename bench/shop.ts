@@ -11,7 +11,7 @@ import pg from 'pg';
 import { dropDatabase, loadPrivateKey, signAccessToken } from '@scaleshop/platform';
 import { createTestVhost } from '@scaleshop/platform/testing';
 import { startShop, type Shop } from '../scripts/local-shop.ts';
-import { percentile } from './open-loop.ts';
+import { openLoop, percentile, type OpenLoopResult } from './open-loop.ts';
 
 /** Orders are spread over the whole demo catalog, as real traffic is; the race tests cover one hot product. */
 export const catalogSize = 14;
@@ -85,6 +85,33 @@ export async function waitForFinalStatuses(shop: Shop, count: number, timeoutMs:
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Checkouts at a constant rate, a warm-up straight into the measured window (see openLoop), then
+ * every order finished. `since` and `cpuBefore` are read as the window begins: orders placed
+ * from then on are the measured ones, and the CPU from then until every order is final is theirs.
+ */
+export async function checkoutsAtRate<T>(
+  shop: Shop,
+  shoppers: readonly Shopper[],
+  options: { rate: number; seconds: number; warmupSeconds: number; readCpu: () => T },
+): Promise<{ load: OpenLoopResult; since: Date; cpuBefore: T; cpuAfter: T }> {
+  let since = new Date();
+  let cpuBefore = options.readCpu();
+  const load = await openLoop({
+    origin: shop.gatewayUrl,
+    rate: options.rate,
+    seconds: options.seconds,
+    warmupSeconds: options.warmupSeconds,
+    onMeasuring: () => {
+      since = new Date();
+      cpuBefore = options.readCpu();
+    },
+    request: (i) => checkoutRequest(shoppers[i]!),
+  });
+  await waitForFinalStatuses(shop, shoppers.length, 60_000);
+  return { load, since, cpuBefore, cpuAfter: options.readCpu() };
 }
 
 /**

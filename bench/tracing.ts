@@ -23,7 +23,7 @@ import { repositoryRoot } from '../scripts/local-shop.ts';
 import { servicesCpuMs, settle } from './cpu.ts';
 import { startServer, stopServer } from './measure.ts';
 import { openLoop, type OpenLoopResult } from './open-loop.ts';
-import { catalogSize, checkoutRequest, checkpoint, prepareShoppers, sagaCompletionTimes, startBenchShop, stopBenchShop, waitForFinalStatuses } from './shop.ts';
+import { catalogSize, checkoutsAtRate, checkpoint, prepareShoppers, sagaCompletionTimes, startBenchShop, stopBenchShop } from './shop.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const catalogRate = Number(process.env.BENCH_CATALOG_RATE ?? 500);
@@ -75,22 +75,10 @@ async function measure(mode: Mode, round: number): Promise<Run> {
     const catalogCpuMs = (servicesCpuMs(bench.shop) - catalogCpu) / catalog.completed;
 
     await settle();
-    let since = new Date();
-    let checkoutCpu = 0;
-    const checkout = await openLoop({
-      origin,
-      rate: checkoutRate,
-      seconds,
-      warmupSeconds,
-      onMeasuring: () => {
-        since = new Date();
-        checkoutCpu = servicesCpuMs(bench.shop);
-      },
-      request: (i) => checkoutRequest(shoppers[i]!),
-    });
-    await waitForFinalStatuses(bench.shop, shoppers.length, 60_000);
-    const checkoutCpuMs = (servicesCpuMs(bench.shop) - checkoutCpu) / checkout.completed;
-    const saga = await sagaCompletionTimes(bench.shop, since);
+    const run = await checkoutsAtRate(bench.shop, shoppers, { rate: checkoutRate, seconds, warmupSeconds, readCpu: () => servicesCpuMs(bench.shop) });
+    const checkout = run.load;
+    const checkoutCpuMs = (run.cpuAfter - run.cpuBefore) / checkout.completed;
+    const saga = await sagaCompletionTimes(bench.shop, run.since);
 
     await sleep(mode === 'on' ? 6_000 : 0); // the last batches of spans (the batch processor exports every 5 s)
     const exportedAfter = await sinkStats();
