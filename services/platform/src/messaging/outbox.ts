@@ -87,7 +87,8 @@ export interface OutboxEntry<T extends EventType = EventType> {
  * published twice, and if the writer dies first, the lease runs out and a relay publishes it.
  *
  * A service writing its state change and its event in one statement puts `insert` in a CTE
- * (selecting `outboxWakeUp` from it unless the row is held); everyone else uses `writeEvent`.
+ * (selecting `outboxWakeUp` from it unless the row is held); everyone else uses `writeEvent`,
+ * or `eventsStatement` for several.
  */
 export function outboxEntry<T extends EventType>(type: T, data: EventData[T], options: { headers?: Record<string, string>; heldForMs?: number } = {}): OutboxEntry<T> {
   const envelope: EventEnvelope<EventData[T]> = { id: randomUUID(), type, occurred_at: new Date().toISOString(), data };
@@ -112,23 +113,12 @@ export const outboxWakeUp: RawBuilder<unknown> = sql`pg_notify(${sql.lit(outboxC
 
 /** Writes the entry in the caller's transaction, waking the relays at commit unless the writer publishes it itself. */
 export async function writeEvent(trx: Kysely<any>, entry: OutboxEntry): Promise<void> { // eslint-disable-line @typescript-eslint/no-explicit-any -- any service database with the messaging tables
-  if (entry.heldForMs !== null) await entry.insert.execute(trx);
-  else await sql`with recorded as (${entry.insert}) select ${outboxWakeUp} from recorded`.execute(trx);
+  await eventsStatement([entry]).execute(trx);
 }
 
 /**
- * Writes several entries in one statement (a consumer's batch): one round trip whatever their
- * number, and one statement text, so it stays one prepared statement.
- */
-export async function writeEvents(trx: Kysely<any>, entries: readonly OutboxEntry[]): Promise<void> { // eslint-disable-line @typescript-eslint/no-explicit-any -- any service database with the messaging tables
-  if (entries.length === 0) return;
-  if (entries.length === 1) return writeEvent(trx, entries[0]!);
-  await eventsStatement(entries).execute(trx);
-}
-
-/**
- * One statement that writes the entries, whatever their number, waking the relays at commit
- * for the rows they are to publish.
+ * One statement that writes the entries, whatever their number (one statement text, so one
+ * prepared statement), waking the relays at commit for the rows they are to publish.
  */
 export function eventsStatement(entries: readonly OutboxEntry[]): RawBuilder<unknown> {
   return sql`
