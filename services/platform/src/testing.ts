@@ -138,12 +138,10 @@ const otlpAttributes = (list: OtlpKeyValue[] | undefined) => Object.fromEntries(
 
 /**
  * A stand-in OTLP/HTTP collector. JSON exports (OTEL_EXPORTER_OTLP_PROTOCOL=http/json) are
- * parsed and kept; other encodings are accepted and dropped, as `keep: false` drops all —
- * the cheap sink a benchmark wants.
+ * parsed and kept; other encodings are accepted and dropped.
  */
-export async function startOtlpReceiver(options: { keep?: boolean } = {}): Promise<OtlpReceiver> {
+export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const { createServer } = await import('node:http');
-  const keep = options.keep ?? true;
   const received: ReceivedSpan[] = [];
   let requests = 0;
   const server = createServer((request, response) => {
@@ -152,7 +150,7 @@ export async function startOtlpReceiver(options: { keep?: boolean } = {}): Promi
     request.on('end', () => {
       requests++;
       const json = (request.headers['content-type'] ?? '').includes('json');
-      if (keep && json && request.url === '/v1/traces') {
+      if (json && request.url === '/v1/traces') {
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
           resourceSpans?: Array<{ resource?: { attributes?: OtlpKeyValue[] }; scopeSpans?: Array<{ scope?: { name?: string }; spans?: Array<Record<string, unknown>> }> }>;
         };
