@@ -153,27 +153,21 @@ const readBacklogs = () => {
   return pendingBacklogs;
 };
 
-new client.Gauge({
-  name: 'outbox_backlog',
-  help: 'Outbox rows not yet published (read at scrape time)',
-  labelNames: ['outbox'] as const,
-  registers: [metricsRegistry],
-  async collect() {
-    this.reset();
-    for (const [name, backlog] of await readBacklogs()) if (backlog) this.labels(name).set(backlog.unpublished);
-  },
-});
+function outboxGauge(name: string, help: string, read: (backlog: OutboxBacklog) => number) {
+  return new client.Gauge({
+    name,
+    help,
+    labelNames: ['outbox'] as const,
+    registers: [metricsRegistry],
+    async collect() {
+      this.reset();
+      for (const [label, backlog] of await readBacklogs()) if (backlog) this.labels(label).set(read(backlog));
+    },
+  });
+}
 
-new client.Gauge({
-  name: 'outbox_oldest_unpublished_age_seconds',
-  help: 'Age of the oldest unpublished outbox row; 0 when the outbox is empty (read at scrape time)',
-  labelNames: ['outbox'] as const,
-  registers: [metricsRegistry],
-  async collect() {
-    this.reset();
-    for (const [name, backlog] of await readBacklogs()) if (backlog) this.labels(name).set(backlog.oldestAgeSeconds);
-  },
-});
+outboxGauge('outbox_backlog', 'Outbox rows not yet published (read at scrape time)', (backlog) => backlog.unpublished);
+outboxGauge('outbox_oldest_unpublished_age_seconds', 'Age of the oldest unpublished outbox row; 0 when the outbox is empty (read at scrape time)', (backlog) => backlog.oldestAgeSeconds);
 
 export function registerOutbox(name: string, read: () => Promise<OutboxBacklog>): () => void {
   outboxSources.set(name, read);
