@@ -110,8 +110,7 @@ export function connectBroker(options: { url: string; logger: Logger; service: s
       if (!channel) throw new BrokerUnavailableError();
       await confirmed(channel, () => {
         for (const message of messages) {
-          if (message.context) context.with(message.context, () => channel.publish(exchangeName, message.routingKey, message.content, message.options));
-          else channel.publish(exchangeName, message.routingKey, message.content, message.options);
+          context.with(message.context ?? context.active(), () => channel.publish(exchangeName, message.routingKey, message.content, message.options));
         }
       });
     },
