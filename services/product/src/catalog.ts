@@ -42,7 +42,7 @@ export function createCatalog(db: Kysely<ProductDatabase>, options: { cacheTtlMs
     lists.clear();
   };
 
-  /** Cached products as they are, the rest read in one query; no count, as the ids bound the result. */
+  /** Cached products as they are (an id found missing is cached too), the rest read in one query; no count, as the ids bound the result. */
   const lookUp = async (ids: readonly number[], page: { limit: number; offset: number }): Promise<{ items: Product[]; total: number }> => {
     const now = performance.now();
     const found = new Map<number, Product>();
@@ -69,17 +69,7 @@ export function createCatalog(db: Kysely<ProductDatabase>, options: { cacheTtlMs
     invalidate,
 
     async getProduct(id) {
-      const cached = products.get(id);
-      let product: Product | undefined;
-      if (cached && cached.expires > performance.now()) {
-        product = cached.value;
-      } else {
-        const readGeneration = generation;
-        product = await repository.findProduct(db, id);
-        if (unchangedSince(id, readGeneration) && options.cacheTtlMs > 0) {
-          products.set(id, { value: product, expires: performance.now() + options.cacheTtlMs });
-        }
-      }
+      const [product] = (await lookUp([id], { limit: 1, offset: 0 })).items;
       if (!product) throw notFound(`product ${id} not found`, 'PRODUCT_NOT_FOUND');
       return product;
     },
