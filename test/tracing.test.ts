@@ -6,9 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { dropDatabase } from '@scaleshop/platform';
-import { createTestVhost, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan, type TestVhost } from '@scaleshop/platform/testing';
+import { createTestVhost, eventually, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan, type TestVhost } from '@scaleshop/platform/testing';
 import { startShop, type ServiceName, type Shop } from '../scripts/local-shop.ts';
 import { callGateway, type GatewayCall } from './gateway-client.ts';
 
@@ -23,15 +22,8 @@ const logLines: Array<{ service: ServiceName; line: Record<string, unknown> }> =
 
 const call = (method: string, path: string, options?: GatewayCall) => callGateway(shop.gatewayUrl, method, path, options);
 
-async function eventually<T>(read: () => T | Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await read();
-  while (!done(value) && Date.now() < deadline) {
-    await sleep(100);
-    value = await read();
-  }
-  return value;
-}
+/** The whole saga, and the spans' export batches, take a while with every service starting cold. */
+const sagaTimeoutMs = 20_000;
 
 before(async () => {
   [vhost, receiver] = await Promise.all([createTestVhost('tracing'), startOtlpReceiver()]);
@@ -82,12 +74,13 @@ describe('a checkout through the gateway', () => {
     const order = await eventually(
       async () => (await call('GET', `/api/orders/${orderId}`, { token })).body,
       (body) => body.status === 'completed',
+      sagaTimeoutMs,
     );
     assert.equal(order.status, 'completed');
 
     const gatewayCheckout = () =>
       receiver.spans().find((span) => span.serviceName === 'gateway' && span.kind === SERVER && span.attributes['url.path'] === '/api/orders/checkout');
-    const root = await eventually(gatewayCheckout, (span) => span !== undefined);
+    const root = await eventually(gatewayCheckout, (span) => span !== undefined, sagaTimeoutMs);
     assert.ok(root, 'the gateway exported a server span for POST /api/orders/checkout');
     traceId = root.traceId;
     // Each service exports its batches on its own: wait until the saga's last step (order
@@ -102,6 +95,7 @@ describe('a checkout through the gateway', () => {
           found.every((span) => span.parentSpanId === '' || ids.has(span.parentSpanId))
         );
       },
+      sagaTimeoutMs,
     );
   });
 

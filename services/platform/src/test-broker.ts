@@ -22,6 +22,20 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   }
 }
 
+/**
+ * Reads until `done` accepts the value or the time is up, and returns the last value read
+ * either way: the test's own assertions on it then say what was missing.
+ */
+export async function eventually<T>(read: () => T | Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await read();
+  while (!done(value) && Date.now() < deadline) {
+    await sleep(25);
+    value = await read();
+  }
+  return value;
+}
+
 export interface TestBroker {
   /** Publishes the envelopes as the platform's relay would, in order, and waits for the broker's confirms. */
   publish(...envelopes: EventEnvelope[]): Promise<void>;

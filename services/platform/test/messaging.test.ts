@@ -20,7 +20,7 @@ import {
   type EventEnvelope,
   type Messaging,
 } from '@scaleshop/platform';
-import { createTestDatabase, createTestVhost, testLogger, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
+import { createTestDatabase, createTestVhost, eventually, testLogger, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
 
 interface TestTables {
   effects: { event_id: string; note: string };
@@ -44,16 +44,6 @@ async function publish(envelope: EventEnvelope | string, routingKey = 'order.cre
   const body = typeof envelope === 'string' ? envelope : JSON.stringify(envelope);
   channel.publish(exchangeName, routingKey, Buffer.from(body), { persistent: true, contentType: 'application/json', messageId: typeof envelope === 'string' ? randomUUID() : envelope.id });
   await channel.waitForConfirms();
-}
-
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await read();
-  while (!done(value) && Date.now() < deadline) {
-    await sleep(25);
-    value = await read();
-  }
-  return value;
 }
 
 const config = (overrides: Partial<{ RETRY_DELAYS_MS: number[] }> = {}) => ({

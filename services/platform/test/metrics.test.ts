@@ -21,7 +21,7 @@ import {
   type EventEnvelope,
   type Messaging,
 } from '@scaleshop/platform';
-import { createTestDatabase, createTestVhost, testLogger, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
+import { createTestDatabase, createTestVhost, eventually, testLogger, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
 
 const logger = testLogger('metrics');
 let app: App;
@@ -59,11 +59,6 @@ function valueOf(samples: Sample[], name: string, labels: Record<string, string>
   const found = samples.filter((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value));
   assert.ok(found.length <= 1, `${found.length} samples of ${name} ${JSON.stringify(labels)}`);
   return found[0]?.value;
-}
-
-async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check()) && Date.now() < deadline) await sleep(25);
 }
 
 before(async () => {
@@ -159,7 +154,7 @@ describe('GET /metrics, once messages flow', () => {
         if (failing.has(event.data.user_email)) throw new Error('always fails');
       },
     });
-    await eventually(async () => messaging.broker.isConnected());
+    await eventually(async () => messaging.broker.isConnected(), Boolean);
     connection = await amqp.connect(vhost.url);
     channel = await connection.createConfirmChannel();
   });
@@ -174,7 +169,7 @@ describe('GET /metrics, once messages flow', () => {
     const data = (email: string) => ({ order_id: randomUUID(), user_id: randomUUID(), user_email: email, items: [], total_amount: '1.00' });
     // 1. handled, through the outbox; 2. the same event again: a duplicate.
     const handled = await db.db.transaction().execute((trx) => enqueueEvent(trx, 'order.created', data('ok@example.com')));
-    await eventually(async () => settled.has(handled.id));
+    await eventually(async () => settled.has(handled.id), Boolean);
     const duplicate: EventEnvelope = { ...handled };
     channel.publish(exchangeName, 'order.created', Buffer.from(JSON.stringify(duplicate)), { messageId: handled.id, type: 'order.created' });
     // 3. one that always fails: retried once (one delay configured), then dead-lettered.
@@ -183,7 +178,7 @@ describe('GET /metrics, once messages flow', () => {
     // 4. a malformed one: straight to the dead-letter queue.
     channel.publish(exchangeName, 'order.created', Buffer.from('{not json'), {});
     await channel.waitForConfirms();
-    await eventually(async () => (await queueDepth('cart.orders.dlq')) === 2);
+    await eventually(async () => (await queueDepth('cart.orders.dlq')) === 2, Boolean);
     await sleep(100);
 
     const { samples } = await scrape();
