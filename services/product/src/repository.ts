@@ -63,16 +63,21 @@ export async function listProducts(db: Db, query: ProductQuery): Promise<{ items
 /** Inserts a product, creating its category on first use; returns undefined when the name is taken. */
 export async function insertProduct(db: Db, product: NewProduct): Promise<Product | undefined> {
   return db.transaction().execute(async (trx) => {
-    const categoryId = await upsertCategory(trx, product.category);
-    const inserted = await trx
-      .insertInto('products')
-      .values({ name: product.name, description: product.description, price: product.price, stock: product.stock, category_id: categoryId })
-      .onConflict((oc) => oc.column('name').doNothing())
-      .returning('id')
-      .executeTakeFirst();
-    if (!inserted) return undefined;
-    return selectProducts(trx).where('products.id', '=', inserted.id).executeTakeFirstOrThrow();
+    const id = await insertProductRow(trx, product);
+    if (id === undefined) return undefined;
+    return selectProducts(trx).where('products.id', '=', id).executeTakeFirstOrThrow();
   });
+}
+
+async function insertProductRow(trx: Db, product: NewProduct): Promise<number | undefined> {
+  const categoryId = await upsertCategory(trx, product.category);
+  const inserted = await trx
+    .insertInto('products')
+    .values({ name: product.name, description: product.description, price: product.price, stock: product.stock, category_id: categoryId })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return inserted?.id;
 }
 
 async function upsertCategory(db: Db, name: string): Promise<number> {
@@ -95,13 +100,25 @@ export async function updateStock(db: Db, id: number, stock: number): Promise<Pr
   return updated ? findProduct(db, id) : undefined;
 }
 
-/** Inserts the products whose names are missing; existing rows are left as they are. */
+/**
+ * Inserts, in the order given, the products whose names are not taken. Replicas starting together
+ * take turns on an advisory lock, and a product that is already there is not inserted at all: an
+ * insert that conflicts has still drawn an id from the sequence, so ids would depend on which
+ * replica won and on how often the service restarted.
+ */
 export async function insertMissingProducts(db: Db, products: readonly NewProduct[]): Promise<number> {
-  let inserted = 0;
-  for (const product of products) {
-    if (await insertProduct(db, product)) inserted++;
-  }
-  return inserted;
+  if (products.length === 0) return 0;
+  return db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtext('product.insertMissingProducts'))`.execute(trx);
+    const names = products.map((product) => product.name);
+    const taken = new Set((await trx.selectFrom('products').select('name').where('name', 'in', names).execute()).map((row) => row.name));
+    let inserted = 0;
+    for (const product of products) {
+      if (taken.has(product.name)) continue;
+      if ((await insertProductRow(trx, product)) !== undefined) inserted++;
+    }
+    return inserted;
+  });
 }
 
 export interface LockedProduct {

@@ -5,6 +5,7 @@ import { identityHeadersFor, loadConfig, type App } from '@scaleshop/platform';
 import { createTestDatabase, createTestVhost, testLogger, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
 import { createProductService } from '../src/app.ts';
 import { productConfig } from '../src/config.ts';
+import { demoCatalog } from '../src/seed.ts';
 
 const admin = identityHeadersFor({ id: '00000000-0000-4000-8000-000000000001', email: 'admin@example.com', role: 'admin' });
 const customer = identityHeadersFor({ id: '00000000-0000-4000-8000-000000000002', email: 'c@example.com', role: 'customer' });
@@ -134,17 +135,28 @@ describe('product service', () => {
 });
 
 describe('product service start-up', () => {
-  test('replicas starting at once on an empty database migrate and seed exactly once', async () => {
+  // The README's examples name demo products by id (product 1 is the laptop), so the ids must not
+  // depend on which replica won a race or on how often the service restarted.
+  test('replicas starting at once on an empty database migrate and seed exactly once, the catalog in order from id 1', async () => {
     const database = await createTestDatabase('product_race');
+    const running: App[] = [];
     try {
-      const replicas = await Promise.all([start(database), start(database), start(database)]);
-      const total = (await replicas[0]!.inject({ url: '/products?limit=100' })).json().total;
-      await Promise.all(replicas.map((replica) => replica.close()));
+      running.push(...(await Promise.all([start(database), start(database), start(database)])));
+      const seeded = (await running[0]!.inject({ url: '/products?limit=100' })).json();
+      assert.deepEqual(
+        seeded.items.map((product: { id: number; name: string }) => [product.id, product.name]),
+        demoCatalog.map((product, index) => [index + 1, product.name]),
+      );
+      await Promise.all(running.splice(0).map((replica) => replica.close()));
+
       const again = await start(database);
-      assert.equal((await again.inject({ url: '/products?limit=100' })).json().total, total);
-      assert.equal(total, 14);
-      await again.close();
+      running.push(again);
+      assert.equal((await again.inject({ url: '/products?limit=100' })).json().total, demoCatalog.length);
+      const created = await again.inject({ method: 'POST', url: '/products', payload: { name: 'Desk Lamp', price: '19.99', stock: 5, category: 'Furniture' }, headers: admin });
+      assert.equal(created.statusCode, 201);
+      assert.equal(created.json().id, demoCatalog.length + 1, 'seeding again took no ids');
     } finally {
+      await Promise.all(running.map((replica) => replica.close()));
       await database.drop();
     }
   });
