@@ -11,6 +11,7 @@
  * Shoppers are synthetic (bench/shop.ts): no password hashing sits in the measured path.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import autocannon from 'autocannon';
 import { createDatabase, dropDatabase, ensureDatabaseExists, migrateToLatest, outboxEntry } from '@scaleshop/platform';
 import { testLogger } from '@scaleshop/platform/testing';
@@ -161,7 +162,20 @@ async function sagaCompletion(): Promise<string> {
    p99 of the orders placed in each second: ${saga.p99BySecond.map((ms) => (Number.isNaN(ms) ? '–' : ms.toFixed(0))).join(' ')} ms
    where an order's CPU goes (checkout and the whole saga; everything shares this machine's cores):
 ${formatCpu(sagaCpu, 'order')}
+${capacity(sagaCpu.at(-1)![1])}
 `;
+}
+
+/**
+ * What the machine can finish at all, from the CPU an order costs: every process shares its
+ * cores, so an arrival rate beyond this leaves the saga behind, and its work then competes with
+ * every 202 (phase 1 offers more on purpose).
+ */
+function capacity(cpuPerOrderMs: number): string {
+  const cores = availableParallelism();
+  const ceiling = (cores * 1000) / cpuPerOrderMs;
+  const phase1 = onlySaga ? '' : `; phase 1 offers ${rate}/s, ${(rate / ceiling).toFixed(1)}× that`;
+  return `   so this machine's ${cores} cores finish at most ~${ceiling.toFixed(0)} orders/s: ${sagaRate}/s keeps them ${((100 * sagaRate) / ceiling).toFixed(0)}% busy${phase1}`;
 }
 
 const atDefaults = onlySaga ? '' : await atDefaultLatencies();
