@@ -97,6 +97,29 @@ export function observeQueueWait(queue: string, eventType: string, seconds: numb
   queueWaitChild(queue, eventType).observe(seconds);
 }
 
+/**
+ * A gauge read at scrape time: one series per registered source, labelled with the source's name.
+ * A source whose reading failed (undefined) is left out rather than reported stale.
+ */
+function scrapedGauge<T>(
+  name: string,
+  help: string,
+  labelName: string,
+  sources: () => Iterable<readonly [string, T | undefined]> | Promise<Iterable<readonly [string, T | undefined]>>,
+  read: (source: T) => number,
+) {
+  return new client.Gauge({
+    name,
+    help,
+    labelNames: [labelName],
+    registers: [metricsRegistry],
+    async collect() {
+      this.reset();
+      for (const [label, source] of await sources()) if (source !== undefined) this.labels(label).set(read(source));
+    },
+  });
+}
+
 // Outbox -------------------------------------------------------------------------------------
 
 const outboxLag = new client.Histogram({
@@ -153,21 +176,8 @@ const readBacklogs = () => {
   return pendingBacklogs;
 };
 
-function outboxGauge(name: string, help: string, read: (backlog: OutboxBacklog) => number) {
-  return new client.Gauge({
-    name,
-    help,
-    labelNames: ['outbox'] as const,
-    registers: [metricsRegistry],
-    async collect() {
-      this.reset();
-      for (const [label, backlog] of await readBacklogs()) if (backlog) this.labels(label).set(read(backlog));
-    },
-  });
-}
-
-outboxGauge('outbox_backlog', 'Outbox rows not yet published (read at scrape time)', (backlog) => backlog.unpublished);
-outboxGauge('outbox_oldest_unpublished_age_seconds', 'Age of the oldest unpublished outbox row; 0 when the outbox is empty (read at scrape time)', (backlog) => backlog.oldestAgeSeconds);
+scrapedGauge('outbox_backlog', 'Outbox rows not yet published (read at scrape time)', 'outbox', readBacklogs, (backlog) => backlog.unpublished);
+scrapedGauge('outbox_oldest_unpublished_age_seconds', 'Age of the oldest unpublished outbox row; 0 when the outbox is empty (read at scrape time)', 'outbox', readBacklogs, (backlog) => backlog.oldestAgeSeconds);
 
 export function registerOutbox(name: string, read: () => Promise<OutboxBacklog>): () => void {
   outboxSources.set(name, read);
@@ -187,23 +197,11 @@ export interface PoolLike {
 
 const pools = new Map<string, PoolLike>();
 
-function poolGauge(name: string, help: string, read: (pool: PoolLike) => number) {
-  return new client.Gauge({
-    name,
-    help,
-    labelNames: ['pool'] as const,
-    registers: [metricsRegistry],
-    collect() {
-      this.reset();
-      for (const [label, pool] of pools) this.labels(label).set(read(pool));
-    },
-  });
-}
-
-poolGauge('db_pool_connections', 'Connections the database pool holds open (in use and idle)', (pool) => pool.totalCount);
-poolGauge('db_pool_idle_connections', 'Open connections of the database pool that are idle', (pool) => pool.idleCount);
-poolGauge('db_pool_waiting_clients', 'Queries waiting for a connection of the database pool', (pool) => pool.waitingCount);
-poolGauge('db_pool_max_connections', 'Size limit of the database pool', (pool) => pool.options.max ?? 10);
+const readPools = () => pools;
+scrapedGauge('db_pool_connections', 'Connections the database pool holds open (in use and idle)', 'pool', readPools, (pool) => pool.totalCount);
+scrapedGauge('db_pool_idle_connections', 'Open connections of the database pool that are idle', 'pool', readPools, (pool) => pool.idleCount);
+scrapedGauge('db_pool_waiting_clients', 'Queries waiting for a connection of the database pool', 'pool', readPools, (pool) => pool.waitingCount);
+scrapedGauge('db_pool_max_connections', 'Size limit of the database pool', 'pool', readPools, (pool) => pool.options.max ?? 10);
 
 /** Reports a pg.Pool's usage until the returned function is called (at close). */
 export function registerPool(name: string, pool: PoolLike): () => void {
