@@ -1,4 +1,4 @@
-import { outboxWakeUp, sql, type Kysely, type OutboxEntry } from '@scaleshop/platform';
+import { insertEvents, sql, wakeUpRelaysFrom, type Kysely, type OutboxEntry } from '@scaleshop/platform';
 import { finalStatuses, type OrderDatabase, type OrderStatus } from './schema.ts';
 
 export interface OrderItemRecord {
@@ -59,8 +59,8 @@ export async function insertOrder(db: Db, order: NewOrder, event: OutboxEntry): 
     pending as (
       insert into order_status_history (order_id, status) values (${order.id}, 'pending') returning at
     ),
-    event as (${event.insert})
-    select new_order.created_at, pending.at as pending_at, (select ${event.heldForMs !== null ? sql`null` : outboxWakeUp} from event)
+    event as (${insertEvents([event])})
+    select new_order.created_at, pending.at as pending_at, ${wakeUpRelaysFrom('event')}
     from new_order, pending`.execute(db);
   const row = rows[0]!;
   return {

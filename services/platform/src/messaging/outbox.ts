@@ -64,7 +64,7 @@ const outboxChannel = 'outbox';
 /** When the relay handed a message to the broker (ms since the epoch): consumers measure the queue wait from it. */
 export const publishedAtHeader = 'x-published-at';
 
-/** An event ready to be written to the outbox, as a statement that can also be a CTE of a larger one. */
+/** An event ready to be written to the outbox (`insertEvents`, `eventsStatement`, `writeEvent`). */
 export interface OutboxEntry<T extends EventType = EventType> {
   envelope: EventEnvelope<EventData[T]>;
   /** The trace context stored with the row. */
@@ -74,8 +74,6 @@ export interface OutboxEntry<T extends EventType = EventType> {
    * when the relays publish it.
    */
   heldForMs: number | null;
-  /** `insert into outbox … returning id`. */
-  insert: RawBuilder<{ id: string }>;
 }
 
 /**
@@ -86,50 +84,46 @@ export interface OutboxEntry<T extends EventType = EventType> {
  * its commit (`OutboxRelay.publishCommitted`): no relay takes it meanwhile, so it is not
  * published twice, and if the writer dies first, the lease runs out and a relay publishes it.
  *
- * A service writing its state change and its event in one statement puts `insert` in a CTE
- * (selecting `outboxWakeUp` from it unless the row is held); everyone else uses `writeEvent`,
- * or `eventsStatement` for several.
+ * A service writing its state change and its event in one statement puts `insertEvents` in a
+ * CTE and selects `wakeUpRelaysFrom` that CTE; everyone else uses `writeEvent`, or
+ * `eventsStatement` for several.
  */
 export function outboxEntry<T extends EventType>(type: T, data: EventData[T], options: { headers?: Record<string, string>; heldForMs?: number } = {}): OutboxEntry<T> {
   const envelope: EventEnvelope<EventData[T]> = { id: randomUUID(), type, occurred_at: new Date().toISOString(), data };
-  const headers = { ...currentTraceHeaders(), ...options.headers };
-  const lease = options.heldForMs === undefined ? sql`null` : sql`clock_timestamp() + make_interval(secs => ${options.heldForMs / 1000})`;
-  return {
-    envelope,
-    headers,
-    heldForMs: options.heldForMs ?? null,
-    insert: sql<{ id: string }>`
-      insert into outbox (id, type, envelope, headers, claimed_until)
-      values (${envelope.id}, ${type}, ${JSON.stringify(envelope)}::jsonb, ${JSON.stringify(headers)}::jsonb, ${lease})
-      returning id`,
-  };
+  return { envelope, headers: { ...currentTraceHeaders(), ...options.headers }, heldForMs: options.heldForMs ?? null };
 }
 
 /**
- * Wakes the relays. NOTIFY inside a transaction is delivered at commit, so a relay wakes
- * exactly when the row becomes visible.
+ * Inserts the entries, whatever their number (one statement text, so one prepared statement),
+ * returning each row's lease; it can be a CTE of a larger statement.
  */
-export const outboxWakeUp: RawBuilder<unknown> = sql`pg_notify(${sql.lit(outboxChannel)}, '')`;
+export function insertEvents(entries: readonly OutboxEntry[]): RawBuilder<{ claimed_until: Date | null }> {
+  return sql`
+    insert into outbox (id, type, envelope, headers, claimed_until)
+    select id, type, envelope, headers, clock_timestamp() + make_interval(secs => held_for_s)
+    from unnest(${entries.map((e) => e.envelope.id)}::uuid[], ${entries.map((e) => e.envelope.type)}::text[],
+                ${entries.map((e) => JSON.stringify(e.envelope))}::jsonb[], ${entries.map((e) => JSON.stringify(e.headers))}::jsonb[],
+                ${entries.map((e) => (e.heldForMs === null ? null : e.heldForMs / 1000))}::float8[]) as entry(id, type, envelope, headers, held_for_s)
+    returning claimed_until`;
+}
+
+/**
+ * Wakes the relays if the CTE `inserted` (an `insertEvents`) wrote a row they are to publish,
+ * one not held by its writer. NOTIFY inside a transaction is delivered at commit, so a relay
+ * wakes exactly when the row becomes visible.
+ */
+export function wakeUpRelaysFrom(inserted: string): RawBuilder<unknown> {
+  return sql`(select pg_notify(${sql.lit(outboxChannel)}, '') from ${sql.table(inserted)} where claimed_until is null limit 1)`;
+}
+
+/** Writes the entries in the caller's transaction in one statement, waking the relays at commit for the rows they are to publish. */
+export function eventsStatement(entries: readonly OutboxEntry[]): RawBuilder<unknown> {
+  return sql`with recorded as (${insertEvents(entries)}) select ${wakeUpRelaysFrom('recorded')}`;
+}
 
 /** Writes the entry in the caller's transaction, waking the relays at commit unless the writer publishes it itself. */
 export async function writeEvent(trx: Kysely<any>, entry: OutboxEntry): Promise<void> { // eslint-disable-line @typescript-eslint/no-explicit-any -- any service database with the messaging tables
   await eventsStatement([entry]).execute(trx);
-}
-
-/**
- * One statement that writes the entries, whatever their number (one statement text, so one
- * prepared statement), waking the relays at commit for the rows they are to publish.
- */
-export function eventsStatement(entries: readonly OutboxEntry[]): RawBuilder<unknown> {
-  return sql`
-    with recorded as (
-      insert into outbox (id, type, envelope, headers, claimed_until)
-      select id, type, envelope, headers, clock_timestamp() + make_interval(secs => held_for_s)
-      from unnest(${entries.map((e) => e.envelope.id)}::uuid[], ${entries.map((e) => e.envelope.type)}::text[],
-                  ${entries.map((e) => JSON.stringify(e.envelope))}::jsonb[], ${entries.map((e) => JSON.stringify(e.headers))}::jsonb[],
-                  ${entries.map((e) => (e.heldForMs === null ? null : e.heldForMs / 1000))}::float8[]) as entry(id, type, envelope, headers, held_for_s)
-      returning claimed_until)
-    select ${outboxWakeUp} from recorded where claimed_until is null limit 1`;
 }
 
 /** Records an event in the caller's transaction, for the relay to publish after the commit. */
