@@ -246,14 +246,14 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
       returning event_id${lockTimeout}`.execute(trx);
     const claimed = new Set(rows.map((row) => row.event_id));
     const handled = new Set<Delivery>();
+    const emit = async <T extends EventType>(type: T, data: EventData[T]) => {
+      const entry = options.outbox ? options.outbox.heldEntry(type, data) : outboxEntry(type, data);
+      emitted.push(entry);
+      return entry.envelope;
+    };
     for (const delivery of batch) {
       // The same event twice in one batch: the first claims it, the second is the duplicate.
       if (!claimed.delete(delivery.event.id.toLowerCase())) continue;
-      const emit = async <T extends EventType>(type: T, data: EventData[T]) => {
-        const entry = options.outbox ? options.outbox.heldEntry(type, data) : outboxEntry(type, data);
-        emitted.push(entry);
-        return entry.envelope;
-      };
       const handler = handlers[delivery.event.type as EventsOf<Q>] as EventHandler<DB, EventsOf<Q>>;
       const { logger: eventLogger, attempt, prepared } = delivery;
       await context.with(delivery.context, () => handler(delivery.event as EventEnvelope<never>, trx, { logger: eventLogger, attempt, prepared, emit }));
