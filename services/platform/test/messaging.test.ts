@@ -7,6 +7,7 @@ import {
   connectBroker,
   createDatabase,
   enqueueEvent,
+  eventsStatement,
   exchangeName,
   messagingMigration,
   migrateToLatest,
@@ -15,7 +16,6 @@ import {
   sql,
   startMessaging,
   startOutboxRelay,
-  writeEvent,
   type Database,
   type EventEnvelope,
   type Messaging,
@@ -308,7 +308,7 @@ describe('outbox relay', () => {
       await eventually(async () => broker.isConnected(), Boolean);
       const entry = relay.heldEntry('payment.failed', { order_id: randomUUID(), user_id: randomUUID(), user_email: 'h@example.com', items: [], total_amount: '1.00', reason: 'declined' });
       const written = Date.now();
-      await db.db.transaction().execute((trx) => writeEvent(trx, entry));
+      await db.db.transaction().execute((trx) => eventsStatement([entry]).execute(trx));
       await sleep(700);
       assert.deepEqual(received, [], 'not taken by a relay while its writer holds it');
       await eventually(async () => received.length, (n) => n >= 1);
@@ -323,7 +323,7 @@ describe('outbox relay', () => {
   test('a held event the writer cannot publish (broker down) is handed back to the relays at once', async () => {
     const unreachable = startMessaging({ service: 'down-writer', config: { ...config(), RABBITMQ_URL: 'amqp://guest:guest@127.0.0.1:1/' }, logger, db: db.db });
     const entry = unreachable.relay.heldEntry('payment.processed', { order_id: randomUUID(), user_id: randomUUID(), user_email: 'd@example.com', items: [], total_amount: '1.00', payment_id: randomUUID() });
-    await db.db.transaction().execute((trx) => writeEvent(trx, entry));
+    await db.db.transaction().execute((trx) => eventsStatement([entry]).execute(trx));
     unreachable.relay.publishCommitted([entry]);
     const row = await eventually(
       async () => (await sql<{ claimed: boolean; published: boolean }>`select claimed_until is not null as claimed, published_at is not null as published from outbox where id = ${entry.envelope.id}`.execute(db.db)).rows[0],

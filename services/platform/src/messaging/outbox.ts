@@ -64,7 +64,7 @@ const outboxChannel = 'outbox';
 /** When the relay handed a message to the broker (ms since the epoch): consumers measure the queue wait from it. */
 export const publishedAtHeader = 'x-published-at';
 
-/** An event ready to be written to the outbox (`insertEvents`, `eventsStatement`, `writeEvent`). */
+/** An event ready to be written to the outbox (`insertEvents`, `eventsStatement`). */
 export interface OutboxEntry<T extends EventType = EventType> {
   envelope: EventEnvelope<EventData[T]>;
   /** The trace context stored with the row. */
@@ -85,8 +85,7 @@ export interface OutboxEntry<T extends EventType = EventType> {
  * published twice, and if the writer dies first, the lease runs out and a relay publishes it.
  *
  * A service writing its state change and its event in one statement puts `insertEvents` in a
- * CTE and selects `wakeUpRelaysFrom` that CTE; everyone else uses `writeEvent`, or
- * `eventsStatement` for several.
+ * CTE and selects `wakeUpRelaysFrom` that CTE; everyone else runs `eventsStatement`.
  */
 export function outboxEntry<T extends EventType>(type: T, data: EventData[T], options: { headers?: Record<string, string>; heldForMs?: number } = {}): OutboxEntry<T> {
   const envelope: EventEnvelope<EventData[T]> = { id: randomUUID(), type, occurred_at: new Date().toISOString(), data };
@@ -121,11 +120,6 @@ export function eventsStatement(entries: readonly OutboxEntry[]): RawBuilder<unk
   return sql`with recorded as (${insertEvents(entries)}) select ${wakeUpRelaysFrom('recorded')}`;
 }
 
-/** Writes the entry in the caller's transaction, waking the relays at commit unless the writer publishes it itself. */
-export async function writeEvent(trx: Kysely<any>, entry: OutboxEntry): Promise<void> { // eslint-disable-line @typescript-eslint/no-explicit-any -- any service database with the messaging tables
-  await eventsStatement([entry]).execute(trx);
-}
-
 /** Records an event in the caller's transaction, for the relay to publish after the commit. */
 export async function enqueueEvent<T extends EventType>(
   trx: Kysely<any>, // eslint-disable-line @typescript-eslint/no-explicit-any -- any service database with the messaging tables
@@ -134,7 +128,7 @@ export async function enqueueEvent<T extends EventType>(
   headers: Record<string, string> = {},
 ): Promise<EventEnvelope<EventData[T]>> {
   const entry = outboxEntry(type, data, { headers });
-  await writeEvent(trx, entry);
+  await eventsStatement([entry]).execute(trx);
   return entry.envelope;
 }
 
