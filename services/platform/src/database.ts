@@ -44,8 +44,18 @@ export function createDatabase<DB>(options: DatabaseOptions): Database<DB> {
   // An idle client losing its connection (database restart) must not crash the process;
   // the pool discards it and the next query opens a fresh one.
   pool.on('error', (error) => options.logger.warn({ err: error }, 'idle database connection failed'));
-  pool.on('connect', saveRoundTrips);
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  pool.on('connect', (client) => {
+    // pg-pool listens for a client's errors only while it is idle. A checked-out client whose
+    // server went away between two statements emits one nobody hears, which would end the
+    // process. Nothing is lost by ignoring it here: the next statement on that client fails
+    // (and is reported by its caller), and the pool discards the client when it comes back.
+    client.on('error', () => {});
+    reportOutages(client);
+    saveRoundTrips(client);
+  });
+  // Failing to get a connection at all says nothing about the statement: it is an outage.
+  const connect = () => pool.connect().catch((error: unknown) => Promise.reject(new DatabaseUnavailableError(error)));
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: { connect, end: () => pool.end() } }) });
   const unregisterPool = registerPool(options.applicationName, pool);
   let closed = false;
   return {
@@ -65,6 +75,54 @@ export function createDatabase<DB>(options: DatabaseOptions): Database<DB> {
       unregisterPool();
       await db.destroy();
     },
+  };
+}
+
+/** No connection to Postgres could be had: it is down, restarting, or refusing new clients. */
+export class DatabaseUnavailableError extends Error {
+  constructor(cause: unknown) {
+    // The logger appends the cause's message.
+    super('database unavailable', { cause });
+    this.name = 'DatabaseUnavailableError';
+  }
+}
+
+/**
+ * Postgres's codes for a server shutting down, crashing, starting up or out of connection
+ * slots (class 08, connection exception, is matched as a whole), and Node's for a socket the
+ * server dropped. pg's own errors for a connection that went away carry no code.
+ */
+const outageCodes = new Set(['57P01', '57P02', '57P03', '53300', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+const lostConnectionMessage = /^Connection terminated|is not queryable/;
+
+function isConnectionLoss(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (outageCodes.has(code) || code.startsWith('08'))) return true;
+  const message = (error as { message?: unknown }).message;
+  return typeof message === 'string' && lostConnectionMessage.test(message);
+}
+
+/**
+ * Whether an error comes from Postgres being unreachable or dropping the connection (a
+ * restart, a failover) rather than from the statement: the same work succeeds once it is
+ * back, so it is answered with 503 and retried without counting against a message's attempts.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  return error instanceof DatabaseUnavailableError;
+}
+
+/**
+ * Turns a statement's failure into a DatabaseUnavailableError when the connection under it
+ * went away, so that callers can tell an outage from a bad statement by where it came from
+ * rather than by guessing at codes that other libraries (SMTP, AMQP) share.
+ */
+function reportOutages(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as { query: unknown }).query = (...args: unknown[]) => {
+    const result = query(...args);
+    if (!(result instanceof Promise)) return result;
+    return result.catch((error: unknown) => Promise.reject(isConnectionLoss(error) ? new DatabaseUnavailableError(error) : error));
   };
 }
 
@@ -299,6 +357,7 @@ export function listenForNotifications(options: {
   let stopped = false;
   let retryTimer: NodeJS.Timeout | undefined;
   let connectedBefore = false;
+  let failedAttempts = 0;
   let markReady: () => void = () => {};
   const ready = new Promise<void>((resolve) => (markReady = resolve));
 
@@ -324,12 +383,15 @@ export function listenForNotifications(options: {
     try {
       await current.connect();
       await current.query(`listen ${channel}`);
+      if (failedAttempts > 0) logger.info({ channel, failed_attempts: failedAttempts }, 'listening for notifications again');
+      failedAttempts = 0;
       if (connectedBefore) onReconnect?.();
       connectedBefore = true;
       markReady();
     } catch (error) {
       if (stopped) return;
-      logger.warn({ err: error, channel }, 'cannot listen for notifications; retrying');
+      // Once per outage, not once a second for as long as it lasts.
+      if (failedAttempts++ === 0) logger.warn({ err: error, channel, retry_every_ms: retryDelayMs }, 'cannot listen for notifications; retrying');
       current.end().catch(() => {});
       scheduleRetry();
     }

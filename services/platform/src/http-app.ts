@@ -15,6 +15,7 @@ import { AjvCompiler } from '@fastify/ajv-compiler';
 import type { Logger } from './logger.ts';
 import { Type } from 'typebox';
 import { errorBody, errorBodySchema, HttpError } from './errors.ts';
+import { isDatabaseUnavailable } from './database.ts';
 import { collectProcessMetrics, metricsRegistry, observeHttpRequest } from './metrics.ts';
 import { isInfrastructurePath } from './telemetry/settings.ts';
 import { telemetryState } from './telemetry/state.ts';
@@ -125,6 +126,10 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
     }
     if (error.validation) {
       return reply.code(400).send(errorBody('VALIDATION_ERROR', error.message));
+    }
+    if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error }, 'request failed: the database is unavailable');
+      return reply.code(503).header('retry-after', '2').send(errorBody('DATABASE_UNAVAILABLE', 'the database is unavailable; try again shortly'));
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {

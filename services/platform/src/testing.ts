@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { createDatabase, dropDatabase, ensureDatabaseExists, type Database } from './database.ts';
 import type { App } from './http-app.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -17,6 +18,32 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
   url.pathname = `/test_${label}_${randomBytes(5).toString('hex')}`;
   await ensureDatabaseExists(url.toString());
   return { url: url.toString(), drop: () => dropDatabase(url.toString()) };
+}
+
+/**
+ * Cuts the databases named in `urls` off as a server restart would, and nobody else's: no one
+ * may connect to them, and every open connection to them is terminated. Resolves to the
+ * function that lets connections in again.
+ */
+export async function cutDatabasesOff(urls: readonly string[]): Promise<() => Promise<void>> {
+  const names = urls.map((url) => decodeURIComponent(new URL(url).pathname.replace(/^\//, '')));
+  const asAdmin = async (work: (client: pg.Client) => Promise<unknown>) => {
+    const client = new pg.Client({ connectionString: testPostgresUrl });
+    await client.connect();
+    try {
+      await work(client);
+    } finally {
+      await client.end();
+    }
+  };
+  const allowConnections = (allow: boolean) => async (client: pg.Client) => {
+    for (const name of names) await client.query(`alter database ${client.escapeIdentifier(name)} allow_connections ${allow}`);
+  };
+  await asAdmin(async (client) => {
+    await allowConnections(false)(client);
+    await client.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = any($1) and pid <> pg_backend_pid()', [names]);
+  });
+  return () => asAdmin(allowConnections(true));
 }
 
 export function testLogger(service = 'test'): Logger {

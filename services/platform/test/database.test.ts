@@ -1,8 +1,8 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { createDatabase, sql, thenCommit, type Database } from '@scaleshop/platform';
-import { createTestDatabase, testLogger, type TestDatabase } from '@scaleshop/platform/testing';
+import { createDatabase, createHttpApp, isDatabaseUnavailable, sql, thenCommit, type Database } from '@scaleshop/platform';
+import { createTestDatabase, cutDatabasesOff, testLogger, type TestDatabase } from '@scaleshop/platform/testing';
 
 interface Tables {
   notes: { id: number; text: string };
@@ -141,5 +141,102 @@ describe('transactions', () => {
     });
     assert.equal(count, 2);
     assert.deepEqual(await notes(), [1, 2]);
+  });
+});
+
+describe('an outage', () => {
+  let outageDatabase: TestDatabase;
+  let outageDb: Database<Tables>;
+  const failureOf = async (work: Promise<unknown>) => {
+    try {
+      await work;
+    } catch (error) {
+      return error;
+    }
+    assert.fail('expected the statement to fail');
+  };
+
+  before(async () => {
+    outageDatabase = await createTestDatabase('outage');
+    outageDb = createDatabase<Tables>({ url: outageDatabase.url, poolMax: 2, logger: testLogger(), applicationName: 'outage-test' });
+    await sql`create table notes (id int primary key, text text not null)`.execute(outageDb.db);
+  });
+
+  after(async () => {
+    await outageDb?.close();
+    await outageDatabase?.drop();
+  });
+
+  test('a server that cuts every connection and refuses new ones is unavailable, and the pool recovers by itself once it is back', async () => {
+    await insert(1).execute(outageDb.db);
+    const reopen = await cutDatabasesOff([outageDatabase.url]);
+    try {
+      assert.ok(isDatabaseUnavailable(await failureOf(insert(2).execute(outageDb.db))));
+      assert.ok(isDatabaseUnavailable(await failureOf(outageDb.db.transaction().execute((trx) => insert(3).execute(trx)))));
+    } finally {
+      await reopen();
+    }
+    await insert(4).execute(outageDb.db);
+    assert.deepEqual((await outageDb.db.selectFrom('notes').select('id').orderBy('id').execute()).map((row) => row.id), [1, 4]);
+  });
+
+  test('a transaction whose connection is terminated half-way is unavailable, and nothing of it is written', async () => {
+    const failure = await failureOf(
+      outageDb.db.transaction().execute(async (trx) => {
+        await insert(10).execute(trx);
+        await sql`select pg_terminate_backend(pg_backend_pid())`.execute(trx);
+      }),
+    );
+    assert.ok(isDatabaseUnavailable(failure), String(failure));
+    assert.deepEqual((await outageDb.db.selectFrom('notes').select('id').where('id', '=', 10).execute()), []);
+  });
+
+  test('a server that nothing listens for is unavailable', async () => {
+    const nowhere = createDatabase<Tables>({ url: 'postgres://postgres@127.0.0.1:1/nowhere', poolMax: 1, logger: testLogger(), applicationName: 'nowhere' });
+    try {
+      assert.ok(isDatabaseUnavailable(await failureOf(insert(1).execute(nowhere.db))));
+    } finally {
+      await nowhere.close();
+    }
+  });
+
+  test('a statement that fails on its own merits is not an outage, and keeps its code', async () => {
+    await insert(20).execute(outageDb.db);
+    const duplicate = await failureOf(insert(20).execute(outageDb.db));
+    assert.equal((duplicate as { code?: string }).code, '23505');
+    assert.equal(isDatabaseUnavailable(duplicate), false);
+    const invalid = await failureOf(sql`select * from no_such_table where id = ${1}`.execute(outageDb.db));
+    assert.equal((invalid as { code?: string }).code, '42P01');
+    assert.equal(isDatabaseUnavailable(invalid), false);
+  });
+
+  test('a request that needs an unavailable database answers 503 with a message and Retry-After, not 500', async () => {
+    const app = await createHttpApp({ service: 'outage-test', logger: testLogger() });
+    app.post('/notes', async () => {
+      await insert(30).execute(outageDb.db);
+      return { ok: true };
+    });
+    app.get('/broken', async () => {
+      await sql`select * from no_such_table where id = ${1}`.execute(outageDb.db);
+      return {};
+    });
+    await app.ready();
+    try {
+      const reopen = await cutDatabasesOff([outageDatabase.url]);
+      let response;
+      try {
+        response = await app.inject({ method: 'POST', url: '/notes' });
+      } finally {
+        await reopen();
+      }
+      assert.equal(response.statusCode, 503);
+      assert.equal(response.headers['retry-after'], '2');
+      assert.deepEqual(response.json(), { error: { code: 'DATABASE_UNAVAILABLE', message: 'the database is unavailable; try again shortly' } });
+      assert.equal((await app.inject({ method: 'POST', url: '/notes' })).statusCode, 200, 'answers again once the database is back');
+      const broken = await app.inject({ method: 'GET', url: '/broken' });
+      assert.equal(broken.statusCode, 500, 'a statement that is wrong is our bug, not an outage');
+    } finally {
+      await app.close();
+    }
   });
 });
