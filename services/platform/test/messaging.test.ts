@@ -20,7 +20,7 @@ import {
   type EventEnvelope,
   type Messaging,
 } from '@scaleshop/platform';
-import { createTestDatabase, createTestVhost, eventually, testLogger, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
+import { createTestDatabase, createTestVhost, cutDatabasesOff, eventually, testLogger, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
 
 interface TestTables {
   effects: { event_id: string; note: string };
@@ -159,6 +159,24 @@ describe('consumer', () => {
     await eventually(effectCount, (n) => n === before + 1);
     assert.equal(await effectCount(), before + 1);
     assert.equal((await channel.checkQueue('cart.orders.dlq')).messageCount, 0);
+  });
+
+  test('waits out a database outage that outlasts all its retries, without dead-lettering, and applies the event once', async () => {
+    const before = await effectCount();
+    const deadLettered = (await channel.checkQueue('cart.orders.dlq')).messageCount;
+    const event = orderCreated();
+    const reopen = await cutDatabasesOff([database.url]);
+    try {
+      await publish(event);
+      // Retries at 50 and 100 ms would be spent many times over.
+      await sleep(1_000);
+    } finally {
+      await reopen();
+    }
+    await eventually(effectCount, (n) => n === before + 1);
+    await sleep(300);
+    assert.equal(await effectCount(), before + 1);
+    assert.equal((await channel.checkQueue('cart.orders.dlq')).messageCount, deadLettered);
   });
 
   const effectsOf = async (ids: string[]) =>

@@ -7,7 +7,7 @@ import { contextFromHeaders, eventAttributes, tracer } from '../telemetry/spans.
 import { channelAcks, type ChannelAcks } from './acks.ts';
 import type { Broker, ChannelWorker } from './broker.ts';
 import { deadLetterQueueName, retryQueueName, type EventData, type EventEnvelope, type EventsOf, type EventType, type QueueName } from './contracts.ts';
-import { thenCommit } from '../database.ts';
+import { isDatabaseUnavailable, thenCommit } from '../database.ts';
 import { eventsStatement, outboxEntry, publishedAtHeader, type OutboxEntry, type OutboxRelay } from './outbox.ts';
 
 export interface HandlerContext {
@@ -47,6 +47,8 @@ export interface ConsumerOptions<DB, Q extends QueueName> {
 }
 
 const attemptHeader = 'x-attempt';
+/** Retries because the database was unavailable; they choose the delay but are not attempts. */
+const outageRetriesHeader = 'x-outage-retries';
 
 /**
  * How long a transaction of several messages waits for a row lock before it gives up and its
@@ -298,7 +300,11 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
 
   const fail = async (acks: ChannelAcks, message: ConsumeMessage, event: EventEnvelope | undefined, attempt: number, error: Error): Promise<ConsumerOutcome> => {
     const poison = error instanceof PoisonMessageError;
-    const delayMs = poison ? undefined : retryDelaysMs[attempt - 1];
+    // An outage is no fault of the message: waiting it out, however long it lasts, must not use
+    // up its attempts and dead-letter it. Its waits grow as a failing message's do.
+    const outage = isDatabaseUnavailable(error);
+    const outageRetries = Number(message.properties.headers?.[outageRetriesHeader] ?? 0);
+    const delayMs = poison ? undefined : outage ? retryDelaysMs[Math.min(outageRetries, retryDelaysMs.length - 1)] : retryDelaysMs[attempt - 1];
     const destination = delayMs === undefined ? deadLetterQueueName(queue) : retryQueueName(queue, delayMs);
     const failureLogger = logger.child({ event_id: event?.id ?? message.properties.messageId, event_type: event?.type, queue, attempt });
     const eventType = event?.type ?? String(message.properties.type ?? 'unknown');
@@ -308,7 +314,8 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
         persistent: true,
         headers: {
           ...message.properties.headers,
-          [attemptHeader]: attempt + 1,
+          [attemptHeader]: outage ? attempt : attempt + 1,
+          [outageRetriesHeader]: outage ? outageRetries + 1 : outageRetries,
           'x-last-error': error.message.slice(0, 500),
           'x-original-routing-key': message.fields.routingKey,
           // The wait in the retry queue counts as queue time.
@@ -317,6 +324,7 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
         },
       });
       if (delayMs === undefined) failureLogger.error({ err: error }, `event dead-lettered to ${destination}`);
+      else if (outage) failureLogger.warn({ err: error, retry_in_ms: delayMs }, 'database unavailable; will retry without counting an attempt');
       else failureLogger.warn({ err: error, retry_in_ms: delayMs }, 'event failed; will retry');
       if (delayMs === undefined) countDeadLettered(queue, eventType, poison ? 'poison' : 'exhausted');
       acks.ack(message);

@@ -89,7 +89,7 @@ export async function replayDeadLetters(url: string, queue: QueueName, limit = N
     while (replayed < limit) {
       const message = await channel.get(deadLetterQueueName(queue));
       if (!message) break;
-      const { 'x-attempt': _attempt, 'x-dead-lettered-at': _at, 'x-dead-lettered-from': _from, ...headers } = message.properties.headers ?? {};
+      const { 'x-attempt': _attempt, 'x-outage-retries': _outageRetries, 'x-dead-lettered-at': _at, 'x-dead-lettered-from': _from, ...headers } = message.properties.headers ?? {};
       channel.sendToQueue(queue, message.content, { ...message.properties, persistent: true, headers: { ...headers, 'x-replayed-at': new Date().toISOString() } });
       await channel.waitForConfirms();
       channel.ack(message);
