@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { dropDatabase } from '@scaleshop/platform';
-import { createTestVhost, type TestVhost } from '@scaleshop/platform/testing';
+import { createTestVhost, cutDatabasesOff, type TestVhost } from '@scaleshop/platform/testing';
 import { startShop, type Shop } from '../scripts/local-shop.ts';
 import { callGateway, type GatewayCall } from './gateway-client.ts';
 
@@ -183,6 +183,34 @@ describe('checkout', () => {
     assert.equal(await countRows('payment', 'select count(*)::int as n from payments where order_id = $1', [checkout.body.id]), 1);
     assert.equal(await countRows('email', 'select count(*)::int as n from emails where order_id = $1', [checkout.body.id]), 1);
     assert.equal((await caughtMail(checkout.body.id)).length, 1);
+  });
+
+  test('with every database cut off as in a restart, requests answer 503, and an order in flight completes once they are back, charged and mailed once', async () => {
+    const { token } = await shopper('restart');
+    const product = await newProduct(5);
+    await call('POST', '/api/cart/items', { token, body: { product_id: product.id, quantity: 1 } });
+    const checkout = await call('POST', '/api/orders/checkout', { token });
+    assert.equal(checkout.status, 202);
+    const reopen = await cutDatabasesOff(Object.values(shop.databaseUrls));
+    try {
+      const during = await call('GET', `/api/orders/${checkout.body.id}`, { token });
+      assert.equal(during.status, 503);
+      assert.equal(during.body.error.code, 'DATABASE_UNAVAILABLE');
+      // Longer than all the retries (0.2 + 0.5 + 1 + 2 s): waiting out an outage must not use them up.
+      await sleep(5_000);
+    } finally {
+      await reopen();
+    }
+    const order = await untilFinal(checkout.body.id, token, 60_000);
+    assert.equal(order.status, 'completed');
+    assert.equal(await countRows('payment', 'select count(*)::int as n from payments where order_id = $1', [checkout.body.id]), 1);
+    assert.equal(await countRows('email', 'select count(*)::int as n from emails where order_id = $1', [checkout.body.id]), 1);
+    assert.equal((await caughtMail(checkout.body.id)).length, 1);
+    assert.equal((await call('GET', `/api/products/${product.id}`)).body.stock, 4);
+    const { stdout } = await run('rabbitmqctl', ['-q', 'list_queues', '-p', vhost.name, '--no-table-headers', 'name', 'messages']);
+    const deadLetters = stdout.trim().split('\n').map((line) => line.split(/\s+/)).filter(([name]) => name?.endsWith('.dlq'));
+    assert.ok(deadLetters.length > 0, stdout);
+    assert.deepEqual(deadLetters.filter(([, count]) => count !== '0'), [], 'nothing dead-lettered');
   });
 
   test('with the broker unreachable, checkouts still answer 202 and complete once it is back', async () => {
