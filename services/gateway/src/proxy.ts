@@ -8,6 +8,15 @@ export interface ProxyOptions {
   connectionTtlMs: number;
 }
 
+/**
+ * reply-from retries a GET answered 503 up to ten times, reading Retry-After as milliseconds:
+ * a service that has said it cannot serve (its database is down) would get eleven calls for each
+ * one, within a few milliseconds. One retry after a pause still steps past a replica that is
+ * shutting down; after that the client gets the 503 and its Retry-After.
+ */
+const retryOnceOn503 = ({ req, res, attempt }: { req: { method: string }; res?: { statusCode?: number } | null; attempt: number }) =>
+  req.method === 'GET' && res?.statusCode === 503 && attempt === 0 ? 50 : null;
+
 const forwardedAway = ['authorization', identityHeaders.userId, identityHeaders.email, identityHeaders.role];
 
 /**
@@ -31,6 +40,7 @@ export async function registerProxy(app: App, upstream: Upstream, options: Proxy
       const target = upstream.servicePrefix + request.url.slice(upstream.publicPrefix.length);
       return reply.from(target, {
         timeout: upstream.timeoutMs,
+        retryDelay: retryOnceOn503,
         rewriteRequestHeaders: (incoming, headers) => {
           const rewritten: typeof headers = { ...headers, 'x-request-id': incoming.id };
           for (const name of forwardedAway) delete rewritten[name];

@@ -10,11 +10,23 @@ const keys = generateTokenKeys();
 const tokenSettings = { issuer: 'scaleshop', audience: 'scaleshop-api', ttlSeconds: 60 };
 const alice = { id: '11111111-1111-4111-8111-111111111111', email: 'alice@example.com', role: 'customer' as const };
 
-/** An upstream that answers with what it received, so the test sees exactly what the gateway forwarded. */
+/** Calls each upstream answered with 503, by service. */
+const unavailableCalls = new Map<string, number>();
+
+/**
+ * An upstream that answers with what it received, so the test sees exactly what the gateway
+ * forwarded; a path ending in /unavailable answers 503, as a service whose database is down.
+ */
 async function echoUpstream(name: string): Promise<FastifyInstance> {
   const upstream = Fastify();
   upstream.get('/health/ready', async () => ({ status: 'ready' }));
-  upstream.all('/*', async (request) => ({ service: name, method: request.method, url: request.url, headers: request.headers, body: request.body ?? null }));
+  upstream.all('/*', async (request, reply) => {
+    if (request.url.endsWith('/unavailable')) {
+      unavailableCalls.set(name, (unavailableCalls.get(name) ?? 0) + 1);
+      return reply.code(503).header('retry-after', '2').send({ error: { code: 'DATABASE_UNAVAILABLE', message: 'the database is unavailable; try again shortly' } });
+    }
+    return { service: name, method: request.method, url: request.url, headers: request.headers, body: request.body ?? null };
+  });
   await upstream.listen({ host: '127.0.0.1', port: 0 });
   return upstream;
 }
@@ -138,6 +150,17 @@ describe('gateway', () => {
     const call = await gateway.inject({ url: '/api/cart', headers: { authorization: `Bearer ${token}` } });
     assert.equal(call.statusCode, 503);
     assert.deepEqual(call.json(), { error: { code: 'UPSTREAM_UNAVAILABLE', message: 'cart service is unavailable' } });
+  });
+
+  test("passes a service's 503 on as it is, retrying a read once but not ten times, and a write never", async () => {
+    const read = await gateway.inject({ url: '/api/products/unavailable' });
+    assert.equal(read.statusCode, 503);
+    assert.equal(read.headers['retry-after'], '2');
+    assert.equal(read.json().error.code, 'DATABASE_UNAVAILABLE');
+    assert.equal(unavailableCalls.get('product'), 2);
+    const write = await gateway.inject({ method: 'POST', url: '/api/orders/unavailable', headers: { authorization: `Bearer ${token}` }, payload: {} });
+    assert.equal(write.statusCode, 503);
+    assert.equal(unavailableCalls.get('order'), 1);
   });
 
   test('limits the request rate per client with 429 in the one error body', async () => {
