@@ -39,4 +39,11 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0003_idempotency_keys': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('orders').addColumn('idempotency_key', 'text').execute();
+      // Per user: a key is the client's, and two clients may well pick the same one.
+      await sql`create unique index orders_user_id_idempotency_key_idx on orders (user_id, idempotency_key) where idempotency_key is not null`.execute(db);
+    },
+  },
 };

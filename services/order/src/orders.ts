@@ -33,12 +33,16 @@ export interface CheckoutRequest {
   /** performance.now() when the request arrived; processing_duration_ms counts from here. */
   startedAt: number;
   mode: CheckoutMode;
+  /** The client's Idempotency-Key: a checkout sent again with it answers with the order it placed. */
+  idempotencyKey?: string;
 }
 
 export interface CheckoutResult {
   order: OrderView;
   /** Whether the saga had finished when we answered; only a sync checkout waits for that. */
   final: boolean;
+  /** Whether an earlier checkout with the same Idempotency-Key placed the order. */
+  replayed: boolean;
 }
 
 export interface Orders {
@@ -61,7 +65,26 @@ export function createOrders(
   waiters: StatusWaiters,
   options: { syncTimeoutMs: number },
 ): Orders {
-  const place = async ({ caller, requestId, startedAt }: CheckoutRequest): Promise<OrderRecord> => {
+  /**
+   * A checkout repeated with its Idempotency-Key (a retry after a timeout or a 503 whose commit
+   * the client could not see, a double click) finds the order the first one placed. The cart is
+   * emptied only later, by an event, so without the key a retry would buy it all again.
+   */
+  const place = async (request: CheckoutRequest): Promise<{ order: OrderRecord; replayed: boolean }> => {
+    const { caller, idempotencyKey } = request;
+    const earlier = idempotencyKey === undefined ? undefined : await repository.findOrderByIdempotencyKey(db, caller.id, idempotencyKey);
+    if (earlier) return { order: earlier, replayed: true };
+    try {
+      return { order: await placeNew(request), replayed: false };
+    } catch (error) {
+      // The same key in a request that ran alongside this one, which placed the order.
+      const raced = idempotencyKey !== undefined && repository.isIdempotencyKeyTaken(error) ? await repository.findOrderByIdempotencyKey(db, caller.id, idempotencyKey) : undefined;
+      if (raced) return { order: raced, replayed: true };
+      throw error;
+    }
+  };
+
+  const placeNew = async ({ caller, requestId, startedAt, idempotencyKey }: CheckoutRequest): Promise<OrderRecord> => {
     const lines = await cart.getCart(caller, requestId);
     if (lines.length === 0) throw badRequest('the cart is empty', 'CART_EMPTY');
     // Recomputed from price and quantity, the facts stored with the order, so the total always matches its lines.
@@ -76,7 +99,7 @@ export function createOrders(
     });
     // Counted up to the statement that records the order, which is the whole of an async checkout but its last millisecond.
     const processingDurationMs = elapsedSince(startedAt);
-    const order = await repository.insertOrder(db, { id: orderId, userId: caller.id, userEmail: caller.email, totalAmount, items: lines, processingDurationMs }, event);
+    const order = await repository.insertOrder(db, { id: orderId, userId: caller.id, userEmail: caller.email, totalAmount, items: lines, processingDurationMs, idempotencyKey }, event);
     outbox.publishCommitted([event]);
     return order;
   };
@@ -108,13 +131,14 @@ export function createOrders(
 
   return {
     async checkout(request) {
-      const placed = await place(request);
-      if (request.mode === 'async') return { order: viewOf(placed), final: false };
+      const { order: placed, replayed } = await place(request);
+      if (request.mode === 'async') return { order: viewOf(placed), final: false, replayed };
       const { order, final } = await awaitFinal(placed.id, request.startedAt + options.syncTimeoutMs);
-      if (!final) return { order: viewOf(order), final };
+      // A replay did not place the order: the first checkout's duration stays.
+      if (!final || replayed) return { order: viewOf(order), final, replayed };
       const durationMs = elapsedSince(request.startedAt);
       await repository.setProcessingDuration(db, order.id, durationMs);
-      return { order: viewOf({ ...order, processing_duration_ms: durationMs }), final };
+      return { order: viewOf({ ...order, processing_duration_ms: durationMs }), final, replayed };
     },
 
     getOrder,

@@ -36,6 +36,7 @@ export interface NewOrder {
   totalAmount: string;
   items: readonly OrderItemRecord[];
   processingDurationMs: number;
+  idempotencyKey?: string;
 }
 
 /**
@@ -46,8 +47,8 @@ export interface NewOrder {
 export async function insertOrder(db: Db, order: NewOrder, event: OutboxEntry): Promise<OrderRecord> {
   const { rows } = await sql<{ created_at: Date; pending_at: Date }>`
     with new_order as (
-      insert into orders (id, user_id, user_email, status, total_amount, processing_duration_ms)
-      values (${order.id}, ${order.userId}, ${order.userEmail}, 'pending', ${order.totalAmount}, ${order.processingDurationMs})
+      insert into orders (id, user_id, user_email, status, total_amount, processing_duration_ms, idempotency_key)
+      values (${order.id}, ${order.userId}, ${order.userEmail}, 'pending', ${order.totalAmount}, ${order.processingDurationMs}, ${order.idempotencyKey ?? null})
       returning created_at
     ),
     items as (
@@ -76,15 +77,24 @@ export async function insertOrder(db: Db, order: NewOrder, event: OutboxEntry): 
   };
 }
 
+/** Whether an insert failed because the user has an order under that Idempotency-Key already. */
+export const isIdempotencyKeyTaken = (error: unknown): boolean =>
+  (error as { code?: unknown }).code === '23505' && (error as { constraint?: unknown }).constraint === 'orders_user_id_idempotency_key_idx';
+
 export async function setProcessingDuration(db: Db, orderId: string, durationMs: number): Promise<void> {
   await db.updateTable('orders').set({ processing_duration_ms: durationMs }).where('id', '=', orderId).execute();
 }
 
 export async function findOrder(db: Db, orderId: string): Promise<OrderRecord | undefined> {
-  const row = await db.selectFrom('orders').select(orderColumns).where('id', '=', orderId).executeTakeFirst();
-  if (!row) return undefined;
-  const [withDetails] = await attachDetails(db, [row]);
-  return withDetails;
+  return withDetails(db, await db.selectFrom('orders').select(orderColumns).where('id', '=', orderId).executeTakeFirst());
+}
+
+export async function findOrderByIdempotencyKey(db: Db, userId: string, idempotencyKey: string): Promise<OrderRecord | undefined> {
+  return withDetails(db, await db.selectFrom('orders').select(orderColumns).where('user_id', '=', userId).where('idempotency_key', '=', idempotencyKey).executeTakeFirst());
+}
+
+async function withDetails(db: Db, row: OrderRow | undefined): Promise<OrderRecord | undefined> {
+  return row ? (await attachDetails(db, [row]))[0] : undefined;
 }
 
 /** The user's orders, newest first; id breaks ties between orders placed in the same instant. */

@@ -44,6 +44,17 @@ const CheckoutQuery = Type.Object({
   }),
 });
 
+const CheckoutHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      pattern: '^[\\x21-\\x7e]+$',
+      description: 'any string of your choosing, e.g. a UUID: sending the checkout again with the same key answers with the order the first one placed (header Idempotent-Replayed: true) instead of placing another',
+    }),
+  ),
+});
+
 const ListQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
   offset: Type.Integer({ minimum: 0, default: 0 }),
@@ -80,13 +91,21 @@ export function registerRoutes(app: App, orders: Orders): void {
         summary: 'Place an order for everything in the caller\'s cart',
         security: [{ bearerAuth: [] }],
         querystring: CheckoutQuery,
+        headers: CheckoutHeaders,
         response: { 200: Type.Ref('Order'), 202: Type.Ref('Order'), ...errorResponses(400, 401, ...upstreamErrors) },
       },
     },
     async (request, reply) => {
       // elapsedTime counts from when fastify received the request, before any hook ran.
       const startedAt = performance.now() - reply.elapsedTime;
-      const { order, final } = await orders.checkout({ caller: customerOf(request), requestId: request.id, startedAt, mode: request.query.mode });
+      const { order, final, replayed } = await orders.checkout({
+        caller: customerOf(request),
+        requestId: request.id,
+        startedAt,
+        mode: request.query.mode,
+        idempotencyKey: request.headers['idempotency-key'],
+      });
+      if (replayed) reply.header('idempotent-replayed', 'true');
       return reply.code(final ? 200 : 202).send(order);
     },
   );

@@ -17,6 +17,8 @@ export interface OrderDatabase extends MessagingTables {
     total_amount: string;
     processing_duration_ms: number | null;
     failure_reason: string | null;
+    /** The client's Idempotency-Key for the checkout that placed the order, unique per user. */
+    idempotency_key: ColumnType<string | null, string | null | undefined, never>;
     created_at: ColumnType<Date, never, never>;
     updated_at: ColumnType<Date, never, Date>;
   };

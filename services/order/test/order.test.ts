@@ -249,6 +249,55 @@ describe('order service', () => {
     assert.deepEqual(rows, []);
   });
 
+  test('a checkout sent again with its Idempotency-Key answers with the order it placed, even when the copies race on two replicas', async () => {
+    const customer = newCustomer();
+    carts.set(customer.caller.id, [pens]);
+    const send = (key: string | undefined, target: App = app) =>
+      target.inject({ method: 'POST', url: '/orders/checkout', headers: { ...customer.headers, ...(key === undefined ? {} : { 'idempotency-key': key }) } });
+
+    const first = await send('checkout-1');
+    assert.equal(first.statusCode, 202);
+    assert.equal(first.headers['idempotent-replayed'], undefined);
+    const again = await send('checkout-1', replica);
+    assert.equal(again.statusCode, 202);
+    assert.equal(again.headers['idempotent-replayed'], 'true');
+    assert.equal(again.json().id, first.json().id);
+
+    const burst = await Promise.all(Array.from({ length: 6 }, (_, i) => send('checkout-2', i % 2 === 0 ? app : replica)));
+    assert.deepEqual(burst.map((response) => response.statusCode), [202, 202, 202, 202, 202, 202]);
+    assert.equal(new Set(burst.map((response) => response.json().id)).size, 1);
+    assert.equal(burst.filter((response) => response.headers['idempotent-replayed'] === 'true').length, 5);
+    assert.notEqual(burst[0]!.json().id, first.json().id);
+
+    // Without a key, every checkout is an order of its own.
+    assert.equal((await send(undefined)).statusCode, 202);
+    const orders = await db.db.selectFrom('orders').select('id').where('user_id', '=', customer.caller.id).execute();
+    assert.equal(orders.length, 3);
+
+    // Keys are per user: another customer's checkout-1 is a new order.
+    const other = newCustomer();
+    carts.set(other.caller.id, [pens]);
+    const theirs = await app.inject({ method: 'POST', url: '/orders/checkout', headers: { ...other.headers, 'idempotency-key': 'checkout-1' } });
+    assert.equal(theirs.statusCode, 202);
+    assert.equal(theirs.headers['idempotent-replayed'], undefined);
+    assert.notEqual(theirs.json().id, first.json().id);
+
+    await sleep(300);
+    for (const { id } of orders) assert.equal(createdFor(id).length, 1, `one order.created for ${id}`);
+  });
+
+  test('an Idempotency-Key that is empty, longer than 255 or not printable ASCII is 400, and places nothing', async () => {
+    const customer = newCustomer();
+    carts.set(customer.caller.id, [pens]);
+    for (const key of ['', 'k'.repeat(256), 'with space', 'clé']) {
+      const response = await app.inject({ method: 'POST', url: '/orders/checkout', headers: { ...customer.headers, 'idempotency-key': key } });
+      assert.equal(response.statusCode, 400, JSON.stringify(key));
+      assert.equal(response.json().error.code, 'VALIDATION_ERROR');
+      assert.match(response.json().error.message, /idempotency-key/);
+    }
+    assert.deepEqual(await db.db.selectFrom('orders').select('id').where('user_id', '=', customer.caller.id).execute(), []);
+  });
+
   test('the happy path: reserved, paid, confirmation sent, completed, with the whole history in order', async () => {
     const customer = newCustomer();
     const { statusCode, body: order } = await checkout(customer, [laptop, pens]);
@@ -450,7 +499,7 @@ describe('order service', () => {
     const customer = newCustomer();
     carts.set(customer.caller.id, [laptop, pens]);
     const started = performance.now();
-    const answer = app.inject({ method: 'POST', url: '/orders/checkout?mode=sync', headers: customer.headers });
+    const answer = app.inject({ method: 'POST', url: '/orders/checkout?mode=sync', headers: { ...customer.headers, 'idempotency-key': 'sync-1' } });
     let answered = false;
     void answer.then(() => (answered = true));
 
@@ -473,6 +522,12 @@ describe('order service', () => {
     assert.ok(order.processing_duration_ms! >= 700, `duration ${order.processing_duration_ms} >= 700`);
     assert.ok(order.processing_duration_ms! <= elapsed + 1, `duration ${order.processing_duration_ms} <= ${elapsed}`);
     assert.equal((await getOrder(customer, order.id)).processing_duration_ms, order.processing_duration_ms);
+
+    // Sent again: the final order at once, with the first checkout's duration.
+    const replay = await app.inject({ method: 'POST', url: '/orders/checkout?mode=sync', headers: { ...customer.headers, 'idempotency-key': 'sync-1' } });
+    assert.equal(replay.statusCode, 200);
+    assert.equal(replay.headers['idempotent-replayed'], 'true');
+    assert.deepEqual(replay.json(), order);
   });
 
   test('sync checkout also answers 200 when the saga fails', async () => {
