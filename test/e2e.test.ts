@@ -80,6 +80,9 @@ describe('the shop through the gateway', () => {
     const missingName = await call('POST', '/api/auth/register', { body: { email: 'noname@example.com', password: 'password123' } });
     assert.equal(missingName.status, 400);
     assert.match(missingName.body.error.message, /name/);
+    const nulName = await call('POST', '/api/auth/register', { body: { email: 'nul@example.com', password: 'password123', name: 'a\u0000b' } });
+    assert.equal(nulName.status, 400);
+    assert.match(nulName.body.error.message, /^body\/name must not contain the NUL character/);
 
     const wrongPassword = await call('POST', '/api/auth/login', { body: { email: 'paintest@example.com', password: 'not-the-password' } });
     const unknownEmail = await call('POST', '/api/auth/login', { body: { email: 'nobody@example.com', password: 'password123' } });

@@ -120,6 +120,13 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
     reply.header('x-request-id', request.id);
   });
 
+  // Postgres text cannot hold U+0000; refused here with the field's name, it would otherwise
+  // fail deep in a statement as a 500.
+  app.addHook('preValidation', (request, _reply, done) => {
+    const field = nulCharacterIn(request.body, 'body') ?? nulCharacterIn(request.query, 'querystring') ?? nulCharacterIn(request.params, 'params');
+    done(field === undefined ? undefined : new HttpError(400, 'VALIDATION_ERROR', `${field} must not contain the NUL character (\\u0000)`));
+  });
+
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof HttpError) {
       return reply.code(error.statusCode).send(errorBody(error.code, error.message));
@@ -203,4 +210,15 @@ async function runChecks(checks: ReadinessChecks): Promise<Record<string, boolea
 /** Standard error responses for a route's schema, so clients see the one error body in /docs. */
 export function errorResponses(...statuses: number[]): Record<number, { $ref: string }> {
   return Object.fromEntries(statuses.map((status) => [status, { $ref: 'ErrorBody#' }]));
+}
+
+/** The path of the first string in `value` holding U+0000, e.g. "body/items/0/name". */
+function nulCharacterIn(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return value.includes('\0') ? path : undefined;
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const found = nulCharacterIn(item, `${path}/${key}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
