@@ -89,6 +89,7 @@ export function createOrders(
     if (lines.length === 0) throw badRequest('the cart is empty', 'CART_EMPTY');
     // Recomputed from price and quantity, the facts stored with the order, so the total always matches its lines.
     const totalAmount = money.sum(lines.map((line) => money.multiply(line.price, line.quantity)));
+    if (!money.fitsStorage(totalAmount)) throw badRequest(`the order total ${totalAmount} is over the most one order can be, ${money.maxStoredAmount}`, 'ORDER_TOO_LARGE');
     const orderId = randomUUID();
     const event = outbox.heldEntry('order.created', {
       order_id: orderId,

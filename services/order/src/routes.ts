@@ -1,9 +1,7 @@
 import type { FastifyRequest } from 'fastify';
-import { Type, callerOf, errorResponses, money, unauthorized, type App, type Caller } from '@scaleshop/platform';
+import { Money, Type, callerOf, errorResponses, pageQuery, unauthorized, type App, type Caller } from '@scaleshop/platform';
 import type { Orders } from './orders.ts';
 import { orderStatuses } from './schema.ts';
-
-const Money = Type.String({ pattern: money.moneyJsonPattern, description: 'exact decimal amount, e.g. "1299.99"', examples: ['1299.99'] });
 
 const Timestamp = Type.String({ format: 'date-time' });
 
@@ -56,8 +54,7 @@ const CheckoutHeaders = Type.Object({
 });
 
 const ListQuery = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-  offset: Type.Integer({ minimum: 0, default: 0 }),
+  ...pageQuery,
 });
 
 const OrderId = Type.Object({ id: Type.String({ pattern: uuidPattern }) });

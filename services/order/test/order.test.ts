@@ -239,6 +239,17 @@ describe('order service', () => {
     assert.deepEqual((await app.inject({ url: '/orders', headers: customer.headers })).json(), { items: [], total: 0 });
   });
 
+  test('a cart whose total is over what an order can hold (9999999999.99) is 400 ORDER_TOO_LARGE: no order, no event', async () => {
+    const customer = newCustomer();
+    const before = created().length;
+    const { statusCode, body } = await checkout(customer, [{ product_id: 3, name: 'Island', price: '9999999999.99', quantity: 2 }]);
+    assert.equal(statusCode, 400);
+    assert.deepEqual(body, { error: { code: 'ORDER_TOO_LARGE', message: 'the order total 19999999999.98 is over the most one order can be, 9999999999.99' } });
+    assert.deepEqual(await db.db.selectFrom('orders').select('id').where('user_id', '=', customer.caller.id).execute(), []);
+    await sleep(300);
+    assert.equal(created().slice(before).filter((event) => event.data.user_id === customer.caller.id).length, 0);
+  });
+
   test('with the cart service failing, checkout answers 503 and records nothing', async () => {
     const customer = newCustomer();
     carts.set(customer.caller.id, 503);

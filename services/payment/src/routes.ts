@@ -1,7 +1,5 @@
-import { Type, errorResponses, money, type App } from '@scaleshop/platform';
+import { Money, Type, errorResponses, type App } from '@scaleshop/platform';
 import type { Payments } from './payments.ts';
-
-const Money = Type.String({ pattern: money.moneyJsonPattern, description: 'exact decimal amount, e.g. "1299.99"' });
 
 const Payment = Type.Object(
   {

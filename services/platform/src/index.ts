@@ -12,5 +12,6 @@ export * from './lifecycle.ts';
 export * from './database.ts';
 export * from './service-client.ts';
 export { Type, type Static } from 'typebox';
+export * from './schemas.ts';
 export * from './tokens.ts';
 export * from './messaging/index.ts';

@@ -2,9 +2,19 @@
  * Money travels as exact decimal strings ("1299.99") and is computed in integer cents,
  * so no total is ever off by a float rounding.
  */
-const moneyPattern = /^(0|[1-9]\d{0,11})(\.\d{1,2})?$/;
+const moneyPattern = /^(0|[1-9]\d*)(\.\d{1,2})?$/;
 
-export const moneyJsonPattern = '^(0|[1-9][0-9]{0,11})(\\.[0-9]{1,2})?$';
+/** The most a numeric(12,2) column, where every service stores its amounts, can hold. */
+export const maxStoredAmount = '9999999999.99';
+const maxStoredCents = toCents(maxStoredAmount);
+
+/** An amount the API accepts and answers with: one that fits numeric(12,2). */
+export const moneyJsonPattern = '^(0|[1-9][0-9]{0,9})(\\.[0-9]{1,2})?$';
+
+/** Whether an amount fits the numeric(12,2) columns; a sum of many can outgrow them. */
+export function fitsStorage(amount: string): boolean {
+  return toCents(amount) <= maxStoredCents;
+}
 
 export function isMoney(value: string): boolean {
   return moneyPattern.test(value);

@@ -24,3 +24,12 @@ test('refuses what is not an amount', () => {
   }
   assert.throws(() => money.multiply('1.00', 1.5), RangeError);
 });
+
+test('knows the largest amount the numeric(12,2) columns hold, and computes past it without losing a cent', () => {
+  assert.equal(money.fitsStorage('9999999999.99'), true);
+  assert.equal(money.fitsStorage('10000000000.00'), false);
+  // 9,999,999,999.99 x 1,000 = 9,999,999,999,990.00: a cart may hold that, an order may not.
+  assert.equal(money.multiply('9999999999.99', 1000), '9999999999990.00');
+  assert.equal(money.sum(['9999999999990.00', '0.01']), '9999999999990.01');
+  assert.equal(money.fitsStorage(money.multiply('9999999999.99', 1000)), false);
+});

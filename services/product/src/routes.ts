@@ -1,7 +1,5 @@
-import { Type, errorResponses, money, requireAdmin, type App } from '@scaleshop/platform';
+import { Money, Type, errorResponses, pageQuery, requireAdmin, type App } from '@scaleshop/platform';
 import type { Catalog } from './catalog.ts';
-
-const Money = Type.String({ pattern: money.moneyJsonPattern, description: 'exact decimal amount, e.g. "1299.99"', examples: ['1299.99'] });
 
 const Product = Type.Object(
   {
@@ -22,8 +20,7 @@ const ProductList = Type.Object({ items: Type.Array(Type.Ref('Product')), total:
 const ListQuery = Type.Object({
   category: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
   ids: Type.Optional(Type.String({ pattern: '^[0-9]+(,[0-9]+){0,99}$', description: 'comma-separated product ids (at most 100)' })),
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-  offset: Type.Integer({ minimum: 0, default: 0 }),
+  ...pageQuery,
 });
 
 const NewProduct = Type.Object({

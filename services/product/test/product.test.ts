@@ -76,6 +76,14 @@ describe('product service', () => {
     const badLimit = await app.inject({ url: '/products?limit=1000' });
     assert.equal(badLimit.statusCode, 400);
     assert.match(badLimit.json().error.message, /limit/);
+    // Past what Postgres's OFFSET takes: a 400 naming it, not a failed statement.
+    const hugeOffset = await app.inject({ url: '/products?offset=99999999999999999999' });
+    assert.equal(hugeOffset.statusCode, 400);
+    assert.match(hugeOffset.json().error.message, /querystring\/offset/);
+    // Postgres text cannot hold U+0000.
+    const nul = await app.inject({ url: '/products?category=a%00b' });
+    assert.equal(nul.statusCode, 400);
+    assert.deepEqual(nul.json(), { error: { code: 'VALIDATION_ERROR', message: 'querystring/category must not contain the NUL character (\\u0000)' } });
   });
 
   test('lets an admin add a product and refuses customers and anonymous callers', async () => {
@@ -92,12 +100,19 @@ describe('product service', () => {
     assert.equal(again.statusCode, 409);
   });
 
-  test('rejects a float or negative price, naming the field', async () => {
-    for (const price of [19.99, '-1.00', '1.999', 'abc']) {
+  test('rejects a float, negative or oversized price, naming the field, and takes the largest one its column holds', async () => {
+    // numeric(12,2) holds at most 9999999999.99.
+    for (const price of [19.99, '-1.00', '1.999', 'abc', '10000000000.00', '99999999999.99']) {
       const response = await app.inject({ method: 'POST', url: '/products', payload: { name: `x${price}`, price, stock: 1, category: 'X' }, headers: admin });
       assert.equal(response.statusCode, 400, String(price));
       assert.match(response.json().error.message, /price/);
     }
+    const largest = await app.inject({ method: 'POST', url: '/products', payload: { name: 'Largest', price: '9999999999.99', stock: 1, category: 'X' }, headers: admin });
+    assert.equal(largest.statusCode, 201);
+    assert.equal(largest.json().price, '9999999999.99');
+    const nul = await app.inject({ method: 'POST', url: '/products', payload: { name: 'Nul\u0000Lamp', price: '1.00', stock: 1, category: 'X' }, headers: admin });
+    assert.equal(nul.statusCode, 400);
+    assert.match(nul.json().error.message, /^body\/name must not contain the NUL character/);
   });
 
   test('sets stock, and a negative stock is refused without changing anything', async () => {

@@ -1,0 +1,14 @@
+import { Type } from 'typebox';
+import { maxStoredAmount, moneyJsonPattern } from './money.ts';
+
+/** An amount as the API carries it: an exact decimal string that fits the services' numeric(12,2) columns. */
+export const Money = Type.String({ pattern: moneyJsonPattern, description: `exact decimal amount, at most ${maxStoredAmount}`, examples: ['1299.99'] });
+
+/**
+ * `limit` and `offset` of a list route. The offset is bounded by what Postgres's OFFSET takes
+ * in an int4, so that a huge one is a 400 naming it rather than a failed statement.
+ */
+export const pageQuery = {
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  offset: Type.Integer({ minimum: 0, maximum: 2_147_483_647, default: 0 }),
+};
