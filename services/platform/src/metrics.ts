@@ -72,8 +72,8 @@ const queueWaitChild = childCache((queue, type) => queueWait.labels(queue!, type
 
 const retries = new client.Counter({
   name: 'messaging_retries_total',
-  help: 'Messages that failed and were parked in a retry queue',
-  labelNames: ['queue', 'event_type'] as const,
+  help: 'Messages parked in a retry queue: their handler failed (failed), or their database was unavailable (database_unavailable, which uses up no attempt)',
+  labelNames: ['queue', 'event_type', 'reason'] as const,
   registers: [metricsRegistry],
 });
 
@@ -86,7 +86,10 @@ const deadLettered = new client.Counter({
 
 export function observeConsumed(queue: string, eventType: string, outcome: ConsumerOutcome, seconds: number): void {
   consumerChild(queue, eventType, outcome).observe(seconds);
-  if (outcome === 'retried') retries.labels(queue, eventType).inc();
+}
+
+export function countRetried(queue: string, eventType: string, reason: 'failed' | 'database_unavailable'): void {
+  retries.labels(queue, eventType, reason).inc();
 }
 
 export function countDeadLettered(queue: string, eventType: string, reason: 'poison' | 'exhausted'): void {

@@ -10,6 +10,7 @@ import {
   eventsStatement,
   exchangeName,
   messagingMigration,
+  metricsRegistry,
   migrateToLatest,
   peekDeadLetters,
   replayDeadLetters,
@@ -177,6 +178,10 @@ describe('consumer', () => {
     await sleep(300);
     assert.equal(await effectCount(), before + 1);
     assert.equal((await channel.checkQueue('cart.orders.dlq')).messageCount, deadLettered);
+    const outageRetries = (await metricsRegistry.getSingleMetric('messaging_retries_total')!.get()).values.find(
+      (sample) => sample.labels.queue === 'cart.orders' && sample.labels.reason === 'database_unavailable',
+    );
+    assert.ok((outageRetries?.value ?? 0) >= 3, `retries counted as database_unavailable: ${outageRetries?.value}`);
   });
 
   const effectsOf = async (ids: string[]) =>

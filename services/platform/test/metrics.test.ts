@@ -189,7 +189,7 @@ describe('GET /metrics, once messages flow', () => {
     assert.equal(count('retried'), 1);
     assert.equal(count('dead_lettered'), 1);
     assert.equal(count('dead_lettered', 'unknown'), 1);
-    assert.equal(valueOf(samples, 'messaging_retries_total', { queue: 'cart.orders', event_type: 'order.created' }), 1);
+    assert.equal(valueOf(samples, 'messaging_retries_total', { queue: 'cart.orders', event_type: 'order.created', reason: 'failed' }), 1);
     assert.equal(valueOf(samples, 'messaging_dead_lettered_total', { queue: 'cart.orders', event_type: 'order.created', reason: 'exhausted' }), 1);
     assert.equal(valueOf(samples, 'messaging_dead_lettered_total', { queue: 'cart.orders', event_type: 'unknown', reason: 'poison' }), 1);
     assert.equal(valueOf(samples, 'outbox_lag_seconds_count', { event_type: 'order.created' }), 2);

@@ -2,7 +2,7 @@ import { context, ROOT_CONTEXT, SpanStatusCode, trace, type Context, type Span }
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Logger } from '../logger.ts';
-import { countDeadLettered, observeConsumed, observeQueueWait, type ConsumerOutcome } from '../metrics.ts';
+import { countDeadLettered, countRetried, observeConsumed, observeQueueWait, type ConsumerOutcome } from '../metrics.ts';
 import { contextFromHeaders, eventAttributes, tracer } from '../telemetry/spans.ts';
 import { channelAcks, type ChannelAcks } from './acks.ts';
 import type { Broker, ChannelWorker } from './broker.ts';
@@ -327,6 +327,7 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
       else if (outage) failureLogger.warn({ err: error, retry_in_ms: delayMs }, 'database unavailable; will retry without counting an attempt');
       else failureLogger.warn({ err: error, retry_in_ms: delayMs }, 'event failed; will retry');
       if (delayMs === undefined) countDeadLettered(queue, eventType, poison ? 'poison' : 'exhausted');
+      else countRetried(queue, eventType, outage ? 'database_unavailable' : 'failed');
       acks.ack(message);
       return delayMs === undefined ? 'dead_lettered' : 'retried';
     } catch (republishError) {
