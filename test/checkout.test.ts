@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { dropDatabase } from '@scaleshop/platform';
-import { createTestVhost, cutDatabasesOff, type TestVhost } from '@scaleshop/platform/testing';
+import { createTestVhost, cutDatabasesOff, queueMessageCounts, type TestVhost } from '@scaleshop/platform/testing';
 import { startShop, type Shop } from '../scripts/local-shop.ts';
 import { callGateway, type GatewayCall } from './gateway-client.ts';
 
@@ -207,10 +207,9 @@ describe('checkout', () => {
     assert.equal(await countRows('email', 'select count(*)::int as n from emails where order_id = $1', [checkout.body.id]), 1);
     assert.equal((await caughtMail(checkout.body.id)).length, 1);
     assert.equal((await call('GET', `/api/products/${product.id}`)).body.stock, 4);
-    const { stdout } = await run('rabbitmqctl', ['-q', 'list_queues', '-p', vhost.name, '--no-table-headers', 'name', 'messages']);
-    const deadLetters = stdout.trim().split('\n').map((line) => line.split(/\s+/)).filter(([name]) => name?.endsWith('.dlq'));
-    assert.ok(deadLetters.length > 0, stdout);
-    assert.deepEqual(deadLetters.filter(([, count]) => count !== '0'), [], 'nothing dead-lettered');
+    const deadLetters = [...(await queueMessageCounts(vhost.name))].filter(([name]) => name.endsWith('.dlq'));
+    assert.ok(deadLetters.length > 0, 'the dead-letter queues exist');
+    assert.deepEqual(deadLetters.filter(([, count]) => count !== 0), [], 'nothing dead-lettered');
   });
 
   test('with the broker unreachable, checkouts still answer 202 and complete once it is back', async () => {

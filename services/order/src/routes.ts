@@ -53,9 +53,7 @@ const CheckoutHeaders = Type.Object({
   ),
 });
 
-const ListQuery = Type.Object({
-  ...pageQuery,
-});
+const ListQuery = Type.Object(pageQuery);
 
 const OrderId = Type.Object({ id: Type.String({ pattern: uuidPattern }) });
 

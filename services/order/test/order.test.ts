@@ -1,9 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import Fastify, { type FastifyInstance } from 'fastify';
 import {
   createDatabase,
@@ -17,12 +15,10 @@ import {
   type EventEnvelope,
   type EventType,
 } from '@scaleshop/platform';
-import { connectTestBroker, createTestDatabase, createTestVhost, envelopeOf, testLogger, waitFor, type TestBroker, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
+import { connectTestBroker, createTestDatabase, createTestVhost, envelopeOf, queueMessageCounts, testLogger, waitFor, type TestBroker, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
 import { createOrderService } from '../src/app.ts';
 import { orderConfig } from '../src/config.ts';
 import type { OrderDatabase } from '../src/schema.ts';
-
-const run = promisify(execFile);
 
 interface Line {
   product_id: number;
@@ -155,13 +151,9 @@ describe('order service', () => {
   /** Waits until every message sent to order.saga has been handled and acknowledged (retries included). */
   async function sagaDrained(): Promise<void> {
     await eventually(async () => {
-      const { stdout } = await run('rabbitmqctl', ['-q', 'list_queues', '-p', vhost.name, 'name', 'messages', '--no-table-headers']);
-      const pending = stdout
-        .trim()
-        .split('\n')
-        .map((line) => line.split(/\s+/))
-        .filter(([name]) => name !== undefined && name.startsWith('order.saga') && !name.endsWith('.dlq'))
-        .reduce((sum, [, messages]) => sum + Number(messages), 0);
+      const pending = [...(await queueMessageCounts(vhost.name))]
+        .filter(([name]) => name.startsWith('order.saga') && !name.endsWith('.dlq'))
+        .reduce((sum, [, messages]) => sum + messages, 0);
       return pending === 0;
     }, 'order.saga to drain');
   }

@@ -128,24 +128,26 @@ export async function connectTestBroker(url: string, observe: readonly string[])
 }
 
 /**
- * Waits until every queue named `prefix`… in the virtual host (the queue, its retry and
- * dead-letter queues) is empty, counting messages delivered but not yet acked, which the AMQP
- * answer to checkQueue leaves out.
+ * Messages in each queue of the virtual host, by name, counting those delivered but not yet
+ * acked, which the AMQP answer to checkQueue leaves out.
  */
-export async function queuesDrained(vhost: string, prefix: string, timeoutMs?: number): Promise<void> {
+export async function queueMessageCounts(vhost: string): Promise<Map<string, number>> {
   const { execFile } = await import('node:child_process');
   const { promisify } = await import('node:util');
-  const run = promisify(execFile);
+  const { stdout } = await promisify(execFile)('rabbitmqctl', ['-q', 'list_queues', '-p', vhost, '--no-table-headers', 'name', 'messages']);
+  const counts = new Map<string, number>();
+  for (const line of stdout.split('\n')) {
+    const [name, messages] = line.trim().split(/\s+/);
+    if (name && messages !== undefined) counts.set(name, Number(messages));
+  }
+  return counts;
+}
+
+/** Waits until every queue named `prefix`… in the virtual host (the queue, its retry and dead-letter queues) is empty. */
+export async function queuesDrained(vhost: string, prefix: string, timeoutMs?: number): Promise<void> {
   await waitFor(
     `the ${prefix} queues to drain`,
-    async () => {
-      const { stdout } = await run('rabbitmqctl', ['-q', 'list_queues', '-p', vhost, '--no-table-headers', 'name', 'messages']);
-      return stdout
-        .split('\n')
-        .map((line) => line.trim().split(/\s+/))
-        .filter(([name]) => name?.startsWith(prefix))
-        .every(([, messages]) => messages === '0');
-    },
+    async () => [...(await queueMessageCounts(vhost))].filter(([name]) => name.startsWith(prefix)).every(([, messages]) => messages === 0),
     timeoutMs,
   );
 }
