@@ -38,8 +38,8 @@ export function residentMemoryMiB(pid: number | undefined): number | undefined {
   }
 }
 
-export async function startServer(script: string, environment: Record<string, string>, readyUrl: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [script], { env: { ...process.env, ...environment }, stdio: 'ignore' });
+export async function startServer(script: string, environment: Record<string, string>, readyUrl: string, nodeArguments: readonly string[] = []): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...nodeArguments, script], { env: { ...process.env, ...environment }, stdio: 'ignore' });
   for (let attempt = 0; attempt < 100; attempt++) {
     try {
       if ((await fetch(readyUrl)).ok) return child;

@@ -12,6 +12,11 @@
  *     payment and email latencies at 0, so that the whole saga runs — traced too — while the
  *     checkouts are measured; then the saga's completion time, checkout → completed.
  *
+ * Beside them, the floor: the bare fastify hello-world behind one proxy hop (bench/servers),
+ * started with the platform's telemetry entry point as the services are, so traced with the
+ * same SDK, instrumentations and exporter, at the catalog's rate. What tracing adds there is
+ * what it costs before any of the shop's own work; no service can pay less.
+ *
  * The default rates keep a 2-core machine about half busy with tracing off, as a service is run
  * with headroom; the CPU time per request and per checkout, also printed, is the cost whatever
  * the load. BENCH_ROUNDS (default 2) repeats off/on, alternating which goes first, and reports
@@ -20,7 +25,7 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { repositoryRoot } from '../scripts/local-shop.ts';
-import { servicesCpuMs, settle } from './cpu.ts';
+import { processCpuMs, servicesCpuMs, settle } from './cpu.ts';
 import { startServer, stopServer } from './measure.ts';
 import { openLoop, type OpenLoopResult } from './open-loop.ts';
 import { catalogSize, checkoutsAtRate, checkpoint, prepareShoppers, sagaCompletionTimes, startBenchShop, stopBenchShop } from './shop.ts';
@@ -37,6 +42,8 @@ const sinkPort = 19_103;
 type Mode = 'off' | 'on';
 
 interface Run {
+  floor: OpenLoopResult;
+  floorCpuMs: number;
   catalog: OpenLoopResult;
   checkout: OpenLoopResult;
   /** CPU time of all seven services per catalog request, and per checkout with its whole saga (ms). */
@@ -48,11 +55,42 @@ interface Run {
 }
 
 const sinkUrl = `http://127.0.0.1:${sinkPort}`;
+const helloPort = 19_104;
+const proxyPort = 19_105;
+
+/** The hello-world behind one proxy hop, traced (or not) exactly as the services are. */
+async function measureFloor(tracing: Record<string, string>): Promise<{ floor: OpenLoopResult; floorCpuMs: number }> {
+  const telemetry = ['--import', '@scaleshop/platform/telemetry'];
+  const hello = await startServer(join(repositoryRoot, 'bench/servers/hello.ts'), { ...tracing, OTEL_SERVICE_NAME: 'hello', PORT: String(helloPort) }, `http://127.0.0.1:${helloPort}/`, telemetry);
+  const proxy = await startServer(
+    join(repositoryRoot, 'bench/servers/proxy.ts'),
+    { ...tracing, OTEL_SERVICE_NAME: 'proxy', PORT: String(proxyPort), UPSTREAM_URL: `http://127.0.0.1:${helloPort}` },
+    `http://127.0.0.1:${proxyPort}/`,
+    telemetry,
+  );
+  const cpuMs = () => processCpuMs(hello.pid) + processCpuMs(proxy.pid);
+  try {
+    await settle();
+    let cpuBefore = 0;
+    const floor = await openLoop({
+      origin: `http://127.0.0.1:${proxyPort}`,
+      rate: catalogRate,
+      seconds,
+      warmupSeconds,
+      onMeasuring: () => (cpuBefore = cpuMs()),
+      request: () => ({ method: 'GET', path: '/' }),
+    });
+    return { floor, floorCpuMs: (cpuMs() - cpuBefore) / floor.completed };
+  } finally {
+    await Promise.all([stopServer(hello), stopServer(proxy)]);
+  }
+}
 
 const sinkStats = async () => (await (await fetch(`${sinkUrl}/stats`)).json()) as { exports: number; bytes: number };
 
 async function measure(mode: Mode, round: number): Promise<Run> {
   const tracing: Record<string, string> = mode === 'on' ? { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_EXPORTER_OTLP_PROTOCOL: protocol } : { OTEL_EXPORTER_OTLP_ENDPOINT: '' };
+  const { floor, floorCpuMs } = await measureFloor(tracing);
   const bench = await startBenchShop(`tracing_${mode}_${round}`, { ...tracing, PAYMENT_LATENCY_MS: '0', EMAIL_LATENCY_MS: '0' });
   try {
     const origin = bench.shop.gatewayUrl;
@@ -82,7 +120,7 @@ async function measure(mode: Mode, round: number): Promise<Run> {
 
     await sleep(mode === 'on' ? 6_000 : 0); // the last batches of spans (the batch processor exports every 5 s)
     const exportedAfter = await sinkStats();
-    return { catalog, checkout, catalogCpuMs, checkoutCpuMs, saga, exports: exportedAfter.exports - exportedBefore.exports, exportedBytes: exportedAfter.bytes - exportedBefore.bytes };
+    return { floor, floorCpuMs, catalog, checkout, catalogCpuMs, checkoutCpuMs, saga, exports: exportedAfter.exports - exportedBefore.exports, exportedBytes: exportedAfter.bytes - exportedBefore.bytes };
   } finally {
     await stopBenchShop(bench);
   }
@@ -104,7 +142,7 @@ try {
       process.stdout.write(`round ${round + 1}: tracing ${mode}… `);
       const run = await measure(mode, round);
       runs[mode].push(run);
-      process.stdout.write(`catalog ${run.catalog.achievedRate.toFixed(0)}/s p99 ${run.catalog.p99.toFixed(1)} ms; checkout ${run.checkout.achievedRate.toFixed(0)}/s p99 ${run.checkout.p99.toFixed(1)} ms\n`);
+      process.stdout.write(`floor p99 ${run.floor.p99.toFixed(1)} ms; catalog ${run.catalog.achievedRate.toFixed(0)}/s p99 ${run.catalog.p99.toFixed(1)} ms; checkout ${run.checkout.achievedRate.toFixed(0)}/s p99 ${run.checkout.p99.toFixed(1)} ms\n`);
     }
   }
 } finally {
@@ -113,6 +151,11 @@ try {
 
 const of = (mode: Mode, read: (run: Run) => number) => median(runs[mode].map(read));
 const rows: Array<[string, (run: Run) => number, string, string]> = [
+  [`floor: fastify hello-world behind one proxy hop, ${catalogRate}/s`, () => Number.NaN, '', ''],
+  ['  throughput (answered/s)', (run) => run.floor.achievedRate, '/s', ''],
+  ['  p50', (run) => run.floor.p50, ' ms', ''],
+  ['  p99', (run) => run.floor.p99, ' ms', ''],
+  ['  CPU per request, both servers', (run) => run.floorCpuMs, ' ms', ''],
   [`catalog GET /api/products/:id, offered ${catalogRate}/s`, () => Number.NaN, '', ''],
   ['  throughput (answered/s)', (run) => run.catalog.achievedRate, '/s', 'goal ≥ 0.90'],
   ['  p50', (run) => run.catalog.p50, ' ms', ''],
@@ -140,7 +183,7 @@ statuses        off: catalog ${JSON.stringify(last('off').catalog.statuses)} err
                 on:  catalog ${JSON.stringify(last('on').catalog.statuses)} errors ${last('on').catalog.errors}, checkout ${JSON.stringify(last('on').checkout.statuses)} errors ${last('on').checkout.errors}, saga completed ${last('on').saga.completed} other ${last('on').saga.other}
 exported (on)   ${last('on').exports} OTLP requests, ${(last('on').exportedBytes / 1024 / 1024).toFixed(1)} MiB during both phases (warm-ups included) and their sagas
 `);
-const failed = (['off', 'on'] as Mode[]).some((mode) => runs[mode].some((run) => run.catalog.errors + run.checkout.errors > 0 || Object.keys(run.catalog.statuses).some((status) => status !== '200') || Object.keys(run.checkout.statuses).some((status) => status !== '202')));
+const failed = (['off', 'on'] as Mode[]).some((mode) => runs[mode].some((run) => run.floor.errors + run.catalog.errors + run.checkout.errors > 0 || Object.keys(run.floor.statuses).some((status) => status !== '200') || Object.keys(run.catalog.statuses).some((status) => status !== '200') || Object.keys(run.checkout.statuses).some((status) => status !== '202')));
 if (failed) {
   console.error('some requests failed: the figures above are not comparable');
   process.exitCode = 1;
