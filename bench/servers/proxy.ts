@@ -2,12 +2,11 @@
 import Fastify from 'fastify';
 import replyFrom from '@fastify/reply-from';
 import { Pool } from 'undici';
-import { telemetryState } from '@scaleshop/platform/telemetry/state';
+import { traceRequests } from '@scaleshop/platform/telemetry/state';
 
 const upstream = process.env.UPSTREAM_URL ?? 'http://127.0.0.1:3000';
 const app = Fastify({ logger: false });
-const tracing = telemetryState()?.fastifyPlugin;
-if (tracing) await app.register(tracing());
+await traceRequests(app);
 await app.register(replyFrom, { base: upstream, undici: new Pool(upstream, { connections: 64, pipelining: 1, keepAliveTimeout: 10_000 }) as never });
 app.get('/', (_request, reply) => reply.from('/'));
 await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0) });

@@ -18,7 +18,7 @@ import { errorBody, errorBodySchema, HttpError } from './errors.ts';
 import { isDatabaseUnavailable } from './database.ts';
 import { collectProcessMetrics, metricsRegistry, observeHttpRequest } from './metrics.ts';
 import { isInfrastructurePath } from './telemetry/settings.ts';
-import { telemetryState } from './telemetry/state.ts';
+import { traceRequests } from './telemetry/state.ts';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -98,8 +98,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   // First of all, so that every route and hook after it is traced (health and metrics are not).
-  const otel = telemetryState()?.fastifyPlugin;
-  if (otel) await app.register(otel());
+  await traceRequests(app);
 
   app.addSchema(errorBodySchema);
 

@@ -3,7 +3,7 @@
  * fastify plugin to register on every app, and how to flush the spans at shutdown.
  * Kept on globalThis so that it is one per process even if this file were loaded twice.
  */
-import type { FastifyPluginCallback } from 'fastify';
+import type { FastifyInstance, FastifyPluginCallback } from 'fastify';
 import type { TelemetrySettings } from './settings.ts';
 
 export interface TelemetryState {
@@ -24,6 +24,15 @@ export function telemetryState(): TelemetryState | undefined {
 
 export function setTelemetryState(state: TelemetryState | undefined): void {
   (globalThis as { [key]?: TelemetryState })[key] = state;
+}
+
+/**
+ * Registers @fastify/otel's plugin on `app` when tracing runs. Call it first, so that every route
+ * and hook registered after it is traced.
+ */
+export async function traceRequests(app: Pick<FastifyInstance, 'register'>): Promise<void> {
+  const plugin = telemetryState()?.fastifyPlugin;
+  if (plugin) await app.register(plugin());
 }
 
 export function tracingEnabled(): boolean {
