@@ -9,11 +9,14 @@ export interface ErrorBody {
 export class HttpError extends Error {
   readonly statusCode: number;
   readonly code: string;
-  constructor(statusCode: number, code: string, message: string) {
+  /** Sent with the error body, e.g. Retry-After on a 429 or 503. */
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(statusCode: number, code: string, message: string, headers: Record<string, string> = {}) {
     super(message);
     this.name = 'HttpError';
     this.statusCode = statusCode;
     this.code = code;
+    this.headers = headers;
   }
 }
 

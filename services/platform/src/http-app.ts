@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
   type FastifyError,
+  type FastifyReply,
   type FastifyInstance,
   type FastifyServerOptions,
   type RawReplyDefaultExpression,
@@ -19,8 +19,16 @@ import { isDatabaseUnavailable } from './database.ts';
 import { collectProcessMetrics, metricsRegistry, observeHttpRequest } from './metrics.ts';
 import { isInfrastructurePath } from './telemetry/settings.ts';
 import { traceRequests } from './telemetry/state.ts';
+import { answerClientError, exceedsJsonNesting, nestingTooDeep, originForm, requestIdFor, requestTargetProblem, serverTimeouts, maxJsonNesting } from './input-guards.ts';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Set when /metrics is served on a port of its own (see runService). */
+    metricsPort: number | undefined;
+  }
+}
 
 export type ReadinessChecks = Record<string, () => Promise<boolean>>;
 
@@ -30,6 +38,8 @@ export interface HttpAppOptions {
   /** Dependencies that must answer before this instance takes traffic. */
   readiness?: ReadinessChecks;
   bodyLimit?: number;
+  /** Serves /metrics on this port (0: any free one) once the app listens, instead of on the app's own port. */
+  metricsPort?: number;
   /** Publishes the routes' schemas as OpenAPI at /openapi.json; the gateway merges them at /docs. */
   openapi?: { title: string; description?: string };
   /** Released in this order when the app closes, after the requests in flight have finished. */
@@ -88,8 +98,17 @@ const readiness = { 200: ReadinessBody, 503: ReadinessBody };
 export async function createHttpApp(options: HttpAppOptions): Promise<App> {
   const app = Fastify({
     loggerInstance: options.logger,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    genReqId: requestIdFor,
+    rewriteUrl: (request) => originForm(request.url ?? '/'),
+    requestTimeout: serverTimeouts.requestTimeoutMs,
+    keepAliveTimeout: serverTimeouts.keepAliveTimeoutMs,
+    http: { headersTimeout: serverTimeouts.headersTimeoutMs, connectionsCheckingInterval: serverTimeouts.connectionsCheckingIntervalMs },
+    clientErrorHandler: answerClientError,
+    // The router's own refusals (a path it cannot decode) in the one error body.
+    frameworkErrors: (error, _request, reply) => {
+      (reply as FastifyReply).code(400).send(errorBody('BAD_REQUEST', error.message));
+    },
     bodyLimit: options.bodyLimit ?? 256 * 1024,
     logController: new CompletionOnlyLogController({ requestIdLogLabel: 'request_id' }),
     schemaController: { compilersFactory: { buildValidator: buildValidatorWithStrictBodies } },
@@ -115,8 +134,23 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
     done();
   });
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Before anything reads the path: routing has matched it, but nothing has acted on it yet.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    const problem = requestTargetProblem(request.url);
+    done(problem === undefined ? undefined : new HttpError(400, 'BAD_REQUEST', problem));
+  });
+  app.addHook('onSend', (_request, reply, _payload, done) => {
+    reply.header('x-content-type-options', 'nosniff');
+    done();
+  });
+
+  // fastify's own JSON parsing (prototype-poisoning checks included), after a depth check.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (exceedsJsonNesting(body as string, maxJsonNesting)) return done(nestingTooDeep(), undefined);
+    parseJson(request, body as string, done);
   });
 
   // Postgres text cannot hold U+0000; refused here with the field's name, it would otherwise
@@ -128,7 +162,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof HttpError) {
-      return reply.code(error.statusCode).send(errorBody(error.code, error.message));
+      return reply.code(error.statusCode).headers(error.headers).send(errorBody(error.code, error.message));
     }
     if (error.validation) {
       return reply.code(400).send(errorBody('VALIDATION_ERROR', error.message));
@@ -178,10 +212,13 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
     if (shuttingDown) reply.header('connection', 'close');
   });
 
-  app.get('/metrics', infrastructureRoute, async (_request, reply) => {
-    const text = await metricsRegistry.metrics();
-    return reply.type(metricsRegistry.contentType).send(text);
-  });
+  app.decorate('metricsPort', options.metricsPort);
+  if (options.metricsPort === undefined) {
+    app.get('/metrics', infrastructureRoute, async (_request, reply) => {
+      const text = await metricsRegistry.metrics();
+      return reply.type(metricsRegistry.contentType).send(text);
+    });
+  }
 
   app.get('/health/live', { ...infrastructureRoute, schema: { hide: true, response: liveness } }, async () => ({ status: 'live' as const }));
 

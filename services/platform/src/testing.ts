@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import pg from 'pg';
 import { createDatabase, dropDatabase, ensureDatabaseExists, type Database } from './database.ts';
 import type { App } from './http-app.ts';
@@ -219,4 +220,71 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         server.close(() => resolve());
       }),
   };
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  /** From the first byte written to the connection's close. */
+  elapsedMs: number;
+}
+
+/**
+ * Writes an HTTP/1.1 request byte for byte and reads the answer until the server closes: no
+ * client library normalises the target (fetch resolves `..` and turns `\` into `/`), so
+ * tests can send what an attacker would. `chunks` after the first are written `chunkDelayMs` apart.
+ */
+export function sendRawRequest(port: number, chunks: readonly (string | Buffer)[], options: { chunkDelayMs?: number; timeoutMs?: number } = {}): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const socket = connect(port, '127.0.0.1');
+    const received: Buffer[] = [];
+    let next = 0;
+    let writer: NodeJS.Timeout | undefined;
+    const writeNext = () => {
+      if (next < chunks.length && !socket.destroyed) socket.write(chunks[next++]!);
+      if (next < chunks.length) writer = setTimeout(writeNext, options.chunkDelayMs ?? 0);
+    };
+    const timeout = setTimeout(() => socket.destroy(new Error(`no answer within ${options.timeoutMs ?? 10_000} ms`)), options.timeoutMs ?? 10_000);
+    socket.on('connect', writeNext);
+    socket.on('data', (data) => received.push(data));
+    socket.on('error', (error) => {
+      if (received.length === 0) reject(error);
+    });
+    socket.on('close', () => {
+      clearTimeout(timeout);
+      clearTimeout(writer);
+      const text = Buffer.concat(received).toString('utf8');
+      const headerEnd = text.indexOf('\r\n\r\n');
+      if (headerEnd === -1) return reject(new Error(`no HTTP answer: ${JSON.stringify(text.slice(0, 200))}`));
+      const [statusLine, ...headerLines] = text.slice(0, headerEnd).split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const line of headerLines) {
+        const colon = line.indexOf(':');
+        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      const body = text.slice(headerEnd + 4);
+      resolve({ status: Number(statusLine!.split(' ')[1]), headers, body: headers['transfer-encoding'] === 'chunked' ? dechunk(body) : body, elapsedMs: Date.now() - started });
+    });
+  });
+}
+
+function dechunk(body: string): string {
+  let result = '';
+  let rest = body;
+  for (;;) {
+    const lineEnd = rest.indexOf('\r\n');
+    const size = Number.parseInt(rest.slice(0, lineEnd), 16);
+    if (lineEnd === -1 || !(size > 0)) return result;
+    result += rest.slice(lineEnd + 2, lineEnd + 2 + size);
+    rest = rest.slice(lineEnd + 4 + size);
+  }
+}
+
+/** A request in the form `sendRawRequest` writes: `Connection: close`, so the answer ends with the connection. */
+export function rawRequest(method: string, target: string, headers: Record<string, string> = {}, body = ''): string {
+  const lines = [`${method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close', ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)];
+  if (body !== '' || ['POST', 'PUT', 'PATCH'].includes(method)) lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
+  return `${lines.join('\r\n')}\r\n\r\n${body}`;
 }
