@@ -20,6 +20,7 @@ export const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), '..'
 export type ServiceName = 'product' | 'user' | 'cart' | 'order' | 'payment' | 'email' | 'gateway';
 
 export const defaultPorts: Record<ServiceName, number> = { gateway: 9000, order: 8001, payment: 8002, email: 8003, product: 8004, user: 8005, cart: 8006 };
+const gatewayMetricsDefaultPort = 9464;
 
 const ownsDatabase: Record<ServiceName, boolean> = { gateway: false, order: true, payment: true, email: true, product: true, user: true, cart: true };
 
@@ -66,6 +67,8 @@ export interface RunningService {
 export interface Shop {
   services: Record<ServiceName, RunningService>;
   gatewayUrl: string;
+  /** The gateway serves its metrics apart from its public port. */
+  gatewayMetricsUrl: string;
   databaseUrls: Partial<Record<ServiceName, string>>;
   tokenKeys: { privateKeyPem: string; publicKeyPem: string };
   smtpUrl: string;
@@ -96,6 +99,7 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
   const ports = {} as Record<ServiceName, number>;
   for (const name of startOrder) ports[name] = options.ports?.[name] ?? (options.ephemeralPorts ? await freePort() : defaultPorts[name]);
   const urlOf = (name: ServiceName) => `http://127.0.0.1:${ports[name]}`;
+  const gatewayMetricsPort = options.ephemeralPorts ? await freePort() : gatewayMetricsDefaultPort;
 
   const databaseUrls: Partial<Record<ServiceName, string>> = {};
   for (const name of names) {
@@ -124,7 +128,12 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
       case 'product':
         return {};
       case 'user':
-        return { JWT_PRIVATE_KEY: tokenKeys.privateKeyPem, SEED_DEV_USERS: process.env.SEED_DEV_USERS ?? 'true' };
+        return {
+          JWT_PRIVATE_KEY: tokenKeys.privateKeyPem,
+          SEED_DEV_USERS: process.env.SEED_DEV_USERS ?? 'true',
+          // Every client of a local shop is 127.0.0.1: a per-address allowance would be shared by the whole machine's load.
+          REGISTRATIONS_PER_ADDRESS: process.env.REGISTRATIONS_PER_ADDRESS ?? '1000000',
+        };
       case 'cart':
         return { PRODUCT_URL: urlOf('product') };
       case 'order':
@@ -142,6 +151,7 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
           ORDER_URL: urlOf('order'),
           PAYMENT_URL: urlOf('payment'),
           EMAIL_URL: urlOf('email'),
+          METRICS_PORT: String(gatewayMetricsPort),
         };
     }
   };
@@ -205,7 +215,7 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
     };
   }
 
-  return { services: running, gatewayUrl: urlOf('gateway'), databaseUrls, tokenKeys, smtpUrl: smtpUrl ?? '', mailCatcher, stop: stopAll };
+  return { services: running, gatewayUrl: urlOf('gateway'), gatewayMetricsUrl: `http://127.0.0.1:${gatewayMetricsPort}/metrics`, databaseUrls, tokenKeys, smtpUrl: smtpUrl ?? '', mailCatcher, stop: stopAll };
 }
 
 /** The JWT key pair of local mode, kept in .local/ so tokens survive a restart. */

@@ -22,7 +22,8 @@ scaleshop is running
   services   ${Object.values(shop.services)
     .filter((service) => service.name !== 'gateway')
     .map((service) => `${service.name} :${service.port}`)
-    .join(', ')}
+    .join(', ')}   (each serves its own /metrics)
+  metrics    ${shop.gatewayMetricsUrl.replace('127.0.0.1', 'localhost')}   (the gateway's, off its public port)
   mail       ${shop.mailCatcher ? `${shop.mailCatcher.url.replace('127.0.0.1', 'localhost')}   (caught by the local SMTP catcher on :${shop.mailCatcher.smtpPort})` : `sent to ${shop.smtpUrl}`}
   dead letters  npm run dlq
   log in as  paintest@example.com / password123  or  admin@example.com / admin123

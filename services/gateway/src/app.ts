@@ -11,7 +11,7 @@ import { monitoredServices, upstreamsFrom } from './upstreams.ts';
 export async function createGateway(config: ConfigOf<typeof gatewayConfig>, logger: Logger): Promise<App> {
   const publicKey = loadPublicKey(config.JWT_PUBLIC_KEY);
   const upstreams = upstreamsFrom(config);
-  const app = await createHttpApp({ service: 'gateway', logger, bodyLimit: config.BODY_LIMIT_BYTES });
+  const app = await createHttpApp({ service: 'gateway', logger, bodyLimit: config.BODY_LIMIT_BYTES, metricsPort: config.METRICS_PORT });
 
   await app.register(rateLimit, {
     max: config.RATE_LIMIT_MAX,

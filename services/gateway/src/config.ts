@@ -2,6 +2,8 @@ import { env } from '@scaleshop/platform';
 
 export const gatewayConfig = {
   ...env.serviceSettings(9000),
+  /** Prometheus scrapes the gateway here; port 9000 is public, so /metrics is not served on it. */
+  METRICS_PORT: env.port(9464),
   USER_URL: env.url({ default: 'http://127.0.0.1:8005' }),
   PRODUCT_URL: env.url({ default: 'http://127.0.0.1:8004' }),
   CART_URL: env.url({ default: 'http://127.0.0.1:8006' }),

@@ -1,6 +1,7 @@
 import type { App } from './http-app.ts';
 import type { Logger } from './logger.ts';
 import { redactUrl } from './config.ts';
+import { serveMetrics, type MetricsServer } from './metrics.ts';
 import { shutdownTelemetry, telemetryState } from './telemetry/state.ts';
 
 export interface RunOptions {
@@ -21,6 +22,7 @@ export async function runService(options: RunOptions): Promise<void> {
   const { app, logger } = options;
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 15_000;
   let stopping = false;
+  let metrics: MetricsServer | undefined;
 
   const shutdown = async (signal: string) => {
     if (stopping) {
@@ -36,6 +38,8 @@ export async function runService(options: RunOptions): Promise<void> {
     timer.unref();
     try {
       await app.close();
+      // After the app: a scrape during the shutdown still sees the final counts.
+      await metrics?.close();
       // The spans of the last requests and messages are still buffered.
       await shutdownTelemetry();
       logger.info('shutdown complete');
@@ -56,6 +60,10 @@ export async function runService(options: RunOptions): Promise<void> {
   });
 
   await app.listen({ host: options.host, port: options.port });
+  if (app.metricsPort !== undefined) {
+    metrics = await serveMetrics(options.host, app.metricsPort);
+    logger.info({ metrics_port: metrics.port }, 'serving /metrics on its own port');
+  }
   const telemetry = telemetryState();
   if (telemetry?.enabled) {
     logger.info({ otlp_endpoint: redactUrl(telemetry.settings.endpoint ?? ''), otlp_protocol: telemetry.settings.protocol, service_name: telemetry.serviceName }, 'exporting traces over OTLP');

@@ -1,9 +1,11 @@
 /**
  * Prometheus metrics: one registry per process, served at GET /metrics by every service
- * (createHttpApp). Hot paths only observe into label children cached here; anything that
+ * (createHttpApp), on the service's port or on one of its own (serveMetrics). Hot paths only observe into label children cached here; anything that
  * needs a query (outbox backlog) or a look at a pool is read when Prometheus scrapes.
  */
+import { createServer } from 'node:http';
 import client from 'prom-client';
+import { errorBody } from './errors.ts';
 
 export const metricsRegistry = new client.Registry();
 
@@ -211,5 +213,49 @@ export function registerPool(name: string, pool: PoolLike): () => void {
   pools.set(name, pool);
   return () => {
     if (pools.get(name) === pool) pools.delete(name);
+  };
+}
+
+export interface MetricsServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * /metrics on a port of its own, for a process whose main port is public (the gateway): the
+ * scraper reaches it inside the cluster, and nothing publishes it.
+ */
+export async function serveMetrics(host: string, port: number): Promise<MetricsServer> {
+  const server = createServer((request, response) => {
+    if (request.method !== 'GET' || request.url?.split('?', 1)[0] !== '/metrics') {
+      response.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff' });
+      response.end(JSON.stringify(errorBody('NOT_FOUND', 'only GET /metrics is served on this port')));
+      return;
+    }
+    metricsRegistry.metrics().then(
+      (text) => {
+        response.writeHead(200, { 'content-type': metricsRegistry.contentType, 'x-content-type-options': 'nosniff' });
+        response.end(text);
+      },
+      () => {
+        response.writeHead(500).end();
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
   };
 }
