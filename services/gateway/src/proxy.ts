@@ -17,11 +17,27 @@ export interface ProxyOptions {
 const retryOnceOn503 = ({ req, res, attempt }: { req: { method: string }; res?: { statusCode?: number } | null; attempt: number }) =>
   req.method === 'GET' && res?.statusCode === 503 && attempt === 0 ? 50 : null;
 
-const forwardedAway = ['authorization', identityHeaders.userId, identityHeaders.email, identityHeaders.role];
+/**
+ * Hop-by-hop headers describe the gateway's connection to the service, not the client's to the
+ * gateway (RFC 9110 §7.6.1). Passed on, the service's `connection: keep-alive` would keep open
+ * a connection the client asked to close.
+ */
+function withoutHopByHopHeaders<T extends Record<string, unknown>>(headers: T): T {
+  const listed = String(headers.connection ?? '')
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter(Boolean);
+  const result = { ...headers };
+  for (const name of ['connection', 'keep-alive', 'proxy-connection', 'upgrade', ...listed]) delete result[name];
+  return result;
+}
+
+const forwardedAway = ['authorization', identityHeaders.userId, identityHeaders.email, identityHeaders.role, identityHeaders.clientAddress];
 
 /**
  * Forwards /api/<prefix>/* to its service. Identity headers from the client are always
- * removed and replaced by the verified caller, so a client cannot claim to be someone else.
+ * removed and replaced by the verified caller and the client's address, so a client cannot
+ * claim to be someone else, or somewhere else.
  */
 export async function registerProxy(app: App, upstream: Upstream, options: ProxyOptions): Promise<void> {
   await app.register(async (scope) => {
@@ -37,13 +53,18 @@ export async function registerProxy(app: App, upstream: Upstream, options: Proxy
     await scope.register(replyFrom, { base: upstream.baseUrl, undici: pool as never, destroyAgent: true, disableRequestLogging: true });
 
     const forward = async (request: FastifyRequest, reply: FastifyReply) => {
-      const target = upstream.servicePrefix + request.url.slice(upstream.publicPrefix.length);
+      // The path only: reply-from appends the query as the client sent it. Handed the query too,
+      // it would refuse data such as ?q=../x as a path traversal.
+      const path = request.url.split('?', 1)[0]!;
+      const target = upstream.servicePrefix + path.slice(upstream.publicPrefix.length);
       return reply.from(target, {
         timeout: upstream.timeoutMs,
         retryDelay: retryOnceOn503,
+        rewriteHeaders: withoutHopByHopHeaders,
         rewriteRequestHeaders: (incoming, headers) => {
           const rewritten: typeof headers = { ...headers, 'x-request-id': incoming.id };
           for (const name of forwardedAway) delete rewritten[name];
+          rewritten[identityHeaders.clientAddress] = incoming.ip;
           return incoming.caller ? { ...rewritten, ...identityHeadersFor(incoming.caller) } : rewritten;
         },
         onError: (errorReply, { error }) => {

@@ -10,6 +10,8 @@ export const identityHeaders = {
   userId: 'x-user-id',
   email: 'x-user-email',
   role: 'x-user-role',
+  /** The address the gateway saw the request come from; login throttling counts failures per address. */
+  clientAddress: 'x-client-address',
 } as const;
 
 export const roles = ['customer', 'admin'] as const;
@@ -36,6 +38,12 @@ export function requireAdmin(request: FastifyRequest): Caller {
   const caller = callerOf(request);
   if (caller.role !== 'admin') throw forbidden('admin role required');
   return caller;
+}
+
+/** The client's address as the gateway saw it; the socket's peer when called directly (tests, local tools). */
+export function clientAddressOf(request: FastifyRequest): string {
+  const forwarded = request.headers[identityHeaders.clientAddress];
+  return typeof forwarded === 'string' && forwarded !== '' ? forwarded : request.ip;
 }
 
 export function identityHeadersFor(caller: Caller): Record<string, string> {
