@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { conflict, signAccessToken, unauthorized, type Caller, type Kysely } from '@scaleshop/platform';
 import { dummyPasswordHash, hashPassword, verifyPassword } from './passwords.ts';
+import type { Throttle } from './throttle.ts';
 import * as repository from './repository.ts';
 import type { User } from './repository.ts';
 import type { UserDatabase } from './schema.ts';
@@ -23,8 +24,9 @@ export interface AccessToken {
 }
 
 export interface Accounts {
-  register(registration: Registration): Promise<User>;
-  login(credentials: Credentials): Promise<AccessToken>;
+  /** `clientAddress` is where the request came from, as the gateway saw it. */
+  register(registration: Registration, clientAddress: string): Promise<User>;
+  login(credentials: Credentials, clientAddress: string): Promise<AccessToken>;
   /** The caller's account as it is now, not as it was when their token was issued. */
   me(caller: Caller): Promise<User>;
 }
@@ -46,26 +48,32 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 /** One message for an unknown email and a wrong password, so neither reveals that an account exists. */
 const invalidCredentials = () => unauthorized('invalid email or password', 'INVALID_CREDENTIALS');
 
-export function createAccounts(db: Kysely<UserDatabase>, tokens: TokenIssuing): Accounts {
+export function createAccounts(db: Kysely<UserDatabase>, tokens: TokenIssuing, throttle: Throttle): Accounts {
   return {
-    async register(registration) {
+    async register(registration, clientAddress) {
       const email = normalizeEmail(registration.email);
       const emailTaken = () => conflict(`an account for ${email} already exists`, 'EMAIL_TAKEN');
+      await throttle.admitRegistration(clientAddress);
       // Checked first only to spare the hashing cost; insertUser settles concurrent registrations.
       if (await repository.emailExists(db, email)) throw emailTaken();
-      const passwordHash = await hashPassword(registration.password);
+      const passwordHash = await throttle.hashing(() => hashPassword(registration.password));
       const user = await repository.insertUser(db, { email, name: registration.name, password_hash: passwordHash });
       if (!user) throw emailTaken();
       return user;
     },
 
-    async login(credentials) {
-      const stored = await repository.findCredentialsByEmail(db, normalizeEmail(credentials.email));
-      if (!stored) {
-        await verifyPassword(dummyPasswordHash, credentials.password);
+    async login(credentials, clientAddress) {
+      const email = normalizeEmail(credentials.email);
+      // Before any hashing: a refused guess costs the attacker a round trip and the service one lookup.
+      await throttle.assertLoginAllowed(email, clientAddress);
+      const stored = await repository.findCredentialsByEmail(db, email);
+      // An unknown email is checked against a dummy hash and counted alike, so neither time nor throttling tells it apart.
+      const valid = await throttle.hashing(() => verifyPassword(stored?.password_hash ?? dummyPasswordHash, credentials.password));
+      if (!stored || !valid) {
+        await throttle.recordLoginFailure(email, clientAddress);
         throw invalidCredentials();
       }
-      if (!(await verifyPassword(stored.password_hash, credentials.password))) throw invalidCredentials();
+      await throttle.recordLoginSuccess(email, clientAddress);
       const accessToken = await signAccessToken({ id: stored.id, email: stored.email, role: stored.role }, tokens.signingKey, {
         issuer: tokens.issuer,
         audience: tokens.audience,

@@ -13,6 +13,7 @@ import { migrations } from './migrations.ts';
 import { registerRoutes } from './routes.ts';
 import type { UserDatabase } from './schema.ts';
 import { seedDevUsers } from './seed.ts';
+import { createThrottle } from './throttle.ts';
 
 /** Wires the user service: signing key, migrate, seed, routes. Returns the app unstarted. */
 export async function createUserService(config: ConfigOf<typeof userConfig>, logger: Logger): Promise<App> {
@@ -27,12 +28,19 @@ export async function createUserService(config: ConfigOf<typeof userConfig>, log
     ...(config.SEED_DEV_USERS ? { seed: (db) => seedDevUsers(db, logger) } : {}),
   });
 
-  const accounts = createAccounts(database.db, {
-    signingKey,
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-    ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+  const throttle = createThrottle(database.pool, {
+    failuresPerAccountAndAddress: { points: config.LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS, windowSeconds: 15 * 60 },
+    failuresPerAddress: { points: config.LOGIN_FAILURES_PER_ADDRESS, windowSeconds: 60 * 60 },
+    failuresPerAccount: { points: config.LOGIN_FAILURES_PER_ACCOUNT, windowSeconds: 5 * 60 },
+    registrationsPerAddress: { points: config.REGISTRATIONS_PER_ADDRESS, windowSeconds: 60 * 60 },
+    hashingConcurrency: config.PASSWORD_HASHING_CONCURRENCY,
+    hashingQueue: config.PASSWORD_HASHING_QUEUE,
   });
+  const accounts = createAccounts(
+    database.db,
+    { signingKey, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS },
+    throttle,
+  );
 
   const app = await createHttpApp({
     service: 'user',

@@ -14,4 +14,15 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // The shape rate-limiter-flexible's Postgres store expects (it would create it itself, at first use, unmigrated).
+  '0002_login_throttle': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('login_throttle')
+        .addColumn('key', 'varchar(255)', (c) => c.primaryKey())
+        .addColumn('points', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('expire', 'bigint')
+        .execute();
+    },
+  },
 };

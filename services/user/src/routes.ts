@@ -1,4 +1,4 @@
-import { Type, callerOf, errorResponses, type App } from '@scaleshop/platform';
+import { Type, callerOf, clientAddressOf, errorResponses, type App } from '@scaleshop/platform';
 import type { Accounts } from './accounts.ts';
 
 const Email = Type.String({ format: 'email', maxLength: 254, examples: ['jane@example.com'] });
@@ -31,19 +31,25 @@ const CurrentUser = Type.Object({
 });
 
 export function registerRoutes(app: App, accounts: Accounts): void {
+  // Tokens and account details must not be kept by browsers or shared caches.
+  app.addHook('onSend', (_request, reply, _payload, done) => {
+    reply.header('cache-control', 'no-store');
+    done();
+  });
+
   app.post(
     '/auth/register',
-    { schema: { tags: ['auth'], summary: 'Create a customer account', body: Registration, response: { 201: RegisteredUser, ...errorResponses(400, 409) } } },
+    { schema: { tags: ['auth'], summary: 'Create a customer account', body: Registration, response: { 201: RegisteredUser, ...errorResponses(400, 409, 429, 503) } } },
     async (request, reply) => {
-      const { id, email, name } = await accounts.register(request.body);
+      const { id, email, name } = await accounts.register(request.body, clientAddressOf(request));
       return reply.code(201).send({ id, email, name });
     },
   );
 
   app.post(
     '/auth/login',
-    { schema: { tags: ['auth'], summary: 'Exchange email and password for an access token', body: Credentials, response: { 200: AccessToken, ...errorResponses(400, 401) } } },
-    async (request) => accounts.login(request.body),
+    { schema: { tags: ['auth'], summary: 'Exchange email and password for an access token', body: Credentials, response: { 200: AccessToken, ...errorResponses(400, 401, 429, 503) } } },
+    async (request) => accounts.login(request.body, clientAddressOf(request)),
   );
 
   app.get(

@@ -256,3 +256,88 @@ describe('user service configuration', () => {
     await assert.rejects(createUserService(config, testLogger('user')), /JWT_PRIVATE_KEY .*Ed25519.*got rsa/);
   });
 });
+
+describe('user service brute-force protection', () => {
+  let database: TestDatabase;
+  let app: App;
+
+  before(async () => {
+    database = await createTestDatabase('user_throttle');
+    app = await start(database, {
+      LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS: '3',
+      LOGIN_FAILURES_PER_ADDRESS: '8',
+      LOGIN_FAILURES_PER_ACCOUNT: '6',
+      REGISTRATIONS_PER_ADDRESS: '12',
+      PASSWORD_HASHING_CONCURRENCY: '1',
+      PASSWORD_HASHING_QUEUE: '2',
+    });
+  });
+  after(async () => {
+    await app.close();
+    await database.drop();
+  });
+
+  const from = (address: string) => ({ 'x-client-address': address });
+  const register = (email: string, address: string) => app.inject({ method: 'POST', url: '/auth/register', headers: from(address), payload: { email, password: 'correct horse', name: 'T' } });
+  const login = (email: string, password: string, address: string) => app.inject({ method: 'POST', url: '/auth/login', headers: from(address), payload: { email, password } });
+
+  test('after the allowance of failures, the account is refused from that address only, right password or not', async () => {
+    assert.equal((await register('guessed@example.com', '10.0.0.1')).statusCode, 201);
+    const statuses = [];
+    for (let attempt = 0; attempt < 5; attempt++) statuses.push((await login('guessed@example.com', 'wrong', '10.0.0.2')).statusCode);
+    assert.deepEqual(statuses, [401, 401, 401, 429, 429]);
+    const refused = await login('guessed@example.com', 'correct horse', '10.0.0.2');
+    assert.equal(refused.statusCode, 429);
+    assert.equal(refused.json().error.code, 'TOO_MANY_ATTEMPTS');
+    assert.ok(Number(refused.headers['retry-after']) > 14 * 60);
+    assert.equal((await login('guessed@example.com', 'correct horse', '10.0.0.3')).statusCode, 200);
+  });
+
+  test('a success clears the count for that account and address', async () => {
+    assert.equal((await register('forgetful@example.com', '10.0.1.1')).statusCode, 201);
+    for (let round = 0; round < 3; round++) {
+      assert.equal((await login('forgetful@example.com', 'wrong', '10.0.1.2')).statusCode, 401);
+      assert.equal((await login('forgetful@example.com', 'wrong', '10.0.1.2')).statusCode, 401);
+      assert.equal((await login('forgetful@example.com', 'correct horse', '10.0.1.2')).statusCode, 200);
+    }
+  });
+
+  test('unknown emails count like known ones, and one address spraying many accounts is stopped', async () => {
+    const statuses = [];
+    for (let attempt = 0; attempt < 10; attempt++) statuses.push((await login(`nobody-${attempt}@example.com`, 'guess', '10.0.2.1')).statusCode);
+    assert.deepEqual(statuses, [...Array(8).fill(401), 429, 429]);
+    assert.equal((await login('nobody-0@example.com', 'guess', '10.0.2.2')).statusCode, 401);
+  });
+
+  test('one account guessed at from many addresses is refused for a short while', async () => {
+    assert.equal((await register('target@example.com', '10.0.3.1')).statusCode, 201);
+    const statuses = [];
+    for (let attempt = 0; attempt < 8; attempt++) statuses.push((await login('target@example.com', 'guess', `10.0.4.${attempt}`)).statusCode);
+    assert.deepEqual(statuses, [...Array(6).fill(401), 429, 429]);
+    const retryAfter = Number((await login('target@example.com', 'correct horse', '10.0.5.1')).headers['retry-after']);
+    assert.ok(retryAfter > 0 && retryAfter <= 5 * 60, `Retry-After ${retryAfter}`);
+  });
+
+  test('registrations per address are bounded', async () => {
+    const statuses = [];
+    for (let attempt = 0; attempt < 13; attempt++) statuses.push((await register(`many-${attempt}@example.com`, '10.0.6.1')).statusCode);
+    assert.equal(statuses.filter((status) => status === 201).length, 12);
+    assert.equal(statuses.at(-1), 429);
+    assert.equal((await register('other-address@example.com', '10.0.6.2')).statusCode, 201);
+  });
+
+  test('password hashing beyond its slots and queue is refused with 503 at once, not queued without end', async () => {
+    const attempts = await Promise.all(Array.from({ length: 8 }, (_, index) => login(`burst-${index}@example.com`, 'guess', `10.0.7.${index}`)));
+    const statuses = attempts.map((response) => response.statusCode).sort();
+    assert.ok(statuses.includes(503), `statuses ${statuses.join(',')}`);
+    assert.ok(statuses.filter((status) => status === 401).length >= 3, `statuses ${statuses.join(',')}`);
+    const busy = attempts.find((response) => response.statusCode === 503)!;
+    assert.equal(busy.json().error.code, 'BUSY');
+    assert.equal(busy.headers['retry-after'], '1');
+  });
+
+  test('account answers are never cached', async () => {
+    const response = await login('nobody@example.com', 'guess', '10.0.8.1');
+    assert.equal(response.headers['cache-control'], 'no-store');
+  });
+});
