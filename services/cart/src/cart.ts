@@ -11,6 +11,9 @@ export interface CartLine {
   line_total: string;
 }
 
+/** Units one cart line may hold, however they were added. */
+export const maxLineQuantity = 1_000;
+
 export interface CartView {
   items: CartLine[];
   total: string;
@@ -53,6 +56,9 @@ export function createCart(db: Kysely<CartDatabase>, products: Products): Cart {
 
   const insufficientStock = (product: ProductInfo) => conflict(`only ${product.stock} of ${product.name} in stock`, 'INSUFFICIENT_STOCK');
 
+  const lineLimit = (inCart: number) =>
+    conflict(`a cart line holds at most ${maxLineQuantity} units; this one has ${inCart}`, 'LINE_LIMIT_EXCEEDED');
+
   const itemNotInCart = (productId: number) => notFound(`product ${productId} is not in the cart`, 'ITEM_NOT_IN_CART');
 
   return {
@@ -61,8 +67,12 @@ export function createCart(db: Kysely<CartDatabase>, products: Products): Cart {
     async addItem(userId, productId, quantity, requestId) {
       const product = await getProduct(productId, requestId);
       if (quantity > product.stock) throw insufficientStock(product);
-      const added = await repository.addItem(db, { userId, productId, quantity, stock: product.stock });
-      if (!added) throw insufficientStock(product);
+      const added = await repository.addItem(db, { userId, productId, quantity, maxQuantity: Math.min(product.stock, maxLineQuantity) });
+      if (!added) {
+        const inCart = (await repository.findItem(db, userId, productId))?.quantity ?? 0;
+        if (inCart + quantity > maxLineQuantity) throw lineLimit(inCart);
+        throw insufficientStock(product);
+      }
       return view(userId, requestId);
     },
 

@@ -29,12 +29,12 @@ export async function findItem(db: Db, userId: string, productId: number): Promi
 }
 
 /**
- * Adds `quantity` to the item, creating it if needed, unless the result would exceed `stock`.
- * One statement, so two concurrent adds cannot both pass the check on the same old quantity.
- * The caller has checked `quantity <= stock`, which covers the first insert; an update that
- * would exceed the stock matches no row and returns undefined.
+ * Adds `quantity` to the item, creating it if needed, unless the result would exceed
+ * `maxQuantity` (the stock, or the line's cap). One statement, so two concurrent adds cannot
+ * both pass the check on the same old quantity. The caller has checked `quantity <= maxQuantity`,
+ * which covers the first insert; an update past it matches no row and returns undefined.
  */
-export async function addItem(db: Db, item: { userId: string; productId: number; quantity: number; stock: number }): Promise<CartItem | undefined> {
+export async function addItem(db: Db, item: { userId: string; productId: number; quantity: number; maxQuantity: number }): Promise<CartItem | undefined> {
   return db
     .insertInto('cart_items')
     .values({ user_id: item.userId, product_id: item.productId, quantity: item.quantity })
@@ -45,7 +45,7 @@ export async function addItem(db: Db, item: { userId: string; productId: number;
           quantity: eb('cart_items.quantity', '+', eb.ref('excluded.quantity')),
           updated_at: sql<Date>`now()`,
         }))
-        .where((eb) => eb(eb('cart_items.quantity', '+', eb.ref('excluded.quantity')), '<=', item.stock)),
+        .where((eb) => eb(eb('cart_items.quantity', '+', eb.ref('excluded.quantity')), '<=', item.maxQuantity)),
     )
     .returning(['product_id', 'quantity'])
     .executeTakeFirst();

@@ -1,12 +1,12 @@
 import type { FastifyRequest } from 'fastify';
-import { Type, callerOf, errorResponses, unauthorized, type App } from '@scaleshop/platform';
-import type { Cart } from './cart.ts';
+import { SerialId, Type, callerOf, errorResponses, unauthorized, type App } from '@scaleshop/platform';
+import { maxLineQuantity, type Cart } from './cart.ts';
 
 const Amount = Type.String({ pattern: '^(0|[1-9][0-9]*)\\.[0-9]{2}$', description: 'exact decimal amount, e.g. "1299.99"', examples: ['1299.99'] });
 
-const Quantity = Type.Integer({ minimum: 1, maximum: 1_000 });
+const Quantity = Type.Integer({ minimum: 1, maximum: maxLineQuantity });
 
-const ProductId = Type.Integer({ minimum: 1, maximum: 2_147_483_647 });
+const ProductId = SerialId;
 
 const CartView = Type.Object(
   {

@@ -1,10 +1,8 @@
-import type { EventData, HandlerContext, Kysely } from '@scaleshop/platform';
+import { maxInt4, type EventData, type HandlerContext, type Kysely } from '@scaleshop/platform';
 import * as repository from './repository.ts';
 import type { ProductDatabase, StockLine } from './schema.ts';
 
 type Db = Kysely<ProductDatabase>;
-
-const maxProductId = 2_147_483_647;
 
 /**
  * Takes the stock of every line of the order, or of none, and says which through the outbox.
@@ -63,7 +61,7 @@ function totalsByProduct(items: readonly StockLine[]): Map<number, number> | str
   if (items.length === 0) return 'the order has no items';
   const totals = new Map<number, number>();
   for (const { product_id, quantity } of items) {
-    if (!Number.isInteger(product_id) || product_id < 1 || product_id > maxProductId) return `product ${product_id} does not exist`;
+    if (!Number.isInteger(product_id) || product_id < 1 || product_id > maxInt4) return `product ${product_id} does not exist`;
     if (!Number.isInteger(quantity) || quantity < 1) return `invalid quantity ${quantity} for product ${product_id}`;
     totals.set(product_id, (totals.get(product_id) ?? 0) + quantity);
   }

@@ -1,4 +1,4 @@
-import { Money, Type, errorResponses, pageQuery, requireAdmin, type App } from '@scaleshop/platform';
+import { HttpError, Money, SerialId, Type, errorResponses, maxInt4, pageQuery, requireAdmin, type App } from '@scaleshop/platform';
 import type { Catalog } from './catalog.ts';
 
 const Product = Type.Object(
@@ -13,13 +13,13 @@ const Product = Type.Object(
   { $id: 'Product' },
 );
 
-const ProductId = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
+const ProductId = Type.Object({ id: SerialId });
 
 const ProductList = Type.Object({ items: Type.Array(Type.Ref('Product')), total: Type.Integer() });
 
 const ListQuery = Type.Object({
   category: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-  ids: Type.Optional(Type.String({ pattern: '^[0-9]+(,[0-9]+){0,99}$', description: 'comma-separated product ids (at most 100)' })),
+  ids: Type.Optional(Type.String({ pattern: '^[0-9]{1,10}(,[0-9]{1,10}){0,99}$', description: `comma-separated product ids from 1 to ${maxInt4} (at most 100)` })),
   ...pageQuery,
 });
 
@@ -40,12 +40,15 @@ export function registerRoutes(app: App, catalog: Catalog): void {
     '/products',
     { schema: { tags: ['products'], summary: 'List the catalog', querystring: ListQuery, response: { 200: ProductList, 400: errorResponses(400)[400] } } },
     async (request) => {
-      const { category, ids, limit, offset } = request.query;
+      const { category, limit, offset } = request.query;
+      const ids = request.query.ids?.split(',').map(Number);
+      // The pattern bounds the digits; the value is checked here, as a pattern for 1..2^31-1 would be unreadable.
+      if (ids?.some((id) => id < 1 || id > maxInt4)) throw new HttpError(400, 'VALIDATION_ERROR', `querystring/ids must hold ids from 1 to ${maxInt4}`);
       return catalog.listProducts({
         limit,
         offset,
         ...(category === undefined ? {} : { category }),
-        ...(ids === undefined ? {} : { ids: ids.split(',').map(Number) }),
+        ...(ids === undefined ? {} : { ids }),
       });
     },
   );
