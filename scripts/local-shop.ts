@@ -131,8 +131,10 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
         return {
           JWT_PRIVATE_KEY: tokenKeys.privateKeyPem,
           SEED_DEV_USERS: process.env.SEED_DEV_USERS ?? 'true',
-          // Every client of a local shop is 127.0.0.1: a per-address allowance would be shared by the whole machine's load.
+          // Every client of a local shop is 127.0.0.1: a per-address allowance would be shared by the
+          // whole machine, load runs included. The per-account limits still hold.
           REGISTRATIONS_PER_ADDRESS: process.env.REGISTRATIONS_PER_ADDRESS ?? '1000000',
+          LOGIN_FAILURES_PER_ADDRESS: process.env.LOGIN_FAILURES_PER_ADDRESS ?? '1000000',
         };
       case 'cart':
         return { PRODUCT_URL: urlOf('product') };
