@@ -1,8 +1,9 @@
 /**
  * The saga's broker: a one-node RabbitMQ StatefulSet with the management UI, its data on a
  * persistent volume, the default user's credentials from a Secret created outside the
- * manifests, and a Service `rabbitmq` for AMQP (5672) and the UI (15672).
- * Runs as the image's own rabbitmq user (999) with a read-only root filesystem.
+ * manifests, a headless Service `<name>-nodes` that governs the StatefulSet, and a client
+ * Service `<name>` for AMQP (5672) and the UI (15672), as the RabbitMQ cluster operator lays
+ * them out. Runs as the image's own rabbitmq user (999) with a read-only root filesystem.
  */
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
@@ -16,6 +17,7 @@ import {
   probeOptions,
   pullPolicy,
   restrictedContainer,
+  selectByName,
 } from './workload-defaults.ts';
 
 export const rabbitmqUid = 999;
@@ -35,14 +37,22 @@ export interface RabbitMqProps {
 
 export class RabbitMq extends Construct {
   readonly statefulSet: kplus.StatefulSet;
+  /** What clients connect to: a stable virtual IP, so a reconnect after a restart needs no fresh DNS answer. */
   readonly service: kplus.Service;
+  /** The StatefulSet's governing Service: headless, so that each pod gets its own DNS name. */
+  readonly nodes: kplus.Service;
 
   constructor(scope: Construct, id: string, props: RabbitMqProps) {
     super(scope, id);
     const labels = labelsFor(props.name, 'broker');
 
-    // A ClusterIP Service (a stable address for clients that reconnect) that also governs the
-    // StatefulSet; the node name rabbit@<name>-0 comes from the pod's stable hostname.
+    // A StatefulSet's serviceName must name a headless Service for its pods' DNS records
+    // (<pod>.<service>); the node name rabbit@<name>-0 comes from the pod's stable hostname.
+    this.nodes = new kplus.Service(this, 'nodes', {
+      metadata: { name: `${props.name}-nodes`, labels },
+      clusterIP: 'None',
+      ports: [{ name: 'amqp', port: amqpPort, targetPort: amqpPort }],
+    });
     this.service = new kplus.Service(this, 'service', {
       metadata: { name: props.name, labels },
       type: kplus.ServiceType.CLUSTER_IP,
@@ -51,9 +61,10 @@ export class RabbitMq extends Construct {
         { name: 'management', port: managementPort, targetPort: managementPort },
       ],
     });
+    selectByName(this.service, props.name);
 
     // Time to close connections and flush queues to disk.
-    this.statefulSet = hardenedStatefulSet(this, { name: props.name, labels, service: this.service, replicas: props.replicas, uid: rabbitmqUid, terminationGraceSeconds: 60 });
+    this.statefulSet = hardenedStatefulSet(this, { name: props.name, labels, service: this.nodes, replicas: props.replicas, uid: rabbitmqUid, terminationGraceSeconds: 60 });
 
     const secret = kplus.Secret.fromSecretName(this, 'credentials', props.credentialsSecret.name);
     // The AMQP listener opens once the node has booted, as the RabbitMQ cluster operator probes it;

@@ -35,6 +35,7 @@ describe('npm run synth', () => {
       ...dbServices.flatMap((name) => [`StatefulSet/postgres-${name}`, `Service/postgres-${name}`]),
       'StatefulSet/rabbitmq',
       'Service/rabbitmq',
+      'Service/rabbitmq-nodes',
       'Deployment/jaeger',
       'Service/jaeger',
       'ConfigMap/jaeger-config',
