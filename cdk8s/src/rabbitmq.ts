@@ -5,6 +5,7 @@
  * Service `<name>` for AMQP (5672) and the UI (15672), as the RabbitMQ cluster operator lays
  * them out. Runs as the image's own rabbitmq user (999) with a read-only root filesystem.
  */
+import { createHash } from 'node:crypto';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import type { InfraReplicas, PullPolicy, Resources } from './config.ts';
@@ -23,6 +24,36 @@ import {
 export const rabbitmqUid = 999;
 const amqpPort = 5672;
 const managementPort = 15672;
+
+/**
+ * The memory alarm at this fraction of the container's memory limit: RabbitMQ 4's own default
+ * fraction, applied to the limit, which the node does not always detect in a container (it may
+ * see the Docker VM's memory and alarm only after the OOM killer has struck). Publishers are
+ * throttled there, and the rest of the limit is room for what the alarm does not stop: the
+ * Erlang runtime, the management plugin, garbage collection.
+ */
+export const memoryHighWatermarkFraction = 0.6;
+
+/** The alarm threshold in bytes for a container memory limit in MiB. */
+export function memoryHighWatermarkBytes(limitMiB: number): number {
+  return Math.floor(limitMiB * 2 ** 20 * memoryHighWatermarkFraction);
+}
+
+/**
+ * Sorts after the image's 10-defaults.conf in /etc/rabbitmq/conf.d, which RabbitMQ reads in
+ * alphabetical order; mounted alone (subPath) so that the image's own files stay visible.
+ */
+export const memoryConfigFile = '30-memory.conf';
+const confDirectory = '/etc/rabbitmq/conf.d';
+
+/** The conf.d file that sets the memory alarm for a container memory limit in MiB. */
+export function memoryConfig(limitMiB: number): string {
+  return [
+    `# ${memoryHighWatermarkFraction} of the container's ${limitMiB} MiB memory limit (cdk8s/src/rabbitmq.ts).`,
+    `vm_memory_high_watermark.absolute = ${memoryHighWatermarkBytes(limitMiB)}`,
+    '',
+  ].join('\n');
+}
 
 export interface RabbitMqProps {
   readonly name: string;
@@ -91,6 +122,19 @@ export class RabbitMq extends Construct {
     });
     container.mount('/tmp', emptyDir(this, 'tmp', 64));
     container.mount('/var/log/rabbitmq', emptyDir(this, 'log', 64));
+
+    // Not RABBITMQ_VM_MEMORY_HIGH_WATERMARK: the image's entrypoint refuses to start with it.
+    const config = new kplus.ConfigMap(this, 'config', {
+      metadata: { name: `${props.name}-config`, labels },
+      data: { [memoryConfigFile]: memoryConfig(props.resources.memory.limitMiB) },
+    });
+    container.mount(`${confDirectory}/${memoryConfigFile}`, kplus.Volume.fromConfigMap(this, 'config-volume', config, { name: 'config' }), {
+      subPath: memoryConfigFile,
+      readOnly: true,
+    });
+    // A subPath mount never sees ConfigMap updates, and RabbitMQ reads its configuration only at
+    // boot: a changed file rolls the pod.
+    this.statefulSet.podMetadata.addAnnotation('checksum/config', createHash('sha256').update(JSON.stringify(config.data)).digest('hex'));
 
     // HOME and the data directory: the Erlang cookie, the message store, the definitions.
     addVolumeClaimTemplate(this.statefulSet, { name: 'data', storageGiB: props.storageGiB, mountPath: '/var/lib/rabbitmq', labels });

@@ -36,6 +36,7 @@ describe('npm run synth', () => {
       'StatefulSet/rabbitmq',
       'Service/rabbitmq',
       'Service/rabbitmq-nodes',
+      'ConfigMap/rabbitmq-config',
       'Deployment/jaeger',
       'Service/jaeger',
       'ConfigMap/jaeger-config',
