@@ -442,6 +442,15 @@ describe('Tiltfile', { skip: python ? false : 'python3 is needed to evaluate the
       assert.ok(exposed.includes(forwards[0]!.container_port ?? port), `${name} exposes ${port}`);
     }
   });
+
+  test('forwards no metrics port: the gateway’s 9464 stays inside the cluster', () => {
+    for (const [name, kwargs] of resources) {
+      for (const forward of (kwargs.port_forwards ?? []) as Obj[]) {
+        assert.notEqual(forward.local_port, 9464, name);
+        assert.notEqual(forward.container_port, 9464, name);
+      }
+    }
+  });
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -90,6 +90,7 @@ export class ShopChart extends Chart {
         image: imageOf(config, service),
         pullPolicy: config.images.pullPolicy,
         port: appServices[service].port,
+        ...(appServices[service].metricsPort === undefined ? {} : { metricsPort: appServices[service].metricsPort }),
         resources: config.services[service].resources,
         settings: serviceSettings(config, service),
         secretEnv: serviceSecretEnv(service),

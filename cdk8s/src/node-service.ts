@@ -35,6 +35,8 @@ export interface NodeServiceProps {
   readonly image: string;
   readonly pullPolicy: PullPolicy;
   readonly port: number;
+  /** Where /metrics is served, when not on `port`: a container port only, not on the Service. */
+  readonly metricsPort?: number;
   readonly resources: Resources;
   /** Plain settings, delivered through the ConfigMap. */
   readonly settings: Readonly<Record<string, string>>;
@@ -63,8 +65,14 @@ export class NodeService extends Construct {
       select: false,
       podMetadata: {
         labels,
-        // envFrom does not restart pods when the ConfigMap changes; a changed hash does.
-        annotations: { 'checksum/config': sha256(JSON.stringify(Object.entries(props.settings).sort())) },
+        annotations: {
+          // envFrom does not restart pods when the ConfigMap changes; a changed hash does.
+          'checksum/config': sha256(JSON.stringify(Object.entries(props.settings).sort())),
+          // The scrape annotations of the Prometheus community chart's kubernetes-pods job.
+          'prometheus.io/scrape': 'true',
+          'prometheus.io/port': String(props.metricsPort ?? props.port),
+          'prometheus.io/path': '/metrics',
+        },
       },
       securityContext: restrictedPod(appUid),
       automountServiceAccountToken: false,
@@ -86,7 +94,7 @@ export class NodeService extends Construct {
       name: props.name,
       image: props.image,
       imagePullPolicy: pullPolicy(props.pullPolicy),
-      ports: [{ number: props.port, name: 'http' }],
+      ports: [{ number: props.port, name: 'http' }, ...(props.metricsPort === undefined ? [] : [{ number: props.metricsPort, name: 'metrics' }])],
       envFrom: [kplus.Env.fromConfigMap(this.configMap)],
       envVariables: env,
       resources: containerResources(props.resources),

@@ -205,6 +205,10 @@ describe('network policies', () => {
       ['gateway', 'rabbitmq', 15672],
       ['order', 'jaeger', 16686],
       ['email', 'mailpit', 8025],
+      // The gateway's metrics port: no scraper is admitted, and the public API stays on 9000.
+      [ANYWHERE, 'gateway', 9464],
+      ['order', 'gateway', 9464],
+      ['jaeger', 'gateway', 9464],
     ];
     for (const [from, to, port] of denied) assert.equal(allowed(objects, from, to, port, to === INTERNET && port === 53 ? 'UDP' : 'TCP'), false, `${from} → ${to}:${port} must be denied`);
   });
