@@ -273,11 +273,17 @@ describe('Tiltfile', { skip: python ? false : 'python3 is needed to evaluate the
       for (const file of ['package.json', 'package-lock.json', 'services/platform/package.json', `services/${service}/package.json`]) {
         assert.ok(steps[0]!.files.includes(file), `${service} falls back on ${file}`);
       }
+      // Into a staging folder, then copied in place by the last step (test/live-update.test.ts runs it).
       const syncs = steps.filter((s) => s.step === 'sync').map((s) => [s.local, s.remote]);
       assert.deepEqual(syncs.sort(), [
-        ['services/platform/src', '/app/services/platform/src'],
-        [`services/${service}/src`, `/app/services/${service}/src`],
+        ['services/platform/src', '/live-update/app/services/platform/src'],
+        [`services/${service}/src`, `/live-update/app/services/${service}/src`],
       ].sort());
+      assert.equal(steps.at(-1)!.step, 'run');
+      assert.deepEqual(steps.at(-1)!.trigger, [], 'the copy runs after every sync');
+      for (const live of ['/app/services/platform/src', `/app/services/${service}/src`]) {
+        assert.ok((steps.at(-1)!.cmd as string).includes(`cp -R /live-update${live}/. ${live}/`), `${service}: copies onto ${live}`);
+      }
       for (const [local] of syncs) assert.ok(statSync(join(root, local!)).isDirectory());
       for (const file of steps[0]!.files as string[]) {
         assert.ok((build.kwargs.only as string[]).some((o) => file === o || file.startsWith(`${o}/`)), `${file} is in the build context`);
@@ -285,7 +291,7 @@ describe('Tiltfile', { skip: python ? false : 'python3 is needed to evaluate the
     }
   });
 
-  test('synced paths are writable in the pods: under a volume wherever the root filesystem is read-only', () => {
+  test('synced and copied-to paths are writable in the pods: under a volume wherever the root filesystem is read-only', () => {
     for (const build of builds) {
       const service = (build.args[0] as string).split('/')[1]!;
       const deployment = workloads.find((w) => w.kind === 'Deployment' && w.metadata.name === service);
@@ -296,10 +302,13 @@ describe('Tiltfile', { skip: python ? false : 'python3 is needed to evaluate the
       assert.equal(container.args, undefined, `${service} keeps the image's command`);
       if (container.securityContext?.readOnlyRootFilesystem !== true) continue;
       const mounts = (container.volumeMounts ?? []).map((m: Obj) => m.mountPath as string);
-      for (const step of (build.kwargs.live_update as Obj[]).filter((s) => s.step === 'sync')) {
+      const copiedTo = [...((build.kwargs.live_update as Obj[]).at(-1)!.cmd as string).matchAll(/cp -R \S+ (\S+)\/(?:;|$)/g)].map((m) => m[1]!);
+      assert.equal(copiedTo.length, 2, `${service}: two copy targets`);
+      const targets = [...(build.kwargs.live_update as Obj[]).filter((s) => s.step === 'sync').map((s) => s.remote as string), ...copiedTo];
+      for (const target of targets) {
         assert.ok(
-          mounts.some((m: string) => step.remote === m || step.remote.startsWith(`${m}/`)),
-          `${service}: ${step.remote} is on a volume`,
+          mounts.some((m: string) => target === m || target.startsWith(`${m}/`)),
+          `${service}: ${target} is on a volume`,
         );
       }
     }

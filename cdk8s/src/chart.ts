@@ -28,6 +28,9 @@ export function liveUpdatePaths(service: AppServiceName): string[] {
   return [`/app/services/${service}/src`, '/app/services/platform/src'];
 }
 
+/** Where Tilt syncs edits before the Tiltfile's run() step copies them onto liveUpdatePaths (the Tiltfile's LIVE_UPDATE_STAGING). */
+export const liveUpdateStaging = '/live-update';
+
 export class ShopChart extends Chart {
   constructor(scope: Construct, id: string, config: ShopConfig) {
     assertValidConfig(config);
@@ -95,6 +98,7 @@ export class ShopChart extends Chart {
         settings: serviceSettings(config, service),
         secretEnv: serviceSecretEnv(service),
         liveUpdatePaths: config.liveUpdate ? liveUpdatePaths(service) : [],
+        liveUpdateStaging,
       });
     }
 

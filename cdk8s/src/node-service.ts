@@ -47,6 +47,11 @@ export interface NodeServiceProps {
    * container, so that the root filesystem can stay read-only. Empty: no init container.
    */
   readonly liveUpdatePaths: readonly string[];
+  /**
+   * Where Tilt extracts its edits first (a tar replaces files, which `node --watch` then stops
+   * seeing), for a copy in place onto liveUpdatePaths. Mounted only with liveUpdatePaths.
+   */
+  readonly liveUpdateStaging?: string;
 }
 
 export class NodeService extends Construct {
@@ -110,7 +115,11 @@ export class NodeService extends Construct {
     if (props.liveUpdatePaths.length > 0) {
       const sources = emptyDir(this, 'live-sources', 256);
       const subPathOf = (index: number) => `path-${index}`;
-      const copy = props.liveUpdatePaths.map((path, index) => `mkdir -p /live/${subPathOf(index)} && cp -R ${path}/. /live/${subPathOf(index)}/`).join(' && ');
+      const copy = [
+        ...props.liveUpdatePaths.map((path, index) => `mkdir -p /live/${subPathOf(index)} && cp -R ${path}/. /live/${subPathOf(index)}/`),
+        // Made here, by the app user: a subPath directory the kubelet makes belongs to root.
+        ...(props.liveUpdateStaging ? ['mkdir -p /live/staging'] : []),
+      ].join(' && ');
       const seed = this.deployment.addInitContainer({
         name: 'live-update-sources',
         image: props.image,
@@ -121,6 +130,7 @@ export class NodeService extends Construct {
       });
       seed.mount('/live', sources);
       props.liveUpdatePaths.forEach((path, index) => container.mount(path, sources, { subPath: subPathOf(index) }));
+      if (props.liveUpdateStaging) container.mount(props.liveUpdateStaging, sources, { subPath: 'staging' });
     }
 
     this.service = new kplus.Service(this, 'service', {
