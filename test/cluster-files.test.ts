@@ -536,3 +536,145 @@ describe('scripts/k8s-secrets.sh', () => {
     }
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// scripts/cluster-up.sh and cluster-down.sh, against fake docker, kind, kubectl and tilt
+
+const fakeTools = String.raw`
+// Just enough of docker, kind, kubectl and tilt for the cluster scripts, keeping what they
+// made in $FAKE_STATE/state.json and every call in $FAKE_STATE/calls.jsonl.
+const fs = require('node:fs'), path = require('node:path');
+const dir = process.env.FAKE_STATE, file = path.join(dir, 'state.json');
+const state = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8'))
+  : { containers: {}, clusters: [], nodeFiles: {}, applied: [] };
+const [tool, ...args] = process.argv.slice(2);
+const stdin = args.includes('-i') || (tool === 'kubectl' && args.includes('-')) ? fs.readFileSync(0, 'utf8') : undefined;
+fs.appendFileSync(path.join(dir, 'calls.jsonl'), JSON.stringify({ tool, args, stdin }) + '\n');
+const save = () => fs.writeFileSync(file, JSON.stringify(state));
+const out = (s) => process.stdout.write(s);
+const fail = (s) => { process.stderr.write(s + '\n'); process.exit(1); };
+const nodes = (cluster) => [cluster + '-control-plane', cluster + '-worker', cluster + '-worker2'];
+if (tool === 'docker') {
+  const [verb] = args;
+  const name = args.at(-1), container = state.containers[name];
+  if (verb === 'info') process.exit(0);
+  else if (verb === 'inspect') {
+    if (!container) fail('Error: No such object: ' + name);
+    const format = args.find((a, i) => args[i - 1] === '-f') ?? '';
+    if (format === '{{.State.Running}}') out(String(container.running) + '\n');
+    else if (format.includes('PortBindings')) out(container.port + '\n');
+    else if (format === '{{json .NetworkSettings.Networks.kind}}') out(container.networks.includes('kind') ? '{"NetworkID":"x"}\n' : 'null\n');
+    else if (format !== '') fail('fake docker: unexpected format ' + format);
+  } else if (verb === 'run') {
+    const get = (flag) => args[args.indexOf(flag) + 1];
+    state.containers[get('--name')] = { running: true, port: get('-p').split(':')[1], bind: get('-p'), image: name, networks: [get('--network')] };
+    save();
+  } else if (verb === 'start') { container.running = true; save(); }
+  else if (verb === 'rm') { delete state.containers[name]; save(); }
+  else if (verb === 'network' && args[1] === 'connect') { container.networks.push(args[2]); save(); }
+  else if (verb === 'exec') {
+    const rest = args.slice(1).filter((a) => a !== '-i');
+    const [node, command, ...operands] = rest;
+    if (!state.clusters.some((c) => nodes(c).includes(node))) fail('Error: No such container: ' + node);
+    state.nodeFiles[node] ??= {};
+    if (command === 'mkdir') state.nodeFiles[node][operands.at(-1) + '/'] = '';
+    else if (command === 'cp' && operands[0] === '/dev/stdin') {
+      if (!((path.dirname(operands[1]) + '/') in state.nodeFiles[node])) fail('cp: no such directory');
+      state.nodeFiles[node][operands[1]] = stdin;
+    } else fail('fake docker exec: unexpected ' + rest.join(' '));
+    save();
+  } else fail('fake docker: unexpected ' + args.join(' '));
+} else if (tool === 'kind') {
+  const [verb, what] = args;
+  const name = args[args.indexOf('--name') + 1];
+  if (verb === 'version') out('kind v0.33.0 go1.25.0 linux/amd64\n');
+  else if (verb === 'get' && what === 'clusters') out(state.clusters.map((c) => c + '\n').join(''));
+  else if (verb === 'get' && what === 'nodes') out(nodes(name).join('\n') + '\n');
+  else if (verb === 'create' && what === 'cluster') {
+    const config = fs.readFileSync(args[args.indexOf('--config') + 1], 'utf8');
+    state.clusters.push(/^name: (\S+)/m.exec(config)[1]);
+    save();
+  } else if (verb === 'delete' && what === 'cluster') { state.clusters = state.clusters.filter((c) => c !== name); save(); }
+  else fail('fake kind: unexpected ' + args.join(' '));
+} else if (tool === 'kubectl') {
+  if (args.includes('apply')) { state.applied.push({ context: args[args.indexOf('--context') + 1], yaml: stdin }); save(); }
+  else fail('fake kubectl: unexpected ' + args.join(' '));
+} else if (tool === 'tilt') process.exit(0);
+`;
+
+describe('scripts/cluster-up.sh and cluster-down.sh', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cluster-scripts-'));
+  writeFileSync(join(dir, 'fake.cjs'), fakeTools);
+  for (const tool of ['docker', 'kind', 'kubectl', 'tilt']) {
+    writeFileSync(join(dir, tool), `#!/bin/sh\nexec node "${join(dir, 'fake.cjs')}" ${tool} "$@"\n`);
+    chmodSync(join(dir, tool), 0o755);
+  }
+  interface Call { tool: string; args: string[]; stdin?: string }
+  interface State {
+    containers: Record<string, { running: boolean; port: string; bind: string; image: string; networks: string[] }>;
+    clusters: string[];
+    nodeFiles: Record<string, Record<string, string>>;
+    applied: { context: string; yaml: string }[];
+  }
+  const runScript = (script: string, args: string[] = []) => {
+    rmSync(join(dir, 'calls.jsonl'), { force: true });
+    const run = spawnSync('bash', [join(root, 'scripts', script), ...args], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, FAKE_STATE: dir },
+    });
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    const calls = readFileSync(join(dir, 'calls.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Call);
+    return { calls, state: JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as State };
+  };
+  const first = runScript('cluster-up.sh', ['--stream']);
+  const second = runScript('cluster-up.sh');
+  const down = runScript('cluster-down.sh');
+  rmSync(dir, { recursive: true, force: true });
+
+  const nodes = ['scaleshop-control-plane', 'scaleshop-worker', 'scaleshop-worker2'];
+  const index = (calls: Call[], match: (call: Call) => boolean) => calls.findIndex(match);
+  const isTiltUp = (call: Call) => call.tool === 'tilt' && call.args[0] === 'up';
+
+  test('cluster:up starts a registry published on the host’s loopback only, port 5001, pinned by tag', () => {
+    const registry = first.state.containers['scaleshop-registry'];
+    assert.ok(registry?.running);
+    assert.equal(registry.bind, '127.0.0.1:5001:5000');
+    assert.match(registry.image, /^registry:3\.\d+\.\d+$/);
+  });
+
+  test('then creates the cluster from kind-config.yaml, and wires every node’s containerd to the registry', () => {
+    assert.deepEqual(first.state.clusters, ['scaleshop']);
+    assert.ok(index(first.calls, (c) => c.tool === 'docker' && c.args[0] === 'run') < index(first.calls, (c) => c.tool === 'kind' && c.args[0] === 'create'));
+    for (const node of nodes) {
+      assert.equal(first.state.nodeFiles[node]?.['/etc/containerd/certs.d/localhost:5001/hosts.toml'], '[host."http://scaleshop-registry:5000"]\n', node);
+    }
+    assert.ok(first.state.containers['scaleshop-registry']!.networks.includes('kind'), 'on the kind network, where the nodes resolve its name');
+  });
+
+  test('publishes the registry in kube-public/local-registry-hosting (KEP-1755), which Tilt reads, before tilt up', () => {
+    const applied = first.state.applied.at(-1)!;
+    assert.equal(applied.context, 'kind-scaleshop');
+    const configMap = parse(applied.yaml) as Obj;
+    assert.equal(configMap.kind, 'ConfigMap');
+    assert.deepEqual(configMap.metadata, { name: 'local-registry-hosting', namespace: 'kube-public' });
+    assert.equal((parse(configMap.data['localRegistryHosting.v1']) as Obj).host, 'localhost:5001');
+    assert.ok(index(first.calls, (c) => c.tool === 'kubectl') < index(first.calls, isTiltUp));
+    assert.deepEqual(first.calls.at(-1), { tool: 'tilt', args: ['up', '--context', 'kind-scaleshop', '--stream'] });
+  });
+
+  test('a second cluster:up creates nothing again and still wires the registry (an older cluster gets it too)', () => {
+    assert.equal(index(second.calls, (c) => c.tool === 'docker' && ['run', 'start'].includes(c.args[0]!)), -1);
+    assert.equal(index(second.calls, (c) => c.tool === 'kind' && c.args[0] === 'create'), -1);
+    assert.equal(index(second.calls, (c) => c.tool === 'docker' && c.args[0] === 'network'), -1, 'already on the kind network');
+    assert.equal(second.calls.filter((c) => c.tool === 'docker' && c.args.includes('/dev/stdin')).length, nodes.length);
+    assert.ok(index(second.calls, (c) => c.tool === 'kubectl') >= 0);
+    assert.ok(isTiltUp(second.calls.at(-1)!));
+  });
+
+  test('cluster:down removes the shop, the cluster and the registry', () => {
+    assert.ok(down.calls.some((c) => c.tool === 'tilt' && c.args[0] === 'down' && c.args.includes('kind-scaleshop')));
+    assert.deepEqual(down.state.clusters, []);
+    assert.equal(down.state.containers['scaleshop-registry'], undefined);
+  });
+});
