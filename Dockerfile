@@ -53,8 +53,9 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
 
 # ---------------------------------------------------------------------------------------------
 # dev: what Tilt runs. The same files, but the sources belong to the app user so that live
-# update can write them, and `node --watch` restarts the service when a synced file changes
-# (SIGTERM reaches the service through tini and the watcher, so shutdown stays graceful).
+# update can write them, and `node --watch` restarts the service when the Tiltfile's live update
+# copies an edit over a file it loaded (in place: see the Tiltfile for why not a plain sync).
+# SIGTERM reaches the service through tini and the watcher, so shutdown stays graceful.
 FROM base AS dev
 ARG SERVICE
 ENV NODE_ENV=development

@@ -15,13 +15,12 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
+import { evaluateTiltfile, manifestFiles, python, root, type Obj } from './tiltfile-harness.ts';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
 
 const services = ['gateway', 'order', 'payment', 'email', 'product', 'user', 'cart'] as const;
@@ -30,14 +29,6 @@ const sagaServices = ['order', 'payment', 'email', 'product', 'cart'];
 
 // ---------------------------------------------------------------------------------------------
 // k8s/ as plain objects
-
-type Obj = Record<string, any>;
-
-function manifestFiles(): string[] {
-  return readdirSync(join(root, 'k8s'))
-    .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
-    .map((f) => join(root, 'k8s', f));
-}
 
 function manifests(): Obj[] {
   return manifestFiles().flatMap((file) =>
@@ -230,80 +221,7 @@ describe('Dockerfile', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Tiltfile, evaluated by python3 with recording stand-ins for Tilt's built-ins
-
-interface TiltCall {
-  fn: string;
-  args: any[];
-  kwargs: Obj;
-}
-interface TiltRun {
-  failed?: string;
-  calls: TiltCall[];
-}
-
-const harness = String.raw`
-import json, os, sys
-context, subcommand, yaml_json, tiltfile = sys.argv[1:5]
-streams = json.load(open(yaml_json))
-calls = []
-class TiltfileFailed(Exception):
-    pass
-def recorder(name, result=None):
-    def fn(*args, **kwargs):
-        calls.append({'fn': name, 'args': list(args), 'kwargs': kwargs})
-        return result(*args, **kwargs) if result else None
-    return fn
-def fail(msg):
-    raise TiltfileFailed(msg)
-def listdir(directory, recursive=False):
-    base = os.path.abspath(directory)
-    return [os.path.join(base, f) for f in sorted(os.listdir(base)) if os.path.isfile(os.path.join(base, f))]
-class Config:
-    tilt_subcommand = subcommand
-env = {
-    'fail': fail, 'listdir': listdir, 'config': Config(),
-    'k8s_context': lambda: context,
-    'read_yaml_stream': lambda path, default=None: streams[os.path.abspath(path)],
-    'port_forward': lambda local_port, container_port=None, name=None, link_path=None, host=None:
-        {'local_port': local_port, 'container_port': container_port, 'name': name},
-    'link': lambda url, name=None: {'url': url, 'name': name},
-    'sync': lambda local_path, remote_path: {'step': 'sync', 'local': local_path, 'remote': remote_path},
-    'run': lambda cmd, trigger=[], echo_off=False: {'step': 'run', 'cmd': cmd, 'trigger': trigger},
-    'fall_back_on': lambda files: {'step': 'fall_back_on', 'files': files if isinstance(files, list) else [files]},
-}
-for name in ['version_settings', 'allow_k8s_contexts', 'local', 'local_resource', 'watch_file', 'k8s_yaml',
-             'docker_build', 'k8s_resource', 'update_settings', 'warn']:
-    env[name] = recorder(name)
-result = {'calls': calls}
-try:
-    exec(compile(open(tiltfile).read(), 'Tiltfile', 'exec'), env)
-except TiltfileFailed as e:
-    result['failed'] = str(e)
-print(json.dumps(result))
-`;
-
-const python = spawnSync('python3', ['--version']).status === 0 ? 'python3' : undefined;
-
-function evaluateTiltfile(context: string, subcommand = 'up'): TiltRun {
-  const dir = mkdtempSync(join(tmpdir(), 'tiltfile-'));
-  try {
-    const streams: Record<string, Obj[]> = {};
-    for (const file of manifestFiles()) {
-      streams[file] = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJSON() as Obj);
-    }
-    writeFileSync(join(dir, 'streams.json'), JSON.stringify(streams));
-    writeFileSync(join(dir, 'harness.py'), harness);
-    const run = spawnSync(python!, [join(dir, 'harness.py'), context, subcommand, join(dir, 'streams.json'), join(root, 'Tiltfile')], {
-      cwd: root,
-      encoding: 'utf8',
-    });
-    assert.equal(run.status, 0, run.stderr);
-    return JSON.parse(run.stdout) as TiltRun;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+// Tiltfile, evaluated by python3 with recording stand-ins for Tilt's built-ins (tiltfile-harness.ts)
 
 describe('Tiltfile', { skip: python ? false : 'python3 is needed to evaluate the Tiltfile' }, () => {
   const objects = manifests();
@@ -355,11 +273,17 @@ describe('Tiltfile', { skip: python ? false : 'python3 is needed to evaluate the
       for (const file of ['package.json', 'package-lock.json', 'services/platform/package.json', `services/${service}/package.json`]) {
         assert.ok(steps[0]!.files.includes(file), `${service} falls back on ${file}`);
       }
+      // Into a staging folder, then copied in place by the last step (test/live-update.test.ts runs it).
       const syncs = steps.filter((s) => s.step === 'sync').map((s) => [s.local, s.remote]);
       assert.deepEqual(syncs.sort(), [
-        ['services/platform/src', '/app/services/platform/src'],
-        [`services/${service}/src`, `/app/services/${service}/src`],
+        ['services/platform/src', '/live-update/app/services/platform/src'],
+        [`services/${service}/src`, `/live-update/app/services/${service}/src`],
       ].sort());
+      assert.equal(steps.at(-1)!.step, 'run');
+      assert.deepEqual(steps.at(-1)!.trigger, [], 'the copy runs after every sync');
+      for (const live of ['/app/services/platform/src', `/app/services/${service}/src`]) {
+        assert.ok((steps.at(-1)!.cmd as string).includes(`cp -R /live-update${live}/. ${live}/`), `${service}: copies onto ${live}`);
+      }
       for (const [local] of syncs) assert.ok(statSync(join(root, local!)).isDirectory());
       for (const file of steps[0]!.files as string[]) {
         assert.ok((build.kwargs.only as string[]).some((o) => file === o || file.startsWith(`${o}/`)), `${file} is in the build context`);
@@ -367,7 +291,7 @@ describe('Tiltfile', { skip: python ? false : 'python3 is needed to evaluate the
     }
   });
 
-  test('synced paths are writable in the pods: under a volume wherever the root filesystem is read-only', () => {
+  test('synced and copied-to paths are writable in the pods: under a volume wherever the root filesystem is read-only', () => {
     for (const build of builds) {
       const service = (build.args[0] as string).split('/')[1]!;
       const deployment = workloads.find((w) => w.kind === 'Deployment' && w.metadata.name === service);
@@ -378,10 +302,13 @@ describe('Tiltfile', { skip: python ? false : 'python3 is needed to evaluate the
       assert.equal(container.args, undefined, `${service} keeps the image's command`);
       if (container.securityContext?.readOnlyRootFilesystem !== true) continue;
       const mounts = (container.volumeMounts ?? []).map((m: Obj) => m.mountPath as string);
-      for (const step of (build.kwargs.live_update as Obj[]).filter((s) => s.step === 'sync')) {
+      const copiedTo = [...((build.kwargs.live_update as Obj[]).at(-1)!.cmd as string).matchAll(/cp -R \S+ (\S+)\/(?:;|$)/g)].map((m) => m[1]!);
+      assert.equal(copiedTo.length, 2, `${service}: two copy targets`);
+      const targets = [...(build.kwargs.live_update as Obj[]).filter((s) => s.step === 'sync').map((s) => s.remote as string), ...copiedTo];
+      for (const target of targets) {
         assert.ok(
-          mounts.some((m: string) => step.remote === m || step.remote.startsWith(`${m}/`)),
-          `${service}: ${step.remote} is on a volume`,
+          mounts.some((m: string) => target === m || target.startsWith(`${m}/`)),
+          `${service}: ${target} is on a volume`,
         );
       }
     }
@@ -440,6 +367,15 @@ describe('Tiltfile', { skip: python ? false : 'python3 is needed to evaluate the
       const workload = workloads.find((w) => w.metadata.name === name)!;
       const exposed = (mainContainer(workload).ports ?? []).map((p: Obj) => p.containerPort);
       assert.ok(exposed.includes(forwards[0]!.container_port ?? port), `${name} exposes ${port}`);
+    }
+  });
+
+  test('forwards no metrics port: the gateway’s 9464 stays inside the cluster', () => {
+    for (const [name, kwargs] of resources) {
+      for (const forward of (kwargs.port_forwards ?? []) as Obj[]) {
+        assert.notEqual(forward.local_port, 9464, name);
+        assert.notEqual(forward.container_port, 9464, name);
+      }
     }
   });
 });
@@ -598,5 +534,147 @@ describe('scripts/k8s-secrets.sh', () => {
         assert.ok(!first.output.includes(text) && !second.output.includes(text), 'no value in the output');
       }
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// scripts/cluster-up.sh and cluster-down.sh, against fake docker, kind, kubectl and tilt
+
+const fakeTools = String.raw`
+// Just enough of docker, kind, kubectl and tilt for the cluster scripts, keeping what they
+// made in $FAKE_STATE/state.json and every call in $FAKE_STATE/calls.jsonl.
+const fs = require('node:fs'), path = require('node:path');
+const dir = process.env.FAKE_STATE, file = path.join(dir, 'state.json');
+const state = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8'))
+  : { containers: {}, clusters: [], nodeFiles: {}, applied: [] };
+const [tool, ...args] = process.argv.slice(2);
+const stdin = args.includes('-i') || (tool === 'kubectl' && args.includes('-')) ? fs.readFileSync(0, 'utf8') : undefined;
+fs.appendFileSync(path.join(dir, 'calls.jsonl'), JSON.stringify({ tool, args, stdin }) + '\n');
+const save = () => fs.writeFileSync(file, JSON.stringify(state));
+const out = (s) => process.stdout.write(s);
+const fail = (s) => { process.stderr.write(s + '\n'); process.exit(1); };
+const nodes = (cluster) => [cluster + '-control-plane', cluster + '-worker', cluster + '-worker2'];
+if (tool === 'docker') {
+  const [verb] = args;
+  const name = args.at(-1), container = state.containers[name];
+  if (verb === 'info') process.exit(0);
+  else if (verb === 'inspect') {
+    if (!container) fail('Error: No such object: ' + name);
+    const format = args.find((a, i) => args[i - 1] === '-f') ?? '';
+    if (format === '{{.State.Running}}') out(String(container.running) + '\n');
+    else if (format.includes('PortBindings')) out(container.port + '\n');
+    else if (format === '{{json .NetworkSettings.Networks.kind}}') out(container.networks.includes('kind') ? '{"NetworkID":"x"}\n' : 'null\n');
+    else if (format !== '') fail('fake docker: unexpected format ' + format);
+  } else if (verb === 'run') {
+    const get = (flag) => args[args.indexOf(flag) + 1];
+    state.containers[get('--name')] = { running: true, port: get('-p').split(':')[1], bind: get('-p'), image: name, networks: [get('--network')] };
+    save();
+  } else if (verb === 'start') { container.running = true; save(); }
+  else if (verb === 'rm') { delete state.containers[name]; save(); }
+  else if (verb === 'network' && args[1] === 'connect') { container.networks.push(args[2]); save(); }
+  else if (verb === 'exec') {
+    const rest = args.slice(1).filter((a) => a !== '-i');
+    const [node, command, ...operands] = rest;
+    if (!state.clusters.some((c) => nodes(c).includes(node))) fail('Error: No such container: ' + node);
+    state.nodeFiles[node] ??= {};
+    if (command === 'mkdir') state.nodeFiles[node][operands.at(-1) + '/'] = '';
+    else if (command === 'cp' && operands[0] === '/dev/stdin') {
+      if (!((path.dirname(operands[1]) + '/') in state.nodeFiles[node])) fail('cp: no such directory');
+      state.nodeFiles[node][operands[1]] = stdin;
+    } else fail('fake docker exec: unexpected ' + rest.join(' '));
+    save();
+  } else fail('fake docker: unexpected ' + args.join(' '));
+} else if (tool === 'kind') {
+  const [verb, what] = args;
+  const name = args[args.indexOf('--name') + 1];
+  if (verb === 'version') out('kind v0.33.0 go1.25.0 linux/amd64\n');
+  else if (verb === 'get' && what === 'clusters') out(state.clusters.map((c) => c + '\n').join(''));
+  else if (verb === 'get' && what === 'nodes') out(nodes(name).join('\n') + '\n');
+  else if (verb === 'create' && what === 'cluster') {
+    const config = fs.readFileSync(args[args.indexOf('--config') + 1], 'utf8');
+    state.clusters.push(/^name: (\S+)/m.exec(config)[1]);
+    save();
+  } else if (verb === 'delete' && what === 'cluster') { state.clusters = state.clusters.filter((c) => c !== name); save(); }
+  else fail('fake kind: unexpected ' + args.join(' '));
+} else if (tool === 'kubectl') {
+  if (args.includes('apply')) { state.applied.push({ context: args[args.indexOf('--context') + 1], yaml: stdin }); save(); }
+  else fail('fake kubectl: unexpected ' + args.join(' '));
+} else if (tool === 'tilt') process.exit(0);
+`;
+
+describe('scripts/cluster-up.sh and cluster-down.sh', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cluster-scripts-'));
+  writeFileSync(join(dir, 'fake.cjs'), fakeTools);
+  for (const tool of ['docker', 'kind', 'kubectl', 'tilt']) {
+    writeFileSync(join(dir, tool), `#!/bin/sh\nexec node "${join(dir, 'fake.cjs')}" ${tool} "$@"\n`);
+    chmodSync(join(dir, tool), 0o755);
+  }
+  interface Call { tool: string; args: string[]; stdin?: string }
+  interface State {
+    containers: Record<string, { running: boolean; port: string; bind: string; image: string; networks: string[] }>;
+    clusters: string[];
+    nodeFiles: Record<string, Record<string, string>>;
+    applied: { context: string; yaml: string }[];
+  }
+  const runScript = (script: string, args: string[] = []) => {
+    rmSync(join(dir, 'calls.jsonl'), { force: true });
+    const run = spawnSync('bash', [join(root, 'scripts', script), ...args], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, FAKE_STATE: dir },
+    });
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    const calls = readFileSync(join(dir, 'calls.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Call);
+    return { calls, state: JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as State };
+  };
+  const first = runScript('cluster-up.sh', ['--stream']);
+  const second = runScript('cluster-up.sh');
+  const down = runScript('cluster-down.sh');
+  rmSync(dir, { recursive: true, force: true });
+
+  const nodes = ['scaleshop-control-plane', 'scaleshop-worker', 'scaleshop-worker2'];
+  const index = (calls: Call[], match: (call: Call) => boolean) => calls.findIndex(match);
+  const isTiltUp = (call: Call) => call.tool === 'tilt' && call.args[0] === 'up';
+
+  test('cluster:up starts a registry published on the host’s loopback only, port 5001, pinned by tag', () => {
+    const registry = first.state.containers['scaleshop-registry'];
+    assert.ok(registry?.running);
+    assert.equal(registry.bind, '127.0.0.1:5001:5000');
+    assert.match(registry.image, /^registry:3\.\d+\.\d+$/);
+  });
+
+  test('then creates the cluster from kind-config.yaml, and wires every node’s containerd to the registry', () => {
+    assert.deepEqual(first.state.clusters, ['scaleshop']);
+    assert.ok(index(first.calls, (c) => c.tool === 'docker' && c.args[0] === 'run') < index(first.calls, (c) => c.tool === 'kind' && c.args[0] === 'create'));
+    for (const node of nodes) {
+      assert.equal(first.state.nodeFiles[node]?.['/etc/containerd/certs.d/localhost:5001/hosts.toml'], '[host."http://scaleshop-registry:5000"]\n', node);
+    }
+    assert.ok(first.state.containers['scaleshop-registry']!.networks.includes('kind'), 'on the kind network, where the nodes resolve its name');
+  });
+
+  test('publishes the registry in kube-public/local-registry-hosting (KEP-1755), which Tilt reads, before tilt up', () => {
+    const applied = first.state.applied.at(-1)!;
+    assert.equal(applied.context, 'kind-scaleshop');
+    const configMap = parse(applied.yaml) as Obj;
+    assert.equal(configMap.kind, 'ConfigMap');
+    assert.deepEqual(configMap.metadata, { name: 'local-registry-hosting', namespace: 'kube-public' });
+    assert.equal((parse(configMap.data['localRegistryHosting.v1']) as Obj).host, 'localhost:5001');
+    assert.ok(index(first.calls, (c) => c.tool === 'kubectl') < index(first.calls, isTiltUp));
+    assert.deepEqual(first.calls.at(-1), { tool: 'tilt', args: ['up', '--context', 'kind-scaleshop', '--stream'] });
+  });
+
+  test('a second cluster:up creates nothing again and still wires the registry (an older cluster gets it too)', () => {
+    assert.equal(index(second.calls, (c) => c.tool === 'docker' && ['run', 'start'].includes(c.args[0]!)), -1);
+    assert.equal(index(second.calls, (c) => c.tool === 'kind' && c.args[0] === 'create'), -1);
+    assert.equal(index(second.calls, (c) => c.tool === 'docker' && c.args[0] === 'network'), -1, 'already on the kind network');
+    assert.equal(second.calls.filter((c) => c.tool === 'docker' && c.args.includes('/dev/stdin')).length, nodes.length);
+    assert.ok(index(second.calls, (c) => c.tool === 'kubectl') >= 0);
+    assert.ok(isTiltUp(second.calls.at(-1)!));
+  });
+
+  test('cluster:down removes the shop, the cluster and the registry', () => {
+    assert.ok(down.calls.some((c) => c.tool === 'tilt' && c.args[0] === 'down' && c.args.includes('kind-scaleshop')));
+    assert.deepEqual(down.state.clusters, []);
+    assert.equal(down.state.containers['scaleshop-registry'], undefined);
   });
 });

@@ -28,6 +28,9 @@ export function liveUpdatePaths(service: AppServiceName): string[] {
   return [`/app/services/${service}/src`, '/app/services/platform/src'];
 }
 
+/** Where Tilt syncs edits before the Tiltfile's run() step copies them onto liveUpdatePaths (the Tiltfile's LIVE_UPDATE_STAGING). */
+export const liveUpdateStaging = '/live-update';
+
 export class ShopChart extends Chart {
   constructor(scope: Construct, id: string, config: ShopConfig) {
     assertValidConfig(config);
@@ -90,10 +93,12 @@ export class ShopChart extends Chart {
         image: imageOf(config, service),
         pullPolicy: config.images.pullPolicy,
         port: appServices[service].port,
+        ...(appServices[service].metricsPort === undefined ? {} : { metricsPort: appServices[service].metricsPort }),
         resources: config.services[service].resources,
         settings: serviceSettings(config, service),
         secretEnv: serviceSecretEnv(service),
         liveUpdatePaths: config.liveUpdate ? liveUpdatePaths(service) : [],
+        liveUpdateStaging,
       });
     }
 

@@ -6,7 +6,7 @@
 import type { ShopConfig } from './config.ts';
 import { appServiceNames, appServices, databaseServiceNames, infraPorts, postgresInstanceOf } from './topology.ts';
 
-/** A client outside the namespace: a browser through a port-forward or a node port, another namespace. */
+/** A client outside the namespace: a node port or an ingress, a pod of another namespace. Not a port-forward, which policies never see. */
 export const anywhere = 'anywhere';
 /** The cluster DNS (CoreDNS pods labelled k8s-app=kube-dns in kube-system). */
 export const kubeDns = 'kube-dns';
@@ -54,10 +54,9 @@ export function networkFlows(config: ShopConfig): Flow[] {
   }
   if (config.infrastructure.mailpit) add('email', 'mailpit', infraPorts.smtp, 'SMTP_URL');
   else add('email', anywhere, smtpPort(config.services.email.env.SMTP_URL ?? ''), 'SMTP_URL, a mail server outside the namespace');
-  // The UIs, for port-forwards and node ports.
-  if (config.infrastructure.jaeger) add(anywhere, 'jaeger', infraPorts.jaegerUi, 'the Jaeger UI');
-  add(anywhere, 'rabbitmq', infraPorts.rabbitmqManagement, 'the RabbitMQ management UI');
-  if (config.infrastructure.mailpit) add(anywhere, 'mailpit', infraPorts.mailpitUi, 'the Mailpit UI');
+  // No flow to the UIs (Jaeger 16686, RabbitMQ 15672, Mailpit 8025): `kubectl port-forward`, and
+  // Tilt's port_forward with it, connects inside the pod's network namespace, where no
+  // NetworkPolicy applies, and a rule for it would open the UIs to every pod in the cluster.
   return flows;
 }
 

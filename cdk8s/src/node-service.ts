@@ -35,6 +35,8 @@ export interface NodeServiceProps {
   readonly image: string;
   readonly pullPolicy: PullPolicy;
   readonly port: number;
+  /** Where /metrics is served, when not on `port`: a container port only, not on the Service. */
+  readonly metricsPort?: number;
   readonly resources: Resources;
   /** Plain settings, delivered through the ConfigMap. */
   readonly settings: Readonly<Record<string, string>>;
@@ -45,6 +47,11 @@ export interface NodeServiceProps {
    * container, so that the root filesystem can stay read-only. Empty: no init container.
    */
   readonly liveUpdatePaths: readonly string[];
+  /**
+   * Where Tilt extracts its edits first (a tar replaces files, which `node --watch` then stops
+   * seeing), for a copy in place onto liveUpdatePaths. Mounted only with liveUpdatePaths.
+   */
+  readonly liveUpdateStaging?: string;
 }
 
 export class NodeService extends Construct {
@@ -63,8 +70,14 @@ export class NodeService extends Construct {
       select: false,
       podMetadata: {
         labels,
-        // envFrom does not restart pods when the ConfigMap changes; a changed hash does.
-        annotations: { 'checksum/config': sha256(JSON.stringify(Object.entries(props.settings).sort())) },
+        annotations: {
+          // envFrom does not restart pods when the ConfigMap changes; a changed hash does.
+          'checksum/config': sha256(JSON.stringify(Object.entries(props.settings).sort())),
+          // The scrape annotations of the Prometheus community chart's kubernetes-pods job.
+          'prometheus.io/scrape': 'true',
+          'prometheus.io/port': String(props.metricsPort ?? props.port),
+          'prometheus.io/path': '/metrics',
+        },
       },
       securityContext: restrictedPod(appUid),
       automountServiceAccountToken: false,
@@ -86,7 +99,7 @@ export class NodeService extends Construct {
       name: props.name,
       image: props.image,
       imagePullPolicy: pullPolicy(props.pullPolicy),
-      ports: [{ number: props.port, name: 'http' }],
+      ports: [{ number: props.port, name: 'http' }, ...(props.metricsPort === undefined ? [] : [{ number: props.metricsPort, name: 'metrics' }])],
       envFrom: [kplus.Env.fromConfigMap(this.configMap)],
       envVariables: env,
       resources: containerResources(props.resources),
@@ -102,7 +115,11 @@ export class NodeService extends Construct {
     if (props.liveUpdatePaths.length > 0) {
       const sources = emptyDir(this, 'live-sources', 256);
       const subPathOf = (index: number) => `path-${index}`;
-      const copy = props.liveUpdatePaths.map((path, index) => `mkdir -p /live/${subPathOf(index)} && cp -R ${path}/. /live/${subPathOf(index)}/`).join(' && ');
+      const copy = [
+        ...props.liveUpdatePaths.map((path, index) => `mkdir -p /live/${subPathOf(index)} && cp -R ${path}/. /live/${subPathOf(index)}/`),
+        // Made here, by the app user: a subPath directory the kubelet makes belongs to root.
+        ...(props.liveUpdateStaging ? ['mkdir -p /live/staging'] : []),
+      ].join(' && ');
       const seed = this.deployment.addInitContainer({
         name: 'live-update-sources',
         image: props.image,
@@ -113,6 +130,7 @@ export class NodeService extends Construct {
       });
       seed.mount('/live', sources);
       props.liveUpdatePaths.forEach((path, index) => container.mount(path, sources, { subPath: subPathOf(index) }));
+      if (props.liveUpdateStaging) container.mount(props.liveUpdateStaging, sources, { subPath: 'staging' });
     }
 
     this.service = new kplus.Service(this, 'service', {

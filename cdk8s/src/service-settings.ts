@@ -13,6 +13,7 @@ export function serviceSettings(config: ShopConfig, name: AppServiceName): Recor
   const settings: Record<string, string> = {
     HOST: '0.0.0.0',
     PORT: String(shape.port),
+    ...(shape.metricsPort === undefined ? {} : { METRICS_PORT: String(shape.metricsPort) }),
     LOG_LEVEL: config.logLevel,
     OTEL_SERVICE_NAME: name,
   };

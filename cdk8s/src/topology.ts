@@ -14,6 +14,11 @@ export type DatabaseServiceName = (typeof databaseServiceNames)[number];
 export interface AppServiceShape {
   /** The HTTP port the service listens on (its PORT default), also its Service port. */
   readonly port: number;
+  /**
+   * Where it serves /metrics when that is not `port` (METRICS_PORT): never on its Service, so
+   * only a scraper admitted by a NetworkPolicy reaches it.
+   */
+  readonly metricsPort?: number;
   /** Owns a Postgres database (DATABASE_URL). */
   readonly ownsDatabase: boolean;
   /** Takes part in the checkout saga over RabbitMQ (RABBITMQ_URL). */
@@ -27,6 +32,8 @@ export interface AppServiceShape {
 export const appServices: Readonly<Record<AppServiceName, AppServiceShape>> = {
   gateway: {
     port: 9000,
+    // Off the public port: the gateway's port 9000 is the shop's API, open to anywhere.
+    metricsPort: 9464,
     ownsDatabase: false,
     saga: false,
     // payment and email are not behind the public API: the gateway only asks them for /health.

@@ -13,7 +13,7 @@ const apps = ['gateway', 'order', 'payment', 'email', 'product', 'user', 'cart']
 const databaseOwners = ['order', 'payment', 'email', 'product', 'user', 'cart'];
 const sagaServices = ['order', 'payment', 'email', 'product', 'cart'];
 
-/** Outside the namespace: a client through a port-forward or node port, a pod of another namespace. */
+/** Outside the namespace: a client through a node port or an ingress, a pod of another namespace. */
 const ANYWHERE = 'anywhere';
 /** Outside the cluster: the internet, an SMTP relay. */
 const INTERNET = 'internet';
@@ -57,13 +57,11 @@ function intendedFlows(options: { sharedPostgres: boolean; jaeger: boolean; mail
     ...databaseOwners.map((service) => ({ from: service, to: postgresOf(service), port: 5432 })),
     // The saga.
     ...sagaServices.map((service) => ({ from: service, to: 'rabbitmq', port: 5672 })),
-    // The management UI.
-    { from: ANYWHERE, to: 'rabbitmq', port: 15672 },
+    // No UI (RabbitMQ 15672, Jaeger 16686, Mailpit 8025): port-forwards reach them inside the
+    // pod's network namespace, which NetworkPolicies do not govern.
   ];
-  if (options.jaeger) {
-    flows.push(...apps.flatMap((service) => [4317, 4318].map((port) => ({ from: service, to: 'jaeger', port }))), { from: ANYWHERE, to: 'jaeger', port: 16686 });
-  }
-  if (options.mailpit) flows.push({ from: 'email', to: 'mailpit', port: 1025 }, { from: ANYWHERE, to: 'mailpit', port: 8025 });
+  if (options.jaeger) flows.push(...apps.flatMap((service) => [4317, 4318].map((port) => ({ from: service, to: 'jaeger', port }))));
+  if (options.mailpit) flows.push({ from: 'email', to: 'mailpit', port: 1025 });
   if (options.externalSmtpPort) flows.push({ from: 'email', to: INTERNET, port: options.externalSmtpPort });
   return flows;
 }
@@ -200,6 +198,17 @@ describe('network policies', () => {
       ['payment', INTERNET, 443],
       ['email', INTERNET, 25],
       ['gateway', INTERNET, 53],
+      // The UIs, from anywhere and from the shop's own pods.
+      [ANYWHERE, 'rabbitmq', 15672],
+      [ANYWHERE, 'jaeger', 16686],
+      [ANYWHERE, 'mailpit', 8025],
+      ['gateway', 'rabbitmq', 15672],
+      ['order', 'jaeger', 16686],
+      ['email', 'mailpit', 8025],
+      // The gateway's metrics port: no scraper is admitted, and the public API stays on 9000.
+      [ANYWHERE, 'gateway', 9464],
+      ['order', 'gateway', 9464],
+      ['jaeger', 'gateway', 9464],
     ];
     for (const [from, to, port] of denied) assert.equal(allowed(objects, from, to, port, to === INTERNET && port === 53 ? 'UDP' : 'TCP'), false, `${from} → ${to}:${port} must be denied`);
   });
@@ -214,7 +223,6 @@ describe('network policies', () => {
       ['email', 'mailpit', 1025],
       ['user', 'jaeger', 4318],
       [ANYWHERE, 'gateway', 9000],
-      [ANYWHERE, 'mailpit', 8025],
     ];
     for (const [from, to, port] of open) assert.equal(allowed(objects, from, to, port), true, `${from} → ${to}:${port} must be allowed`);
   });

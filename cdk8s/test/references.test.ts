@@ -53,12 +53,24 @@ for (const variant of variants()) {
       for (const service of services(variant.objects)) assert.deepEqual(Object.keys(service.spec.selector ?? {}), ['app.kubernetes.io/name'], objectId(service));
     });
 
-    test('every StatefulSet is governed by a Service that selects it', () => {
+    test('every StatefulSet is governed by a headless Service that selects it', () => {
       for (const workload of pods.filter((candidate) => candidate.kind === 'StatefulSet')) {
         const governing = services(variant.objects).find((service) => service.metadata.name === workload.spec.serviceName);
         assert.ok(governing, `${objectId(workload)}: Service ${workload.spec.serviceName}`);
+        // The pods' own DNS records (<pod>.<serviceName>) exist only under a headless Service.
+        assert.equal(governing.spec.clusterIP, 'None', `${objectId(governing)} governs ${objectId(workload)}: it must be headless`);
         assert.ok(selectorMatches({ matchLabels: governing.spec.selector ?? {} }, workload.spec.template.metadata.labels ?? {}));
       }
+    });
+
+    test('RabbitMQ: governed by the headless rabbitmq-nodes; clients keep the ClusterIP Service rabbitmq on 5672', () => {
+      const rabbitmq = pods.find((workload) => workload.metadata.name === 'rabbitmq');
+      assert.equal(rabbitmq?.spec.serviceName, 'rabbitmq-nodes');
+      const client = services(variant.objects).find((service) => service.metadata.name === 'rabbitmq');
+      assert.ok(client, 'Service rabbitmq');
+      assert.notEqual(client.spec.clusterIP, 'None', 'the client Service has a virtual IP');
+      assert.ok(client.spec.ports.some((port) => port.port === 5672), 'AMQP on 5672, where RABBITMQ_URL points');
+      assert.ok(selectorMatches({ matchLabels: client.spec.selector ?? {} }, rabbitmq.spec.template.metadata.labels ?? {}));
     });
 
     test('the Postgres instances are headless Services named postgres-<service> (or postgres)', () => {

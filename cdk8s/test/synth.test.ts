@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { configProblems, defaultConfig, withSharedPostgres } from '../src/config.ts';
 import { manifestFile, renderManifests } from '../src/render.ts';
+import { writeIfChanged } from '../src/write-if-changed.ts';
 import { allContainers, objectId, parseManifests, readCommittedManifests, repositoryRoot, variants, workloads } from './manifests.ts';
 
 const appServices = ['gateway', 'order', 'payment', 'email', 'product', 'user', 'cart'];
@@ -32,6 +35,8 @@ describe('npm run synth', () => {
       ...dbServices.flatMap((name) => [`StatefulSet/postgres-${name}`, `Service/postgres-${name}`]),
       'StatefulSet/rabbitmq',
       'Service/rabbitmq',
+      'Service/rabbitmq-nodes',
+      'ConfigMap/rabbitmq-config',
       'Deployment/jaeger',
       'Service/jaeger',
       'ConfigMap/jaeger-config',
@@ -55,6 +60,44 @@ describe('npm run synth', () => {
     for (const service of dbServices) {
       const database = `scaleshop_${service}`;
       assert.ok(firstDatabase === database || script.includes(`CREATE DATABASE ${database};`), `${database} is created`);
+    }
+  });
+});
+
+describe('npm run synth writes k8s/ only when its content changes', () => {
+  test('a no-op synth leaves k8s/ untouched: same files, same inode, same mtime and ctime', (t) => {
+    const target = join(repositoryRoot, manifestFile);
+    if (renderManifests(defaultConfig) !== readCommittedManifests()) {
+      t.skip(`${manifestFile} is stale (the staleness test says so); a synth now would rightly rewrite it`);
+      return;
+    }
+    const before = statSync(target);
+    const listing = readdirSync(join(repositoryRoot, 'k8s'));
+    const run = spawnSync(process.execPath, [join(repositoryRoot, 'cdk8s/src/main.ts')], { cwd: repositoryRoot, encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /is up to date/);
+    const after = statSync(target);
+    assert.deepEqual(
+      { ino: after.ino, mtimeMs: after.mtimeMs, ctimeMs: after.ctimeMs, listing: readdirSync(join(repositoryRoot, 'k8s')) },
+      { ino: before.ino, mtimeMs: before.mtimeMs, ctimeMs: before.ctimeMs, listing },
+    );
+  });
+
+  test('writeIfChanged: creates a missing file, skips identical content, rewrites changed content', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'synth-'));
+    try {
+      const file = join(dir, 'k8s', 'out.yaml');
+      assert.equal(writeIfChanged(file, 'a: 1\n'), true);
+      // An old mtime, so that a rewrite within the same clock tick would still show.
+      utimesSync(file, new Date('2001-01-01T00:00:00Z'), new Date('2001-01-01T00:00:00Z'));
+      const old = statSync(file);
+      assert.equal(writeIfChanged(file, 'a: 1\n'), false);
+      assert.equal(statSync(file).mtimeMs, old.mtimeMs);
+      assert.equal(writeIfChanged(file, 'a: 2\n'), true);
+      assert.notEqual(statSync(file).mtimeMs, old.mtimeMs);
+      assert.equal(readFileSync(file, 'utf8'), 'a: 2\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,0 +1,95 @@
+/**
+ * The Tiltfile, evaluated without Tilt: Starlark is Python-compatible in everything the
+ * Tiltfile uses, so python3 runs it with recording stand-ins for Tilt's built-ins, against the
+ * real k8s/. Shared by the tests of the cluster files and of live update.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export type Obj = Record<string, any>;
+
+export function manifestFiles(): string[] {
+  return readdirSync(join(root, 'k8s'))
+    .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
+    .map((f) => join(root, 'k8s', f));
+}
+
+export interface TiltCall {
+  fn: string;
+  args: any[];
+  kwargs: Obj;
+}
+export interface TiltRun {
+  failed?: string;
+  calls: TiltCall[];
+}
+
+const harness = String.raw`
+import json, os, sys
+context, subcommand, yaml_json, tiltfile = sys.argv[1:5]
+streams = json.load(open(yaml_json))
+calls = []
+class TiltfileFailed(Exception):
+    pass
+def recorder(name, result=None):
+    def fn(*args, **kwargs):
+        calls.append({'fn': name, 'args': list(args), 'kwargs': kwargs})
+        return result(*args, **kwargs) if result else None
+    return fn
+def fail(msg):
+    raise TiltfileFailed(msg)
+def listdir(directory, recursive=False):
+    base = os.path.abspath(directory)
+    return [os.path.join(base, f) for f in sorted(os.listdir(base)) if os.path.isfile(os.path.join(base, f))]
+class Config:
+    tilt_subcommand = subcommand
+env = {
+    'fail': fail, 'listdir': listdir, 'config': Config(),
+    'k8s_context': lambda: context,
+    'read_yaml_stream': lambda path, default=None: streams[os.path.abspath(path)],
+    'port_forward': lambda local_port, container_port=None, name=None, link_path=None, host=None:
+        {'local_port': local_port, 'container_port': container_port, 'name': name},
+    'link': lambda url, name=None: {'url': url, 'name': name},
+    'sync': lambda local_path, remote_path: {'step': 'sync', 'local': local_path, 'remote': remote_path},
+    'run': lambda cmd, trigger=[], echo_off=False: {'step': 'run', 'cmd': cmd, 'trigger': trigger},
+    'fall_back_on': lambda files: {'step': 'fall_back_on', 'files': files if isinstance(files, list) else [files]},
+}
+for name in ['version_settings', 'allow_k8s_contexts', 'local', 'local_resource', 'watch_file', 'k8s_yaml',
+             'docker_build', 'k8s_resource', 'update_settings', 'warn']:
+    env[name] = recorder(name)
+result = {'calls': calls}
+try:
+    exec(compile(open(tiltfile).read(), 'Tiltfile', 'exec'), env)
+except TiltfileFailed as e:
+    result['failed'] = str(e)
+print(json.dumps(result))
+`;
+
+export const python = spawnSync('python3', ['--version']).status === 0 ? 'python3' : undefined;
+
+export function evaluateTiltfile(context: string, subcommand = 'up'): TiltRun {
+  const dir = mkdtempSync(join(tmpdir(), 'tiltfile-'));
+  try {
+    const streams: Record<string, Obj[]> = {};
+    for (const file of manifestFiles()) {
+      streams[file] = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJSON() as Obj);
+    }
+    writeFileSync(join(dir, 'streams.json'), JSON.stringify(streams));
+    writeFileSync(join(dir, 'harness.py'), harness);
+    const run = spawnSync(python!, [join(dir, 'harness.py'), context, subcommand, join(dir, 'streams.json'), join(root, 'Tiltfile')], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 0, run.stderr);
+    return JSON.parse(run.stdout) as TiltRun;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
