@@ -13,7 +13,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import autocannon from 'autocannon';
-import { createDatabase, dropDatabase, ensureDatabaseExists, migrateToLatest, outboxEntry } from '@scaleshop/platform';
+import { createDatabase, ensureDatabaseExists, migrateToLatest, outboxEntry } from '@scaleshop/platform';
+import { dropDatabase } from '@scaleshop/platform/testing';
 import { testLogger } from '@scaleshop/platform/testing';
 import { migrations as orderMigrations } from '../services/order/src/migrations.ts';
 import { insertOrder } from '../services/order/src/repository.ts';
@@ -62,7 +63,7 @@ async function rawPostgresCeiling(): Promise<number> {
         const orderId = randomUUID();
         const userId = randomUUID();
         const items = [{ product_id: (committed % catalogSize) + 1, name: 'Gel Pen Pack', price: '8.49', quantity: 1 }];
-        const event = outboxEntry('order.created', { order_id: orderId, user_id: userId, user_email: 'raw@example.com', items, total_amount: '8.49' }, { heldForMs: 5_000 });
+        const event = outboxEntry('order.created', { order_id: orderId, user_id: userId, user_email: 'raw@example.com', items, total_amount: '8.49' }, { writerLeaseMs: 5_000 });
         await insertOrder(database.db, { id: orderId, userId, userEmail: 'raw@example.com', totalAmount: '8.49', items, processingDurationMs: 1 }, event);
         committed++;
       }

@@ -4,9 +4,9 @@
  * behind one proxy hop. The shop path is also two processes deep (gateway → product),
  * so the proxy baseline is the ceiling it can be judged against.
  */
+import { dropDatabase } from '@scaleshop/platform/testing';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { dropDatabase } from '@scaleshop/platform';
 import { repositoryRoot, startShop } from '../scripts/local-shop.ts';
 import { load, printTable, residentMemoryMiB, startServer, stopServer, type Measurement } from './measure.ts';
 

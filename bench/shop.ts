@@ -8,7 +8,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { dropDatabase, loadPrivateKey, signAccessToken } from '@scaleshop/platform';
+import { loadPrivateKey, signAccessToken } from '@scaleshop/platform';
+import { dropDatabase } from '@scaleshop/platform/testing';
 import { createTestVhost } from '@scaleshop/platform/testing';
 import { startShop, type Shop } from '../scripts/local-shop.ts';
 import { openLoop, percentile, type OpenLoopResult } from './open-loop.ts';

@@ -9,8 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { dropDatabase } from '@scaleshop/platform';
-import { createTestVhost, cutDatabasesOff, queueMessageCounts, type TestVhost } from '@scaleshop/platform/testing';
+import { createTestVhost, cutDatabasesOff, queueMessageCounts, type TestVhost, dropDatabase } from '@scaleshop/platform/testing';
 import { startShop, type Shop } from '../scripts/local-shop.ts';
 import { callGateway, type GatewayCall } from './gateway-client.ts';
 

@@ -6,8 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { dropDatabase } from '@scaleshop/platform';
-import { createTestVhost, eventually, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan, type TestVhost } from '@scaleshop/platform/testing';
+import { createTestVhost, eventually, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan, type TestVhost, dropDatabase } from '@scaleshop/platform/testing';
 import { startShop, type ServiceName, type Shop } from '../scripts/local-shop.ts';
 import { callGateway, type GatewayCall } from './gateway-client.ts';
 

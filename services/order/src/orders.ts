@@ -61,7 +61,7 @@ const elapsedSince = (startedAt: number) => Math.max(0, Math.round(performance.n
 export function createOrders(
   db: Kysely<OrderDatabase>,
   cart: CartReader,
-  outbox: Pick<OutboxRelay, 'heldEntry' | 'publishCommitted'>,
+  outbox: Pick<OutboxRelay, 'publishAfterCommit'>,
   waiters: StatusWaiters,
   options: { syncTimeoutMs: number },
 ): Orders {
@@ -91,17 +91,19 @@ export function createOrders(
     const totalAmount = money.sum(lines.map((line) => money.multiply(line.price, line.quantity)));
     if (!money.fitsStorage(totalAmount)) throw badRequest(`the order total ${totalAmount} is over the most one order can be, ${money.maxStoredAmount}`, 'ORDER_TOO_LARGE');
     const orderId = randomUUID();
-    const event = outbox.heldEntry('order.created', {
-      order_id: orderId,
-      user_id: caller.id,
-      user_email: caller.email,
-      items: lines.map(({ product_id, name, price, quantity }) => ({ product_id, name, price, quantity })),
-      total_amount: totalAmount,
-    });
     // Counted up to the statement that records the order, which is the whole of an async checkout but its last millisecond.
     const processingDurationMs = elapsedSince(startedAt);
-    const order = await repository.insertOrder(db, { id: orderId, userId: caller.id, userEmail: caller.email, totalAmount, items: lines, processingDurationMs, idempotencyKey }, event);
-    outbox.publishCommitted([event]);
+    // The order and its order.created commit in one statement; the event is published right after.
+    const order = await outbox.publishAfterCommit((lease) => {
+      const event = lease('order.created', {
+        order_id: orderId,
+        user_id: caller.id,
+        user_email: caller.email,
+        items: lines.map(({ product_id, name, price, quantity }) => ({ product_id, name, price, quantity })),
+        total_amount: totalAmount,
+      });
+      return repository.insertOrder(db, { id: orderId, userId: caller.id, userEmail: caller.email, totalAmount, items: lines, processingDurationMs, idempotencyKey }, event);
+    });
     return order;
   };
 

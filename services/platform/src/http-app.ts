@@ -15,7 +15,7 @@ import { AjvCompiler } from '@fastify/ajv-compiler';
 import type { Logger } from './logger.ts';
 import { Type } from 'typebox';
 import { errorBody, errorBodySchema, HttpError } from './errors.ts';
-import { isDatabaseUnavailable } from './database.ts';
+import { isDatabaseUnavailable } from './database/index.ts';
 import { collectProcessMetrics, metricsRegistry, observeHttpRequest } from './metrics.ts';
 import { isInfrastructurePath } from './telemetry/settings.ts';
 import { traceRequests } from './telemetry/state.ts';

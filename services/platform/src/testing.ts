@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import pg from 'pg';
-import { createDatabase, dropDatabase, ensureDatabaseExists, type Database } from './database.ts';
+import { createDatabase, ensureDatabaseExists, type Database } from './database/index.ts';
 import type { App } from './http-app.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { connectTestBroker, type TestBroker } from './test-broker.ts';
@@ -12,6 +12,21 @@ export const testPostgresUrl = process.env.TEST_POSTGRES_URL ?? 'postgres://post
 export interface TestDatabase {
   url: string;
   drop(): Promise<void>;
+}
+
+/** Drops the database named in `url`, closing its connections; for tests and benchmarks, never services. */
+export async function dropDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    await client.query(`drop database if exists "${name}" with (force)`);
+  } finally {
+    await client.end();
+  }
 }
 
 export async function createTestDatabase(label: string): Promise<TestDatabase> {

@@ -25,7 +25,7 @@ before(async () => {
   database = await createTestDatabase('database');
   db = createDatabase<Tables>({ url: database.url, poolMax: 1, logger: testLogger(), applicationName: 'database-test' });
   db.pool.on('connect', (client: pg.PoolClient) => {
-    const stream = (client as unknown as { connection: { stream: { _write: Function; _writev: Function } } }).connection.stream;
+    const stream = (client as unknown as { socket: { _write: Function; _writev: Function } }).socket;
     for (const method of ['_write', '_writev'] as const) {
       const original = stream[method];
       stream[method] = function (this: unknown, ...args: unknown[]) {

@@ -20,6 +20,7 @@ import {
   type Database,
   type EventEnvelope,
   type Messaging,
+  outboxEntry,
 } from '@scaleshop/platform';
 import { createTestDatabase, createTestVhost, cutDatabasesOff, eventually, testLogger, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
 
@@ -323,17 +324,18 @@ describe('outbox relay', () => {
     }
   });
 
-  test('a held event whose writer never publishes it (a crash after the commit) is published by a relay once the hold runs out', async () => {
+  test("an event leased to its writer that never publishes it (a crash after the commit) is published by a relay once the writer's lease runs out", async () => {
     const received = await receiveIds('payment.failed');
     const broker = connectBroker({ url: vhost.url, logger, service: 'held', retryDelaysMs: [] });
-    const relay = startOutboxRelay({ db: db.db, databaseUrl: database.url, broker, logger, pollIntervalMs: 100, writerHoldMs: 1_500 });
+    const relay = startOutboxRelay({ db: db.db, databaseUrl: database.url, broker, logger, pollIntervalMs: 100 });
     try {
       await eventually(async () => broker.isConnected(), Boolean);
-      const entry = relay.heldEntry('payment.failed', { order_id: randomUUID(), user_id: randomUUID(), user_email: 'h@example.com', items: [], total_amount: '1.00', reason: 'declined' });
+      // Written as publishAfterCommit writes it, by a writer that then dies before publishing.
+      const entry = outboxEntry('payment.failed', { order_id: randomUUID(), user_id: randomUUID(), user_email: 'h@example.com', items: [], total_amount: '1.00', reason: 'declined' }, { writerLeaseMs: 1_500 });
       const written = Date.now();
       await db.db.transaction().execute((trx) => eventsStatement([entry]).execute(trx));
       await sleep(700);
-      assert.deepEqual(received, [], 'not taken by a relay while its writer holds it');
+      assert.deepEqual(received, [], "not taken by a relay while the writer's lease lasts");
       await eventually(async () => received.length, (n) => n >= 1);
       assert.deepEqual(received, [entry.envelope.id]);
       assert.ok(Date.now() - written >= 1_500);
@@ -343,11 +345,13 @@ describe('outbox relay', () => {
     }
   });
 
-  test('a held event the writer cannot publish (broker down) is handed back to the relays at once', async () => {
+  test('an event its writer cannot publish (broker down) is handed back to the relays at once', async () => {
     const unreachable = startMessaging({ service: 'down-writer', config: { ...config(), RABBITMQ_URL: 'amqp://guest:guest@127.0.0.1:1/' }, logger, db: db.db });
-    const entry = unreachable.relay.heldEntry('payment.processed', { order_id: randomUUID(), user_id: randomUUID(), user_email: 'd@example.com', items: [], total_amount: '1.00', payment_id: randomUUID() });
-    await db.db.transaction().execute((trx) => eventsStatement([entry]).execute(trx));
-    unreachable.relay.publishCommitted([entry]);
+    const entry = await unreachable.relay.publishAfterCommit(async (lease) => {
+      const leased = lease('payment.processed', { order_id: randomUUID(), user_id: randomUUID(), user_email: 'd@example.com', items: [], total_amount: '1.00', payment_id: randomUUID() });
+      await db.db.transaction().execute((trx) => eventsStatement([leased]).execute(trx));
+      return leased;
+    });
     const row = await eventually(
       async () => (await sql<{ claimed: boolean; published: boolean }>`select claimed_until is not null as claimed, published_at is not null as published from outbox where id = ${entry.envelope.id}`.execute(db.db)).rows[0],
       (r) => r?.claimed === false,

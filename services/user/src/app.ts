@@ -28,7 +28,7 @@ export async function createUserService(config: ConfigOf<typeof userConfig>, log
     ...(config.SEED_DEV_USERS ? { seed: (db) => seedDevUsers(db, logger) } : {}),
   });
 
-  const throttle = createThrottle(database.pool, {
+  const throttle = createThrottle(database.queryable, {
     failuresPerAccountAndAddress: { points: config.LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS, windowSeconds: 15 * 60 },
     failuresPerAddress: { points: config.LOGIN_FAILURES_PER_ADDRESS, windowSeconds: 60 * 60 },
     failuresPerAccount: { points: config.LOGIN_FAILURES_PER_ACCOUNT, windowSeconds: 5 * 60 },

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import type pg from 'pg';
 import pLimit from 'p-limit';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
-import { HttpError } from '@scaleshop/platform';
+import { HttpError, type PgQueryable } from '@scaleshop/platform';
 
 /**
  * Brute-force protection for the account routes, after OWASP's Authentication Cheat Sheet
@@ -13,7 +12,8 @@ import { HttpError } from '@scaleshop/platform';
  * - per address: one client spraying many accounts;
  * - per account from every address: a distributed guess at one account; its window is short,
  *   because it also keeps the account's owner out while it lasts.
- * Counters live in the service's own Postgres, so replicas share them and a restart keeps them.
+ * Counters live in the service's own Postgres, so replicas share them and a restart keeps them;
+ * during an outage a login is a 503, as any statement's failure is.
  */
 export interface ThrottleSettings {
   failuresPerAccountAndAddress: Allowance;
@@ -56,10 +56,10 @@ export function tooManyAttempts(retryAfterSeconds: number, message: string): Htt
   return new HttpError(429, 'TOO_MANY_ATTEMPTS', `${message}; retry in ${retryAfterSeconds} s`, { 'retry-after': String(retryAfterSeconds) });
 }
 
-export function createThrottle(pool: pg.Pool, settings: ThrottleSettings): Throttle {
+export function createThrottle(store: PgQueryable, settings: ThrottleSettings): Throttle {
   const limiter = (keyPrefix: string, allowance: Allowance) =>
     new RateLimiterPostgres({
-      storeClient: pool,
+      storeClient: store,
       storeType: 'pool',
       tableName: throttleTable,
       tableCreated: true,

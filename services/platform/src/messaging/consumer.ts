@@ -7,8 +7,10 @@ import { contextFromHeaders, eventAttributes, tracer } from '../telemetry/spans.
 import { channelAcks, type ChannelAcks } from './acks.ts';
 import type { Broker, ChannelWorker } from './broker.ts';
 import { deadLetterQueueName, retryQueueName, type EventData, type EventEnvelope, type EventsOf, type EventType, type QueueName } from './contracts.ts';
-import { isDatabaseUnavailable, thenCommit } from '../database.ts';
-import { eventsStatement, outboxEntry, publishedAtHeader, type OutboxEntry, type OutboxRelay } from './outbox.ts';
+import { isDatabaseUnavailable, thenCommit } from '../database/index.ts';
+import { messageHeaders } from './headers.ts';
+import { eventsStatement, outboxEntry, type OutboxEntry } from './outbox-writing.ts';
+import type { LeaseEvent, OutboxRelay } from './outbox-relay.ts';
 
 export interface HandlerContext {
   logger: Logger;
@@ -43,12 +45,8 @@ export interface ConsumerOptions<DB, Q extends QueueName> {
    * The service's relay: events a handler emits are then published right after the commit,
    * by this process. Without it they wait for a relay pass, woken at commit.
    */
-  outbox?: Pick<OutboxRelay, 'heldEntry' | 'publishCommitted'>;
+  outbox?: Pick<OutboxRelay, 'publishAfterCommit'>;
 }
-
-const attemptHeader = 'x-attempt';
-/** Retries because the database was unavailable; they choose the delay but are not attempts. */
-const outageRetriesHeader = 'x-outage-retries';
 
 /**
  * How long a transaction of several messages waits for a row lock before it gives up and its
@@ -148,7 +146,7 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
    * the consumer's (both children of the publish span), so that a trace shows the queue time.
    */
   const recordQueueWait = (message: ConsumeMessage, span: Span | undefined, deliveredAt: number) => {
-    const publishedAt = Number(message.properties.headers?.[publishedAtHeader]);
+    const publishedAt = Number(message.properties.headers?.[messageHeaders.publishedAt]);
     if (!Number.isFinite(publishedAt) || publishedAt <= 0) return;
     const waitMs = Math.max(0, deliveredAt - publishedAt);
     observeQueueWait(queue, String(message.properties.type ?? 'unknown'), waitMs / 1000);
@@ -164,7 +162,7 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
     const started = performance.now();
     const span = trace.getActiveSpan();
     recordQueueWait(message, span, Date.now());
-    const attempt = Number(message.properties.headers?.[attemptHeader] ?? 1);
+    const attempt = Number(message.properties.headers?.[messageHeaders.attempt] ?? 1);
     let event: EventEnvelope;
     try {
       event = parse(message);
@@ -220,23 +218,27 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
     });
   };
 
+  // Without a relay (tests of a handler alone) the events wait in the outbox for one.
+  const publishAfterCommit: OutboxRelay['publishAfterCommit'] = options.outbox?.publishAfterCommit ?? ((work) => work((type, data) => outboxEntry(type, data)));
+
   const commitBatch = async (batch: Delivery[]): Promise<void> => {
-    const emitted: OutboxEntry[] = [];
     let handled: Set<Delivery>;
     try {
       // Statements shared by several messages belong to no message's trace.
-      handled = await context.with(batch.length === 1 ? batch[0]!.context : ROOT_CONTEXT, () => db.transaction().execute((trx) => handleInTransaction(trx, batch, emitted)));
+      handled = await context.with(batch.length === 1 ? batch[0]!.context : ROOT_CONTEXT, () =>
+        publishAfterCommit((lease) => db.transaction().execute((trx) => handleInTransaction(trx, batch, lease))),
+      );
     } catch (error) {
       if (batch.length === 1) return failDelivery(batch[0]!, error as Error);
       logger.info({ queue, messages: batch.length, err: error }, 'a transaction of several messages failed; handling them one by one');
       for (const delivery of batch) await commitBatch([delivery]);
       return;
     }
-    if (emitted.length > 0) options.outbox?.publishCommitted(emitted);
     for (const delivery of batch) complete(delivery, handled.has(delivery), batch.length);
   };
 
-  const handleInTransaction = async (trx: Transaction<DB>, batch: readonly Delivery[], emitted: OutboxEntry[]): Promise<Set<Delivery>> => {
+  const handleInTransaction = async (trx: Transaction<DB>, batch: readonly Delivery[], lease: LeaseEvent): Promise<Set<Delivery>> => {
+    const emitted: OutboxEntry[] = [];
     // The claims and the effects commit together; a concurrent duplicate waits on its row and then finds it.
     const ids = batch.map((delivery) => delivery.event.id);
     const types = batch.map((delivery) => delivery.event.type);
@@ -249,7 +251,7 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
     const claimed = new Set(rows.map((row) => row.event_id));
     const handled = new Set<Delivery>();
     const emit = async <T extends EventType>(type: T, data: EventData[T]) => {
-      const entry = options.outbox ? options.outbox.heldEntry(type, data) : outboxEntry(type, data);
+      const entry = lease(type, data);
       emitted.push(entry);
       return entry.envelope;
     };
@@ -303,7 +305,7 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
     // An outage is no fault of the message: waiting it out, however long it lasts, must not use
     // up its attempts and dead-letter it. Its waits grow as a failing message's do.
     const outage = isDatabaseUnavailable(error);
-    const outageRetries = Number(message.properties.headers?.[outageRetriesHeader] ?? 0);
+    const outageRetries = Number(message.properties.headers?.[messageHeaders.outageRetries] ?? 0);
     const delayMs = poison ? undefined : outage ? retryDelaysMs[Math.min(outageRetries, retryDelaysMs.length - 1)] : retryDelaysMs[attempt - 1];
     const destination = delayMs === undefined ? deadLetterQueueName(queue) : retryQueueName(queue, delayMs);
     const failureLogger = logger.child({ event_id: event?.id ?? message.properties.messageId, event_type: event?.type, queue, attempt });
@@ -314,13 +316,13 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
         persistent: true,
         headers: {
           ...message.properties.headers,
-          [attemptHeader]: outage ? attempt : attempt + 1,
-          [outageRetriesHeader]: outage ? outageRetries + 1 : outageRetries,
-          'x-last-error': error.message.slice(0, 500),
-          'x-original-routing-key': message.fields.routingKey,
+          [messageHeaders.attempt]: outage ? attempt : attempt + 1,
+          [messageHeaders.outageRetries]: outage ? outageRetries + 1 : outageRetries,
+          [messageHeaders.lastError]: error.message.slice(0, 500),
+          [messageHeaders.originalRoutingKey]: message.fields.routingKey,
           // The wait in the retry queue counts as queue time.
-          [publishedAtHeader]: Date.now(),
-          ...(delayMs === undefined ? { 'x-dead-lettered-from': queue, 'x-dead-lettered-at': new Date().toISOString() } : {}),
+          [messageHeaders.publishedAt]: Date.now(),
+          ...(delayMs === undefined ? { [messageHeaders.deadLetteredFrom]: queue, [messageHeaders.deadLetteredAt]: new Date().toISOString() } : {}),
         },
       });
       if (delayMs === undefined) failureLogger.error({ err: error }, `event dead-lettered to ${destination}`);

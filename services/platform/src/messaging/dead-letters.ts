@@ -1,5 +1,6 @@
 import amqp from 'amqplib';
 import { deadLetterQueueName, queues, type QueueName } from './contracts.ts';
+import { messageHeaders } from './headers.ts';
 
 export interface DeadLetterSummary {
   queue: QueueName;
@@ -63,10 +64,10 @@ export async function peekDeadLetters(url: string, queue: QueueName, limit: numb
       const headers = message.properties.headers ?? {};
       seen.push({
         messageId: message.properties.messageId,
-        type: message.properties.type ?? headers['x-original-routing-key'],
-        lastError: headers['x-last-error'],
-        attempts: headers['x-attempt'] === undefined ? undefined : Number(headers['x-attempt']) - 1,
-        deadLetteredAt: headers['x-dead-lettered-at'],
+        type: message.properties.type ?? headers[messageHeaders.originalRoutingKey],
+        lastError: headers[messageHeaders.lastError],
+        attempts: headers[messageHeaders.attempt] === undefined ? undefined : Number(headers[messageHeaders.attempt]) - 1,
+        deadLetteredAt: headers[messageHeaders.deadLetteredAt],
       });
     }
     // Closing the channel returns every unacked message to the queue.
@@ -89,8 +90,10 @@ export async function replayDeadLetters(url: string, queue: QueueName, limit = N
     while (replayed < limit) {
       const message = await channel.get(deadLetterQueueName(queue));
       if (!message) break;
-      const { 'x-attempt': _attempt, 'x-outage-retries': _outageRetries, 'x-dead-lettered-at': _at, 'x-dead-lettered-from': _from, ...headers } = message.properties.headers ?? {};
-      channel.sendToQueue(queue, message.content, { ...message.properties, persistent: true, headers: { ...headers, 'x-replayed-at': new Date().toISOString() } });
+      // A replay starts afresh: no attempts or outage retries used, not dead-lettered.
+      const headers = { ...message.properties.headers };
+      for (const name of [messageHeaders.attempt, messageHeaders.outageRetries, messageHeaders.deadLetteredAt, messageHeaders.deadLetteredFrom]) delete headers[name];
+      channel.sendToQueue(queue, message.content, { ...message.properties, persistent: true, headers: { ...headers, [messageHeaders.replayedAt]: new Date().toISOString() } });
       await channel.waitForConfirms();
       channel.ack(message);
       replayed++;

@@ -3,7 +3,7 @@ import type { Logger } from '../logger.ts';
 import { connectBroker, type Broker } from './broker.ts';
 import { createConsumer, type HandlerMap } from './consumer.ts';
 import type { EventEnvelope, QueueName } from './contracts.ts';
-import { startOutboxRelay, type OutboxRelay } from './outbox.ts';
+import { startOutboxRelay, type OutboxRelay } from './outbox-relay.ts';
 
 export interface MessagingConfig {
   RABBITMQ_URL: string;
