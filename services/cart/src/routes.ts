@@ -1,5 +1,4 @@
-import type { FastifyRequest } from 'fastify';
-import { SerialId, Type, callerOf, errorResponses, unauthorized, type App } from '@scaleshop/platform';
+import { SerialId, Type, callerOf, errorResponses, requireCaller, type App } from '@scaleshop/platform';
 import { maxLineQuantity, type Cart } from './cart.ts';
 
 const Amount = Type.String({ pattern: '^(0|[1-9][0-9]*)\\.[0-9]{2}$', description: 'exact decimal amount, e.g. "1299.99"', examples: ['1299.99'] });
@@ -30,20 +29,6 @@ const NewItem = Type.Object({ product_id: ProductId, quantity: Quantity });
 
 const QuantityUpdate = Type.Object({ quantity: Quantity });
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** The caller's user id; carts are keyed by a uuid column, so anything else cannot be a user. */
-function userIdOf(request: FastifyRequest): string {
-  const { id } = callerOf(request);
-  if (!uuidPattern.test(id)) throw unauthorized('invalid user id');
-  return id;
-}
-
-/** Runs before validation, so an anonymous caller learns nothing about the request's shape. */
-async function requireCaller(request: FastifyRequest): Promise<void> {
-  userIdOf(request);
-}
-
 // Every route talks to the product service, whose failures surface as 502-504.
 const upstreamErrors = [502, 503, 504];
 
@@ -61,7 +46,7 @@ export function registerRoutes(app: App, cart: Cart): void {
         response: { 200: Type.Ref('Cart'), ...errorResponses(401, ...upstreamErrors) },
       },
     },
-    async (request) => cart.view(userIdOf(request), request.id),
+    async (request) => cart.view(callerOf(request).id, request.id),
   );
 
   app.post(
@@ -78,7 +63,7 @@ export function registerRoutes(app: App, cart: Cart): void {
     },
     async (request, reply) => {
       const { product_id, quantity } = request.body;
-      const view = await cart.addItem(userIdOf(request), product_id, quantity, request.id);
+      const view = await cart.addItem(callerOf(request).id, product_id, quantity, request.id);
       return reply.code(201).send(view);
     },
   );
@@ -96,7 +81,7 @@ export function registerRoutes(app: App, cart: Cart): void {
         response: { 200: Type.Ref('Cart'), ...errorResponses(400, 401, 404, 409, ...upstreamErrors) },
       },
     },
-    async (request) => cart.setQuantity(userIdOf(request), request.params.product_id, request.body.quantity, request.id),
+    async (request) => cart.setQuantity(callerOf(request).id, request.params.product_id, request.body.quantity, request.id),
   );
 
   app.delete(
@@ -111,6 +96,6 @@ export function registerRoutes(app: App, cart: Cart): void {
         response: { 200: Type.Ref('Cart'), ...errorResponses(400, 401, 404, ...upstreamErrors) },
       },
     },
-    async (request) => cart.removeItem(userIdOf(request), request.params.product_id, request.id),
+    async (request) => cart.removeItem(callerOf(request).id, request.params.product_id, request.id),
   );
 }

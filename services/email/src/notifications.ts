@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { money, type EventData, type EventEnvelope, type EventHandler, type Kysely, type Logger, type OrderLine } from '@scaleshop/platform';
+import { isUuid, money, type EventData, type EventEnvelope, type EventHandler, type Kysely, type Logger, type OrderLine } from '@scaleshop/platform';
 import type { Mailer } from './mailer.ts';
 import * as repository from './repository.ts';
 import type { EmailDatabase, EmailKind } from './schema.ts';
@@ -107,15 +107,13 @@ export function createNotifications(options: { db: Kysely<EmailDatabase>; mailer
   };
 }
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export const messageIdOf = (orderId: string, kind: EmailKind) => `<order-${orderId.toLowerCase()}-${kind}@scaleshop.local>`;
 
 /** The email an event calls for. Throws on an event that cannot be mailed, which dead-letters it after the retries. */
 export function composeEmail(event: EventEnvelope<EventData[NotifyingEvent]>): Email {
   const { order_id, user_id, user_email } = event.data;
   // The order id goes into the subject and the Message-ID, so it must be what it claims to be.
-  if (typeof order_id !== 'string' || !uuidPattern.test(order_id)) throw new Error(`event ${event.id} has no valid order_id`);
+  if (typeof order_id !== 'string' || !isUuid(order_id)) throw new Error(`event ${event.id} has no valid order_id`);
   if (typeof user_email !== 'string' || !user_email.includes('@')) throw new Error(`event ${event.id} has no recipient (user_email)`);
   const kind: EmailKind = event.type === 'payment.processed' ? 'confirmation' : 'failure';
   const base = { order_id, user_id, user_email, kind, recipient: user_email, message_id: messageIdOf(order_id, kind) };

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import fastifyStatic from '@fastify/static';
-import { createServiceClient, type App } from '@scaleshop/platform';
+import { createServiceClient, infrastructureRoute, type App } from '@scaleshop/platform';
 import type { Upstream } from './upstreams.ts';
 
 interface OpenApiDocument {
@@ -62,7 +62,7 @@ export async function registerDocs(app: App, upstreams: readonly Upstream[]): Pr
     return { document, complete: missing.length === 0 };
   }
 
-  app.get('/docs/openapi.json', { logLevel: 'warn', schema: { hide: true } }, async () => {
+  app.get('/docs/openapi.json', infrastructureRoute, async () => {
     if (cached && cached.expires > Date.now()) return cached.document;
     const { document, complete } = await buildDocument();
     // An incomplete document is served but not cached, so a late service appears on the next load.
@@ -72,7 +72,7 @@ export async function registerDocs(app: App, upstreams: readonly Upstream[]): Pr
 
   const swaggerUiRoot = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
   await app.register(fastifyStatic, { root: swaggerUiRoot, prefix: '/docs/static/', index: false, wildcard: false, logLevel: 'warn' });
-  app.get('/docs', { logLevel: 'warn', schema: { hide: true } }, async (_request, reply) => reply.type('text/html').send(swaggerPage));
+  app.get('/docs', infrastructureRoute, async (_request, reply) => reply.type('text/html').send(swaggerPage));
 }
 
 const swaggerPage = `<!doctype html>

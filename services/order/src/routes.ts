@@ -1,13 +1,10 @@
-import type { FastifyRequest } from 'fastify';
-import { Money, Type, callerOf, errorResponses, pageQuery, unauthorized, type App, type Caller } from '@scaleshop/platform';
+import { Money, Type, Uuid, callerOf, errorResponses, pageQuery, requireCaller, type App } from '@scaleshop/platform';
 import type { Orders } from './orders.ts';
 import { orderStatuses } from './schema.ts';
 
 const Timestamp = Type.String({ format: 'date-time' });
 
 const Status = Type.Enum(orderStatuses);
-
-const uuidPattern = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 
 const Order = Type.Object(
   {
@@ -55,21 +52,7 @@ const CheckoutHeaders = Type.Object({
 
 const ListQuery = Type.Object(pageQuery);
 
-const OrderId = Type.Object({ id: Type.String({ pattern: uuidPattern }) });
-
-const uuid = new RegExp(uuidPattern);
-
-/** Orders are keyed by a uuid user id, so a caller with any other id cannot have any. */
-function customerOf(request: FastifyRequest): Caller {
-  const caller = callerOf(request);
-  if (!uuid.test(caller.id)) throw unauthorized('invalid user id');
-  return caller;
-}
-
-/** Runs before validation, so an anonymous caller learns nothing about the request's shape. */
-async function requireCaller(request: FastifyRequest): Promise<void> {
-  customerOf(request);
-}
+const OrderId = Type.Object({ id: Uuid });
 
 // Checkout reads the cart from the cart service, whose failures surface as 502-504.
 const upstreamErrors = [502, 503, 504];
@@ -94,7 +77,7 @@ export function registerRoutes(app: App, orders: Orders): void {
       // elapsedTime counts from when fastify received the request, before any hook ran.
       const startedAt = performance.now() - reply.elapsedTime;
       const { order, final, replayed } = await orders.checkout({
-        caller: customerOf(request),
+        caller: callerOf(request),
         requestId: request.id,
         startedAt,
         mode: request.query.mode,
@@ -117,7 +100,7 @@ export function registerRoutes(app: App, orders: Orders): void {
         response: { 200: OrderList, ...errorResponses(400, 401) },
       },
     },
-    async (request) => orders.listOrders(customerOf(request).id, request.query),
+    async (request) => orders.listOrders(callerOf(request).id, request.query),
   );
 
   app.get(
@@ -132,6 +115,6 @@ export function registerRoutes(app: App, orders: Orders): void {
         response: { 200: Type.Ref('Order'), ...errorResponses(400, 401, 404) },
       },
     },
-    async (request) => orders.getOrder(customerOf(request).id, request.params.id),
+    async (request) => orders.getOrder(callerOf(request).id, request.params.id),
   );
 }

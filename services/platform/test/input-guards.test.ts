@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHttpApp, Type, type App } from '@scaleshop/platform';
 import { rawRequest, sendRawRequest, testLogger } from '@scaleshop/platform/testing';
-import { exceedsJsonNesting, originForm, requestTargetProblem } from '../src/input-guards.ts';
+import { exceedsJsonNesting, originForm, requestTargetProblem } from '../src/http/input-guards.ts';
 
 describe('request targets', () => {
   test('plain paths and any query data pass', () => {

@@ -1,4 +1,4 @@
-import { HttpError, Money, SerialId, Type, errorResponses, maxInt4, pageQuery, requireAdmin, type App } from '@scaleshop/platform';
+import { HttpError, Money, SerialId, Type, errorResponses, maxInt4, pageQuery, requireAdminCaller, type App } from '@scaleshop/platform';
 import type { Catalog } from './catalog.ts';
 
 const Product = Type.Object(
@@ -62,6 +62,7 @@ export function registerRoutes(app: App, catalog: Catalog): void {
   app.post(
     '/products',
     {
+      onRequest: requireAdminCaller,
       schema: {
         tags: ['products'],
         summary: 'Add a product (admin)',
@@ -71,7 +72,6 @@ export function registerRoutes(app: App, catalog: Catalog): void {
       },
     },
     async (request, reply) => {
-      requireAdmin(request);
       const product = await catalog.createProduct(request.body);
       return reply.code(201).send(product);
     },
@@ -80,6 +80,7 @@ export function registerRoutes(app: App, catalog: Catalog): void {
   app.patch(
     '/products/:id/stock',
     {
+      onRequest: requireAdminCaller,
       schema: {
         tags: ['products'],
         summary: 'Set a product\'s stock (admin)',
@@ -89,9 +90,6 @@ export function registerRoutes(app: App, catalog: Catalog): void {
         response: { 200: Type.Ref('Product'), ...errorResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => {
-      requireAdmin(request);
-      return catalog.setStock(request.params.id, request.body.stock);
-    },
+    async (request) => catalog.setStock(request.params.id, request.body.stock),
   );
 }

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyBaseLogger } from 'fastify';
-import { errorBody, HttpError } from './errors.ts';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { errorBody, HttpError, type ErrorCode } from '../errors.ts';
 
 /**
  * Checks every request must pass before any route, hook or proxy sees it. The gateway
@@ -94,7 +95,7 @@ export function exceedsJsonNesting(text: string, limit: number): boolean {
 
 export const nestingTooDeep = () => new HttpError(400, 'VALIDATION_ERROR', `body must not nest arrays and objects more than ${maxJsonNesting} levels deep`);
 
-const clientErrors: Record<string, { status: number; code: string; message: string }> = {
+const clientErrors: Record<string, { status: number; code: ErrorCode; message: string }> = {
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'REQUEST_TIMEOUT', message: `the request was not received within ${serverTimeouts.requestTimeoutMs / 1000} s` },
   HPE_HEADER_OVERFLOW: { status: 431, code: 'HEADERS_TOO_LARGE', message: 'the request headers are too large' },
 };
@@ -105,7 +106,7 @@ const clientErrors: Record<string, { status: number; code: string; message: stri
  */
 export function answerClientError(this: { log: FastifyBaseLogger }, error: NodeJS.ErrnoException, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  const { status, code, message } = clientErrors[error.code ?? ''] ?? { status: 400, code: 'BAD_REQUEST', message: 'malformed HTTP request' };
+  const { status, code, message } = clientErrors[error.code ?? ''] ?? { status: 400, code: 'BAD_REQUEST' as const, message: 'malformed HTTP request' };
   this.log.debug({ err: error, status }, 'client error');
   const body = JSON.stringify(errorBody(code, message));
   if (socket.writable) {
@@ -119,3 +120,49 @@ export function answerClientError(this: { log: FastifyBaseLogger }, error: NodeJ
   }
   socket.destroy(error);
 }
+
+/** The path of the first string in `value` holding U+0000, e.g. "body/items/0/name". */
+function nulCharacterIn(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return value.includes('\0') ? path : undefined;
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const found = nulCharacterIn(item, `${path}/${key}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/**
+ * The checks above as hooks, before any route acts on a request: the target, the JSON body's
+ * depth, text Postgres cannot store; and the headers every answer carries.
+ */
+export const inputGuards = fp(
+  async (app: FastifyInstance) => {
+    // Before anything reads the path: routing has matched it, but nothing has acted on it yet.
+    app.addHook('onRequest', (request, reply, done) => {
+      reply.header('x-request-id', request.id);
+      const problem = requestTargetProblem(request.url);
+      done(problem === undefined ? undefined : new HttpError(400, 'BAD_REQUEST', problem));
+    });
+    app.addHook('onSend', (_request, reply, _payload, done) => {
+      reply.header('x-content-type-options', 'nosniff');
+      done();
+    });
+
+    // fastify's own JSON parsing (prototype-poisoning checks included), after a depth check.
+    const parseJson = app.getDefaultJsonParser('error', 'error');
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      if (exceedsJsonNesting(body as string, maxJsonNesting)) return done(nestingTooDeep(), undefined);
+      parseJson(request, body as string, done);
+    });
+
+    // Postgres text cannot hold U+0000; refused here with the field's name, it would otherwise
+    // fail deep in a statement as a 500.
+    app.addHook('preValidation', (request, _reply, done) => {
+      const field = nulCharacterIn(request.body, 'body') ?? nulCharacterIn(request.query, 'querystring') ?? nulCharacterIn(request.params, 'params');
+      done(field === undefined ? undefined : new HttpError(400, 'VALIDATION_ERROR', `${field} must not contain the NUL character (\\u0000)`));
+    });
+  },
+  { name: 'scaleshop-input-guards' },
+);
