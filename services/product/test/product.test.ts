@@ -86,6 +86,14 @@ describe('product service', () => {
     assert.deepEqual(nul.json(), { error: { code: 'VALIDATION_ERROR', message: 'querystring/category must not contain the NUL character (\\u0000)' } });
   });
 
+  test('a customer is refused before the body is looked at, so a bad body tells them nothing', async () => {
+    for (const [method, url] of [['POST', '/products'], ['PATCH', '/products/1/stock']] as const) {
+      const response = await app.inject({ method, url, payload: { nonsense: true }, headers: customer });
+      assert.equal(response.statusCode, 403, `${method} ${url}`);
+      assert.equal((await app.inject({ method, url, payload: { nonsense: true } })).statusCode, 401, `${method} ${url}`);
+    }
+  });
+
   test('lets an admin add a product and refuses customers and anonymous callers', async () => {
     const payload = { name: 'Desk Lamp', description: 'LED lamp', price: '34.5', stock: 12, category: 'Furniture' };
     const anonymous = await app.inject({ method: 'POST', url: '/products', payload });
