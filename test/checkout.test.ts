@@ -9,13 +9,12 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { createTestVhost, cutDatabasesOff, queueMessageCounts, type TestVhost, dropDatabase } from '@scaleshop/platform/testing';
-import { startShop, type Shop } from '../scripts/local-shop.ts';
+import { cutDatabasesOff, queueMessageCounts } from '@scaleshop/platform/testing';
+import { startTestShop, type TestShop } from './test-shop.ts';
 import { callGateway, type GatewayCall } from './gateway-client.ts';
 
 const run = promisify(execFile);
-let shop: Shop;
-let vhost: TestVhost;
+let shop: TestShop;
 let adminToken: string;
 
 const finalStatuses = new Set(['completed', 'rejected', 'payment_failed']);
@@ -65,12 +64,7 @@ async function countRows(service: 'payment' | 'email', query: string, values: un
 }
 
 before(async () => {
-  vhost = await createTestVhost('checkout');
-  shop = await startShop({
-    ephemeralPorts: true,
-    databasePrefix: `e2e_checkout_${randomBytes(3).toString('hex')}_`,
-    rabbitMqUrl: vhost.url,
-    output: process.env.E2E_LOGS ? 'pretty' : 'silent',
+  shop = await startTestShop('checkout', {
     environment: { PAYMENT_LATENCY_MS: '300', EMAIL_LATENCY_MS: '50', RETRY_DELAYS_MS: '200,500,1000,2000', OUTBOX_POLL_INTERVAL_MS: '200' },
   });
   const admin = await call('POST', '/api/auth/login', { body: { email: 'admin@example.com', password: 'admin123' } });
@@ -79,8 +73,6 @@ before(async () => {
 
 after(async () => {
   await shop?.stop();
-  for (const url of Object.values(shop?.databaseUrls ?? {})) await dropDatabase(url);
-  await vhost?.drop();
 });
 
 describe('checkout', () => {
@@ -206,7 +198,7 @@ describe('checkout', () => {
     assert.equal(await countRows('email', 'select count(*)::int as n from emails where order_id = $1', [checkout.body.id]), 1);
     assert.equal((await caughtMail(checkout.body.id)).length, 1);
     assert.equal((await call('GET', `/api/products/${product.id}`)).body.stock, 4);
-    const deadLetters = [...(await queueMessageCounts(vhost.name))].filter(([name]) => name.endsWith('.dlq'));
+    const deadLetters = [...(await queueMessageCounts(shop.vhost.name))].filter(([name]) => name.endsWith('.dlq'));
     assert.ok(deadLetters.length > 0, 'the dead-letter queues exist');
     assert.deepEqual(deadLetters.filter(([, count]) => count !== 0), [], 'nothing dead-lettered');
   });
@@ -216,19 +208,19 @@ describe('checkout', () => {
     const product = await newProduct(5);
     await call('POST', '/api/cart/items', { token, body: { product_id: product.id, quantity: 2 } });
     // An outage of this file's virtual host only: no one may connect, and everyone is cut off.
-    await run('rabbitmqctl', ['-q', 'clear_permissions', '-p', vhost.name, 'guest']);
-    await run('rabbitmqctl', ['-q', 'close_all_connections', '-p', vhost.name, 'test outage']);
+    await run('rabbitmqctl', ['-q', 'clear_permissions', '-p', shop.vhost.name, 'guest']);
+    await run('rabbitmqctl', ['-q', 'close_all_connections', '-p', shop.vhost.name, 'test outage']);
     try {
       const checkout = await call('POST', '/api/orders/checkout', { token });
       assert.equal(checkout.status, 202);
       await sleep(1_000);
       assert.equal((await call('GET', `/api/orders/${checkout.body.id}`, { token })).body.status, 'pending');
-      await run('rabbitmqctl', ['-q', 'set_permissions', '-p', vhost.name, 'guest', '.*', '.*', '.*']);
+      await run('rabbitmqctl', ['-q', 'set_permissions', '-p', shop.vhost.name, 'guest', '.*', '.*', '.*']);
       const order = await untilFinal(checkout.body.id, token, 60_000);
       assert.equal(order.status, 'completed');
       assert.equal((await caughtMail(checkout.body.id)).length, 1);
     } finally {
-      await run('rabbitmqctl', ['-q', 'set_permissions', '-p', vhost.name, 'guest', '.*', '.*', '.*']);
+      await run('rabbitmqctl', ['-q', 'set_permissions', '-p', shop.vhost.name, 'guest', '.*', '.*', '.*']);
     }
   });
 });

@@ -5,12 +5,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createTestVhost, type TestVhost, dropDatabase } from '@scaleshop/platform/testing';
-import { startShop, type Shop } from '../scripts/local-shop.ts';
+import { startTestShop, type TestShop } from './test-shop.ts';
 import { callGateway, type GatewayCall } from './gateway-client.ts';
 
-let shop: Shop;
-let vhost: TestVhost;
+let shop: TestShop;
 
 const call = (method: string, path: string, options?: GatewayCall) => callGateway(shop.gatewayUrl, method, path, options);
 
@@ -24,19 +22,12 @@ async function registerAndLogIn(name: string): Promise<{ token: string; id: stri
 }
 
 before(async () => {
-  vhost = await createTestVhost('e2e');
-  shop = await startShop({
-    ephemeralPorts: true,
-    databasePrefix: `e2e_${randomBytes(4).toString('hex')}_`,
-    rabbitMqUrl: vhost.url,
-    output: process.env.E2E_LOGS ? 'pretty' : 'silent',
-  });
+  shop = await startTestShop('e2e');
+
 });
 
 after(async () => {
   await shop?.stop();
-  for (const url of Object.values(shop?.databaseUrls ?? {})) await dropDatabase(url);
-  await vhost?.drop();
 });
 
 describe('the shop through the gateway', () => {

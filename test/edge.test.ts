@@ -7,13 +7,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { createTestVhost, rawRequest, sendRawRequest, type TestVhost, dropDatabase } from '@scaleshop/platform/testing';
+import { rawRequest, sendRawRequest } from '@scaleshop/platform/testing';
 import { edgeRequests, looksInternal } from '../services/gateway/test/edge-requests.ts';
-import { startShop, type Shop } from '../scripts/local-shop.ts';
+import { startTestShop, type TestShop } from './test-shop.ts';
 import { callGateway, type GatewayCall } from './gateway-client.ts';
 
-let shop: Shop;
-let vhost: TestVhost;
+let shop: TestShop;
 let gatewayPort: number;
 
 const call = (method: string, path: string, options?: GatewayCall) => callGateway(shop.gatewayUrl, method, path, options);
@@ -29,20 +28,12 @@ async function shopper(): Promise<{ email: string; token: string }> {
 }
 
 before(async () => {
-  vhost = await createTestVhost('edge');
-  shop = await startShop({
-    ephemeralPorts: true,
-    databasePrefix: `edge_${randomBytes(4).toString('hex')}_`,
-    rabbitMqUrl: vhost.url,
-    output: process.env.E2E_LOGS ? 'pretty' : 'silent',
-  });
+  shop = await startTestShop('edge');
   gatewayPort = shop.services.gateway.port;
 });
 
 after(async () => {
   await shop?.stop();
-  for (const url of Object.values(shop?.databaseUrls ?? {})) await dropDatabase(url);
-  await vhost?.drop();
 });
 
 describe('the edge review, reproduced against a running shop', () => {
