@@ -175,6 +175,8 @@ export function messagingSettings(options: { prefetch?: number } = {}) {
     RABBITMQ_URL: url({ default: 'amqp://guest:guest@127.0.0.1:5672', protocols: ['amqp', 'amqps'] }),
     /** Messages each replica handles at once, per queue. */
     CONSUMER_PREFETCH: integer({ default: options.prefetch ?? 50, min: 1, max: 1_000 }),
+    /** Messages each replica works on at once, per queue; 0 (the default) means as many as it holds. */
+    CONSUMER_CONCURRENCY: integer({ default: 0, min: 0, max: 1_000 }),
     /** Delays between attempts of a failing message; after the last, it is dead-lettered. */
     RETRY_DELAYS_MS: integerList([1_000, 5_000, 15_000, 30_000]),
     OUTBOX_POLL_INTERVAL_MS: integer({ default: 1_000, min: 10 }),

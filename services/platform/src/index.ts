@@ -9,6 +9,7 @@ export * as money from './money.ts';
 export * from './identity.ts';
 export * from './http-app.ts';
 export * from './lifecycle.ts';
+export { instanceId } from './instance.ts';
 export * from './database/index.ts';
 export * from './service-client.ts';
 export { Type, type Static } from 'typebox';

@@ -1,4 +1,5 @@
 import { trace } from '@opentelemetry/api';
+import { instanceId } from './instance.ts';
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger };
@@ -21,7 +22,7 @@ export function traceFields(): { trace_id?: string; span_id?: string } {
 export function createLogger(options: { service: string; level: LevelWithSilent; destination?: DestinationStream }): Logger {
   const settings = {
     level: options.level,
-    base: { service: options.service },
+    base: { service: options.service, instance: instanceId() },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     mixin: traceFields,

@@ -6,8 +6,11 @@
 import { createServer } from 'node:http';
 import client from 'prom-client';
 import { errorBody } from './errors.ts';
+import { instanceId } from './instance.ts';
 
 export const metricsRegistry = new client.Registry();
+// Replicas of a service are scraped and summed apart; the label says whose series it is.
+metricsRegistry.setDefaultLabels({ replica: instanceId() });
 
 let processMetrics = false;
 /** CPU, memory, event-loop lag, GC and handles of this process, once per process. */

@@ -391,3 +391,37 @@ describe('outbox relay', () => {
     }
   });
 });
+
+describe('consumer concurrency', () => {
+  test('a replica works on CONSUMER_CONCURRENCY messages at once, however many it holds, and handles them all', async () => {
+    const messaging = startMessaging({ service: 'concurrency', config: { ...config(), CONSUMER_PREFETCH: 10, CONSUMER_CONCURRENCY: 2 }, logger, db: db.db });
+    let working = 0;
+    let mostAtOnce = 0;
+    const handled: string[] = [];
+    try {
+      await messaging.consume(
+        'payment.inventory',
+        { 'inventory.reserved': async (event) => void handled.push(event.id) },
+        {
+          prepare: async () => {
+            working++;
+            mostAtOnce = Math.max(mostAtOnce, working);
+            await sleep(100);
+            working--;
+          },
+        },
+      );
+      await eventually(async () => messaging.broker.isConnected(), Boolean);
+      const events = Array.from({ length: 8 }, () => ({ ...orderCreated(), type: 'inventory.reserved' }));
+      await Promise.all(events.map((event) => publish(event, 'inventory.reserved')));
+      // Earlier tests in this virtual host may have left events on the queue: only ours are counted.
+      const ours = new Set(events.map((event) => event.id));
+      const handledOfOurs = () => handled.filter((id) => ours.has(id));
+      await eventually(async () => handledOfOurs().length, (n) => n >= events.length, 10_000);
+      assert.deepEqual(handledOfOurs().sort(), [...ours].sort());
+      assert.equal(mostAtOnce, 2);
+    } finally {
+      await messaging.close();
+    }
+  });
+});

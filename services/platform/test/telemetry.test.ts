@@ -187,15 +187,18 @@ describe('telemetry settings', () => {
     assert.equal(odd.warnings.length, 1);
   });
 
-  test('name the service from OTEL_SERVICE_NAME, else from the script, and add the pod and namespace when known', () => {
+  test('name the service from OTEL_SERVICE_NAME, else from the script, and add the replica, pod and namespace', () => {
     assert.equal(telemetrySettings({ OTEL_SERVICE_NAME: 'payment' }, '/app/services/order/src/main.ts').serviceName, 'payment');
     assert.equal(telemetrySettings({}, '/app/services/order/src/main.ts').serviceName, 'order');
     assert.equal(serviceNameFromScript('/app/scripts/start.ts'), undefined);
     assert.deepEqual(telemetrySettings({ K8S_POD_NAME: 'order-5f7b9-x2x4k', K8S_NAMESPACE: 'scaleshop' }).resourceAttributes, {
       'k8s.pod.name': 'order-5f7b9-x2x4k',
       'k8s.namespace.name': 'scaleshop',
+      'service.instance.id': 'order-5f7b9-x2x4k',
     });
-    assert.deepEqual(telemetrySettings({ K8S_POD_NAME: '' }).resourceAttributes, {});
+    assert.deepEqual(telemetrySettings({ SERVICE_INSTANCE_ID: 'payment-2' }).resourceAttributes, { 'service.instance.id': 'payment-2' });
+    assert.deepEqual(Object.keys(telemetrySettings({ K8S_POD_NAME: '' }).resourceAttributes), ['service.instance.id']);
+    assert.match(telemetrySettings({}).resourceAttributes['service.instance.id']!, new RegExp(`-${process.pid}$`));
   });
 
   test('leave probes, scrapes and documentation untraced, and nothing else', () => {

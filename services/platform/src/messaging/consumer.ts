@@ -1,6 +1,7 @@
 import { context, ROOT_CONTEXT, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ChannelModel, ConsumeMessage } from 'amqplib';
+import pLimit from 'p-limit';
 import type { Logger } from '../logger.ts';
 import { countDeadLettered, countRetried, observeConsumed, observeQueueWait, type ConsumerOutcome } from '../metrics.ts';
 import { contextFromHeaders, eventAttributes, tracer } from '../telemetry/spans.ts';
@@ -8,6 +9,7 @@ import { channelAcks, type ChannelAcks } from './acks.ts';
 import type { Broker, ChannelWorker } from './broker.ts';
 import { deadLetterQueueName, retryQueueName, type EventData, type EventEnvelope, type EventsOf, type EventType, type QueueName } from './contracts.ts';
 import { isDatabaseUnavailable, thenCommit } from '../database/index.ts';
+import { isUuid } from '../identity.ts';
 import { messageHeaders } from './headers.ts';
 import { eventsStatement, outboxEntry, type OutboxEntry } from './outbox-writing.ts';
 import type { LeaseEvent, OutboxRelay } from './outbox-relay.ts';
@@ -33,6 +35,11 @@ export interface ConsumerOptions<DB, Q extends QueueName> {
   handlers: HandlerMap<DB, Q>;
   /** Messages this replica holds at once: the most that wait in `prepare` or go into one transaction. */
   prefetch?: number;
+  /**
+   * Messages this replica works on at once (in `prepare` or its transaction); those held beyond
+   * it wait for a turn. Default: as many as it holds.
+   */
+  concurrency?: number;
   retryDelaysMs: readonly number[];
   /**
    * Work done before the transaction opens, e.g. a slow call to an outside provider, so that
@@ -55,7 +62,6 @@ export interface ConsumerOptions<DB, Q extends QueueName> {
  */
 const batchLockTimeout = '100ms';
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 class PoisonMessageError extends Error {}
 
@@ -96,6 +102,8 @@ interface Delivery {
 export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions<DB, Q>): ChannelWorker {
   const { queue, db, broker, logger, handlers, retryDelaysMs } = options;
   const prefetch = options.prefetch ?? 10;
+  const concurrency = Math.min(options.concurrency ?? prefetch, prefetch);
+  const turns = pLimit(concurrency);
   let channel: ChannelAcks | undefined;
   let consumerTag: string | undefined;
   let stopping = false;
@@ -112,7 +120,7 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
     if (typeof candidate !== 'object' || candidate === null || typeof candidate.id !== 'string' || typeof candidate.type !== 'string' || typeof candidate.data !== 'object' || candidate.data === null) {
       throw new PoisonMessageError('not an event envelope {id, type, occurred_at, data}');
     }
-    if (!uuidPattern.test(candidate.id)) throw new PoisonMessageError(`event id "${candidate.id.slice(0, 60)}" is not a UUID`);
+    if (!isUuid(candidate.id)) throw new PoisonMessageError(`event id "${candidate.id.slice(0, 60)}" is not a UUID`);
     if (!(candidate.type in handlers)) throw new PoisonMessageError(`no handler for event type "${candidate.type}"`);
     return candidate as EventEnvelope;
   };
@@ -351,11 +359,13 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
       const reply = await created.consume(queue, (message) => {
         if (!message) return; // cancelled by the broker (queue deleted); recovery will restart us
         acks.delivered(message);
-        const work = receive(acks, message).finally(() => inFlight.delete(work));
+        // A message waiting for its turn still belongs to its own trace, whose context is active only now.
+        const delivered = context.active();
+        const work = turns(() => context.with(delivered, () => receive(acks, message))).finally(() => inFlight.delete(work));
         inFlight.add(work);
       });
       consumerTag = reply.consumerTag;
-      logger.info({ queue, prefetch }, 'consuming');
+      logger.info({ queue, prefetch, concurrency }, 'consuming');
     },
     async stop() {
       stopping = true;

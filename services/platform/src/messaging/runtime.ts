@@ -8,6 +8,7 @@ import { startOutboxRelay, type OutboxRelay } from './outbox-relay.ts';
 export interface MessagingConfig {
   RABBITMQ_URL: string;
   CONSUMER_PREFETCH: number;
+  CONSUMER_CONCURRENCY?: number;
   RETRY_DELAYS_MS: readonly number[];
   OUTBOX_POLL_INTERVAL_MS: number;
   DATABASE_URL: string;
@@ -42,6 +43,8 @@ export function startMessaging<DB>(options: { service: string; config: Messaging
         logger,
         handlers,
         prefetch: config.CONSUMER_PREFETCH,
+        // 0: as many as it holds.
+        ...(config.CONSUMER_CONCURRENCY ? { concurrency: config.CONSUMER_CONCURRENCY } : {}),
         retryDelaysMs: config.RETRY_DELAYS_MS,
         outbox: relay,
         ...(consumeOptions?.prepare ? { prepare: consumeOptions.prepare } : {}),

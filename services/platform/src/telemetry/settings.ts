@@ -2,7 +2,7 @@
  * What the telemetry start-up reads from the environment. Pure, so it is tested without
  * starting anything; `register.ts` acts on it.
  *
- * Only the variables of the OpenTelemetry specification are read, plus K8S_POD_NAME and
+ * Only the variables of the OpenTelemetry specification are read, plus SERVICE_INSTANCE_ID, K8S_POD_NAME and
  * K8S_NAMESPACE, which the Kubernetes manifests fill from the downward API.
  */
 export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
@@ -23,6 +23,8 @@ export interface TelemetrySettings {
 }
 
 const protocols: readonly OtlpProtocol[] = ['http/protobuf', 'http/json', 'grpc'];
+
+import { instanceId } from '../instance.ts';
 
 const isTrue = (value: string | undefined) => ['true', '1', 'yes', 'on'].includes((value ?? '').trim().toLowerCase());
 const nonEmpty = (value: string | undefined) => (value !== undefined && value.trim() !== '' ? value.trim() : undefined);
@@ -48,6 +50,7 @@ export function telemetrySettings(env: Record<string, string | undefined>, scrip
   const pod = nonEmpty(env.K8S_POD_NAME);
   const namespace = nonEmpty(env.K8S_NAMESPACE);
   if (pod) resourceAttributes['k8s.pod.name'] = pod;
+  resourceAttributes['service.instance.id'] = instanceId(env);
   if (namespace) resourceAttributes['k8s.namespace.name'] = namespace;
 
   const endpoint = nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) ?? nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT);
