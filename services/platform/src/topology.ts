@@ -246,7 +246,11 @@ export function calleesOf<N extends ServiceName>(name: N): Array<keyof Shapes[N]
 export type DatabaseServiceName = { [N in ServiceName]: Shapes[N]['ownsDatabase'] extends true ? N : never }[ServiceName];
 export type SagaServiceName = { [N in ServiceName]: Shapes[N]['saga'] extends true ? N : never }[ServiceName];
 
-export const databaseServiceNames = serviceNames.filter((name): name is DatabaseServiceName => serviceOf(name).ownsDatabase);
+export function ownsDatabase(name: ServiceName): name is DatabaseServiceName {
+  return serviceOf(name).ownsDatabase;
+}
+
+export const databaseServiceNames = serviceNames.filter(ownsDatabase);
 export const sagaServiceNames = serviceNames.filter((name): name is SagaServiceName => serviceOf(name).saga);
 
 /** Every service after those it calls: the order to start them in. */
