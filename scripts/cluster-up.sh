@@ -26,7 +26,7 @@ registry_image=registry:3.1.0
 missing=()
 for tool in docker kind kubectl tilt node; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "cluster-up: not installed: ${missing[*]} (see README.md, \"The cluster\")" >&2
+  echo "cluster-up: not installed: ${missing[*]} (see docs/cluster.md)" >&2
   exit 1
 fi
 docker info >/dev/null 2>&1 || { echo "cluster-up: Docker is not running" >&2; exit 1; }

@@ -6,6 +6,7 @@
 #   scripts/images.sh smoke [service...]   run built images against the local Postgres and RabbitMQ
 #   scripts/images.sh sizes                list the built images with their sizes
 #   scripts/images.sh all                  build, smoke, sizes
+#   scripts/images.sh env <service>        the environment smoke gives it, NUL-separated (throwaway keys)
 #   (npm run images -- build order)
 #
 # `smoke` with no service starts all seven images together, wired as in local mode, and goes
@@ -28,10 +29,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-all_services=(gateway order payment email product user cart)
-declare -A port=([gateway]=19000 [order]=19001 [payment]=19002 [email]=19003 [product]=19004 [user]=19005 [cart]=19006)
-owns_database=" order payment email product user cart "
-in_saga=" order payment email product cart "
 target=${TARGET:-runtime}
 tag=${TAG:-dev}
 postgres_url=${POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -45,6 +42,24 @@ mail_http_port=19026
 say() { printf '\033[1mimages:\033[0m %s\n' "$*"; }
 die() { printf 'images: %s\n' "$*" >&2; exit 1; }
 
+# The services, their ports, what they call and which secrets they take: topology.json, which
+# `npm run synth` writes from services/platform/src/topology.ts. Smoke runs listen on 19000 plus
+# the last three digits of the usual ports, so that a local shop can keep running beside them.
+[ -f topology.json ] || die "no topology.json: run \`npm run synth\`"
+declare -A port=() metrics_port=() calls=() secrets=()
+eval "$(node -e '
+  const topology = require("./topology.json");
+  const words = (object) => Object.entries(object).map(([key, value]) => key + "=" + value).join(" ");
+  console.log("all_services=(" + topology.serviceNames.join(" ") + ")");
+  for (const [name, service] of Object.entries(topology.services)) {
+    console.log(`port[${name}]=${19000 + (service.port % 1000)}`);
+    if (service.metricsPort !== undefined) console.log(`metrics_port[${name}]=${19000 + (service.metricsPort % 1000)}`);
+    console.log(`calls[${name}]="${words(service.calls)}"`);
+    console.log(`secrets[${name}]="${words(service.secrets)}"`);
+  }')"
+[ ${#port[@]} -gt 0 ] || die "could not read topology.json"
+[ "$(printf '%s\n' "${port[@]}" "${metrics_port[@]}" | sort -u | wc -l)" -eq $((${#port[@]} + ${#metrics_port[@]})) ] || die "two services would share a smoke port"
+
 pick_builder() {
   if [ -n "${BUILDER:-}" ]; then echo "$BUILDER"
   elif command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then echo docker
@@ -52,7 +67,7 @@ pick_builder() {
   else die "no image builder: install Docker (with a running engine) or buildah"
   fi
 }
-builder=$(pick_builder)
+builder=''
 
 services_from_args() {
   if [ $# -eq 0 ]; then printf '%s\n' "${all_services[@]}"; return; fi
@@ -171,24 +186,45 @@ stop_and_check() {
 # The environment of one service, as local mode gives it (scripts/local-shop.ts), into env_args.
 env_args=()
 env_of() {
-  local s=$1 keys=$2
+  local s=$1 keys=$2 entry
   env_args=(HOST=127.0.0.1 "PORT=${port[$s]}" LOG_LEVEL=info
     "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$sink_port" "OTEL_SERVICE_NAME=$s")
-  if [[ $owns_database == *" $s "* ]]; then env_args+=("DATABASE_URL=$(database_url "$s")"); fi
-  if [[ $in_saga == *" $s "* ]]; then env_args+=("RABBITMQ_URL=$amqp_url"); fi
+  if [ -n "${metrics_port[$s]:-}" ]; then env_args+=("METRICS_PORT=${metrics_port[$s]}"); fi
+  for entry in ${calls[$s]}; do env_args+=("${entry%%=*}=http://127.0.0.1:${port[${entry#*=}]}"); done
+  for entry in ${secrets[$s]}; do
+    case ${entry#*=} in
+      database) env_args+=("${entry%%=*}=$(database_url "$s")") ;;
+      broker) env_args+=("${entry%%=*}=$amqp_url") ;;
+      # the PEMs keep their real newlines, as a Secret mounted through secretKeyRef gives them
+      tokenPrivateKey) env_args+=("${entry%%=*}=$(cat "$keys/private.pem")") ;;
+      tokenPublicKey) env_args+=("${entry%%=*}=$(cat "$keys/public.pem")") ;;
+      *) die "topology.json: unknown secret ${entry#*=} of $s" ;;
+    esac
+  done
   case $s in
-    # the PEMs keep their real newlines, as a Secret mounted through secretKeyRef gives them
-    user) env_args+=("JWT_PRIVATE_KEY=$(cat "$keys/private.pem")") ;;
-    cart) env_args+=("PRODUCT_URL=http://127.0.0.1:${port[product]}") ;;
-    order) env_args+=("CART_URL=http://127.0.0.1:${port[cart]}") ;;
     payment) env_args+=(PAYMENT_LATENCY_MS=100) ;;
     email) env_args+=("SMTP_URL=smtp://127.0.0.1:$mail_smtp_port" EMAIL_LATENCY_MS=100) ;;
-    gateway)
-      env_args+=("JWT_PUBLIC_KEY=$(cat "$keys/public.pem")")
-      local u
-      for u in product user cart order payment email; do env_args+=("${u^^}_URL=http://127.0.0.1:${port[$u]}"); done
-      ;;
   esac
+}
+
+# An Ed25519 key pair in a directory, as the cluster's scaleshop-jwt Secret holds.
+make_keys() {
+  node -e '
+    const { generateKeyPairSync } = require("node:crypto"); const fs = require("node:fs");
+    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+    fs.writeFileSync(process.argv[1] + "/private.pem", privateKey.export({ type: "pkcs8", format: "pem" }));
+    fs.writeFileSync(process.argv[1] + "/public.pem", publicKey.export({ type: "spki", format: "pem" }));' "$1"
+}
+
+# What env_of gives one service, for the tests to load with the service's own configuration spec.
+print_env() {
+  [ $# -eq 1 ] || die "env takes one service"
+  workdir=$(mktemp -d)
+  trap cleanup EXIT
+  make_keys "$workdir"
+  amqp_url=$rabbitmq_url
+  env_of "$1" "$workdir"
+  printf '%s\0' "${env_args[@]}"
 }
 
 database_url() {
@@ -240,15 +276,10 @@ smoke() {
   trap cleanup EXIT
   trap 'exit 130' INT TERM
 
-  # Ed25519 key pair, as the cluster's scaleshop-jwt Secret holds
-  node -e '
-    const { generateKeyPairSync } = require("node:crypto"); const fs = require("node:fs");
-    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-    fs.writeFileSync(process.argv[1] + "/private.pem", privateKey.export({ type: "pkcs8", format: "pem" }));
-    fs.writeFileSync(process.argv[1] + "/public.pem", publicKey.export({ type: "spki", format: "pem" }));' "$workdir"
+  make_keys "$workdir"
 
   for s in "${services[@]}"; do
-    if [[ $owns_database == *" $s "* ]]; then
+    if [[ " ${secrets[$s]} " == *"=database "* ]]; then
       local db="scaleshop_smoke_$s"
       PGOPTIONS=--client-min-messages=warning psql -q "$postgres_url" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
       PGOPTIONS=--client-min-messages=warning psql -q "$postgres_url" -c "CREATE DATABASE \"$db\"" >/dev/null
@@ -328,11 +359,13 @@ smoke() {
 command=${1:-all}
 [ $# -gt 0 ] && shift
 services_from_args "$@" >/dev/null   # an unknown service stops here, not inside a pipeline
+case $command in build|smoke|sizes|all) builder=$(pick_builder) ;; esac
 case $command in
   build) build "$@" ;;
   smoke) smoke "$@" ;;
   sizes) sizes "$@" ;;
   all) build "$@"; smoke "$@" ;;
-  -h|--help|help) sed -n '2,26p' "$0" ;;
+  env) print_env "$@" ;;
+  -h|--help|help) sed -n '2,27p' "$0" ;;
   *) die "unknown command '$command' (build, smoke, sizes, all)" ;;
 esac

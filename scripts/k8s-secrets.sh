@@ -17,11 +17,15 @@ cd "$(dirname "$0")/.."
 
 context=${KUBE_CONTEXT:-kind-scaleshop}
 namespace=${NAMESPACE:-scaleshop}
-database_services=(order payment email product user cart)
 kc() { kubectl --context "$context" "$@"; }
 
 command -v kubectl >/dev/null || { echo "k8s-secrets: kubectl is not on the PATH" >&2; exit 1; }
 command -v node >/dev/null || { echo "k8s-secrets: node is not on the PATH (any version)" >&2; exit 1; }
+
+# The services that own a database: topology.json, which `npm run synth` writes from
+# services/platform/src/topology.ts.
+read -ra database_services <<<"$(node -p 'require("./topology.json").databaseServices.join(" ")')"
+[ ${#database_services[@]} -gt 0 ] || { echo "k8s-secrets: no database services in topology.json (run npm run synth)" >&2; exit 1; }
 
 if [ -z "${SHARED_POSTGRES:-}" ]; then
   if cat k8s/*.yaml 2>/dev/null | grep -Eq '^  name: postgres$'; then SHARED_POSTGRES=true; else SHARED_POSTGRES=false; fi

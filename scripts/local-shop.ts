@@ -10,21 +10,25 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { ensureDatabaseExists, generateTokenKeys } from '@scaleshop/platform';
+import {
+  databaseName,
+  ensureDatabaseExists,
+  generateTokenKeys,
+  secretSettingsOf,
+  serviceEnvironment,
+  serviceNames,
+  serviceOf,
+  startOrder as topologyStartOrder,
+  type SecretKind,
+  type ServiceName,
+} from '@scaleshop/platform';
 import { startMailCatcher } from './mail-catcher.ts';
 
 export type MailCatcher = Awaited<ReturnType<typeof startMailCatcher>> & { url: string };
 
 export const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export type ServiceName = 'product' | 'user' | 'cart' | 'order' | 'payment' | 'email' | 'gateway';
-
-export const defaultPorts: Record<ServiceName, number> = { gateway: 9000, order: 8001, payment: 8002, email: 8003, product: 8004, user: 8005, cart: 8006 };
-const gatewayMetricsDefaultPort = 9464;
-
-const ownsDatabase: Record<ServiceName, boolean> = { gateway: false, order: true, payment: true, email: true, product: true, user: true, cart: true };
-
-const takesPartInSaga: Record<ServiceName, boolean> = { gateway: false, user: false, order: true, payment: true, email: true, product: true, cart: true };
+export type { ServiceName };
 
 export interface ShopOptions {
   /** The Postgres server the databases are created on. */
@@ -77,8 +81,9 @@ export interface Shop {
   stop(): Promise<void>;
 }
 
-const startOrder: readonly ServiceName[] = ['product', 'user', 'cart', 'order', 'payment', 'email', 'gateway'];
-const colors: Record<ServiceName, string> = { gateway: '35', product: '32', user: '34', cart: '33', order: '36', payment: '91', email: '94' };
+const startOrder = topologyStartOrder();
+const palette = ['35', '36', '91', '94', '32', '34', '33', '95', '96', '92'];
+const colors = new Map(serviceNames.map((name, index) => [name, palette[index % palette.length]!]));
 
 export async function startShop(options: ShopOptions = {}): Promise<Shop> {
   const postgresUrl = options.postgresUrl ?? process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -97,66 +102,69 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
   }
 
   const ports = {} as Record<ServiceName, number>;
-  for (const name of startOrder) ports[name] = options.ports?.[name] ?? (options.ephemeralPorts ? await freePort() : defaultPorts[name]);
+  for (const name of startOrder) ports[name] = options.ports?.[name] ?? (options.ephemeralPorts ? await freePort() : serviceOf(name).port);
   const urlOf = (name: ServiceName) => `http://127.0.0.1:${ports[name]}`;
-  const gatewayMetricsPort = options.ephemeralPorts ? await freePort() : gatewayMetricsDefaultPort;
+  const metricsPorts = new Map<ServiceName, number>();
+  for (const name of startOrder) {
+    const metricsPort = serviceOf(name).metricsPort;
+    if (metricsPort !== undefined) metricsPorts.set(name, options.ephemeralPorts ? await freePort() : metricsPort);
+  }
+  const gatewayMetricsPort = metricsPorts.get('gateway')!;
 
   const databaseUrls: Partial<Record<ServiceName, string>> = {};
   for (const name of names) {
-    if (!ownsDatabase[name]) continue;
+    if (!serviceOf(name).ownsDatabase) continue;
     const url = new URL(postgresUrl);
-    url.pathname = `/${prefix}${name}`;
+    url.pathname = `/${databaseName(name, prefix)}`;
     databaseUrls[name] = url.toString();
     await ensureDatabaseExists(url.toString());
   }
 
-  const environmentOf = (name: ServiceName): Record<string, string> => ({
-    ...(process.env as Record<string, string>),
-    ...options.environment,
-    HOST: '127.0.0.1',
-    PORT: String(ports[name]),
-    // Names its spans; the OTEL_* of the caller's environment (endpoint, protocol…) pass through.
-    OTEL_SERVICE_NAME: name,
-    ...(databaseUrls[name] ? { DATABASE_URL: databaseUrls[name] } : {}),
-    ...(takesPartInSaga[name] ? { RABBITMQ_URL: rabbitMqUrl } : {}),
-    ...serviceSpecific(name),
-    ...options.serviceEnvironment?.[name],
-  });
+  const secretValue = (name: ServiceName, kind: SecretKind): string | undefined => {
+    switch (kind) {
+      case 'database':
+        return databaseUrls[name];
+      case 'broker':
+        return rabbitMqUrl;
+      case 'tokenPrivateKey':
+        return tokenKeys.privateKeyPem;
+      case 'tokenPublicKey':
+        return tokenKeys.publicKeyPem;
+    }
+  };
 
-  const serviceSpecific = (name: ServiceName): Record<string, string> => {
+  // What local mode chooses, beyond what the topology gives every deployment.
+  const localChoices = (name: ServiceName): Record<string, string> => {
     switch (name) {
-      case 'product':
-        return {};
       case 'user':
         return {
-          JWT_PRIVATE_KEY: tokenKeys.privateKeyPem,
           SEED_DEV_USERS: process.env.SEED_DEV_USERS ?? 'true',
           // Every client of a local shop is 127.0.0.1: a per-address allowance would be shared by the
           // whole machine, load runs included. The per-account limits still hold.
           REGISTRATIONS_PER_ADDRESS: process.env.REGISTRATIONS_PER_ADDRESS ?? '1000000',
           LOGIN_FAILURES_PER_ADDRESS: process.env.LOGIN_FAILURES_PER_ADDRESS ?? '1000000',
         };
-      case 'cart':
-        return { PRODUCT_URL: urlOf('product') };
-      case 'order':
-        return { CART_URL: urlOf('cart') };
-      case 'payment':
-        return {};
       case 'email':
         return smtpUrl ? { SMTP_URL: smtpUrl } : {};
-      case 'gateway':
-        return {
-          JWT_PUBLIC_KEY: tokenKeys.publicKeyPem,
-          PRODUCT_URL: urlOf('product'),
-          USER_URL: urlOf('user'),
-          CART_URL: urlOf('cart'),
-          ORDER_URL: urlOf('order'),
-          PAYMENT_URL: urlOf('payment'),
-          EMAIL_URL: urlOf('email'),
-          METRICS_PORT: String(gatewayMetricsPort),
-        };
+      default:
+        return {};
     }
   };
+
+  const environmentOf = (name: ServiceName): Record<string, string> => ({
+    ...(process.env as Record<string, string>),
+    ...options.environment,
+    // The OTEL_* of the caller's environment (endpoint, protocol…) pass through.
+    ...serviceEnvironment(name, { host: '127.0.0.1', urlOf, portOf: (service) => ports[service], metricsPortOf: (service) => metricsPorts.get(service)! }),
+    ...Object.fromEntries(
+      secretSettingsOf(name).flatMap(({ variable, holds }) => {
+        const value = secretValue(name, holds);
+        return value === undefined ? [] : [[variable, value]];
+      }),
+    ),
+    ...localChoices(name),
+    ...options.serviceEnvironment?.[name],
+  });
 
   let stopping = false;
   const running = {} as Record<ServiceName, RunningService>;
@@ -278,7 +286,7 @@ export function freePort(): Promise<number> {
 }
 
 function label(name: ServiceName): string {
-  return process.stderr.isTTY ? `\x1b[${colors[name]}m${name.padEnd(8)}\x1b[0m` : name.padEnd(8);
+  return process.stderr.isTTY ? `\x1b[${colors.get(name)}m${name.padEnd(8)}\x1b[0m` : name.padEnd(8);
 }
 
 function pipeOutput(name: ServiceName, child: ChildProcess, output: 'pretty' | 'json' | 'silent', onLogLine?: (service: ServiceName, line: string) => void): void {

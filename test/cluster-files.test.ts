@@ -7,7 +7,8 @@
  * - the Tiltfile is evaluated: Starlark is Python-compatible in everything this Tiltfile uses,
  *   so python3 runs it with recording stand-ins for Tilt's functions, against the real k8s/;
  * - the secrets script runs against a fake kubectl, and the Secrets it makes are checked
- *   against every secretKeyRef in k8s/ and against how Postgres and RabbitMQ are configured there.
+ *   against every secretKeyRef in k8s/ and against how Postgres and RabbitMQ are configured there;
+ * - the environment the images' smoke run gives each service is loaded with its configuration spec.
  *
  * Building and running the images is `npm run images` (too slow for every test run).
  */
@@ -19,13 +20,15 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
+import { loadConfig } from '@scaleshop/platform';
+import { calleesOf, databaseServiceNames, sagaServiceNames, serviceNames, serviceOf, urlVariable, variablesOf } from '@scaleshop/platform/topology';
 import { evaluateTiltfile, manifestFiles, python, root, type Obj } from './tiltfile-harness.ts';
 
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
 
-const services = ['gateway', 'order', 'payment', 'email', 'product', 'user', 'cart'] as const;
-const databaseServices = ['order', 'payment', 'email', 'product', 'user', 'cart'];
-const sagaServices = ['order', 'payment', 'email', 'product', 'cart'];
+const services = serviceNames;
+const databaseServices = databaseServiceNames;
+const sagaServices = sagaServiceNames;
 
 // ---------------------------------------------------------------------------------------------
 // k8s/ as plain objects
@@ -359,8 +362,8 @@ describe('Tiltfile', { skip: python ? false : 'python3 is needed to evaluate the
     for (const service of sagaServices) assert.ok((resources.get(service)!.resource_deps as string[]).includes('rabbitmq'), `${service} waits for RabbitMQ`);
   });
 
-  test('port-forwards the gateway 9000, Jaeger 16686, RabbitMQ 15672 and Mailpit 8025 to ports the containers expose', () => {
-    const expected: Record<string, number> = { gateway: 9000, jaeger: 16686, rabbitmq: 15672, mailpit: 8025 };
+  test('port-forwards the gateway, Jaeger 16686, RabbitMQ 15672 and Mailpit 8025 to ports the containers expose', () => {
+    const expected: Record<string, number> = { gateway: serviceOf('gateway').port, jaeger: 16686, rabbitmq: 15672, mailpit: 8025 };
     for (const [name, port] of Object.entries(expected)) {
       const forwards = (resources.get(name)?.port_forwards ?? []) as Obj[];
       assert.deepEqual(forwards.map((f) => f.local_port), [port], name);
@@ -532,6 +535,42 @@ describe('scripts/k8s-secrets.sh', () => {
         const text = Buffer.from(encoded, 'base64').toString();
         if (text.length < 16) continue; // the broker's user name, `scaleshop`, is no secret
         assert.ok(!first.output.includes(text) && !second.output.includes(text), 'no value in the output');
+      }
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// scripts/images.sh: the environment its smoke run gives each image (building and running the
+// images themselves is `npm run images`, too slow for every test run)
+
+describe('scripts/images.sh', () => {
+  const environmentOf = (service: string): Record<string, string> => {
+    const run = spawnSync('bash', [join(root, 'scripts/images.sh'), 'env', service], { cwd: root, encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    return Object.fromEntries(
+      run.stdout
+        .split('\0')
+        .filter((entry) => entry !== '')
+        .map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]),
+    );
+  };
+  const environments = new Map(services.map((service) => [service, environmentOf(service)]));
+
+  test('gives each service an environment its configuration spec accepts, with nothing it does not read', () => {
+    for (const [service, environment] of environments) {
+      const known = variablesOf(service);
+      assert.deepEqual(Object.keys(environment).filter((key) => !(key in known)), [], `${service}: variables it does not read`);
+      assert.doesNotThrow(() => loadConfig(known, environment), `${service}`);
+    }
+  });
+
+  test('points each service at the ports the services it calls listen on, none of them a local shop’s', () => {
+    for (const service of services) {
+      const environment = environments.get(service)!;
+      assert.notEqual(Number(environment.PORT), serviceOf(service).port, `${service} keeps clear of local mode's port`);
+      for (const callee of calleesOf(service)) {
+        assert.equal(new URL(environment[urlVariable(callee)]!).port, environments.get(callee)!.PORT, `${service} → ${callee}`);
       }
     }
   });

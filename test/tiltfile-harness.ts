@@ -54,6 +54,7 @@ env = {
     'fail': fail, 'listdir': listdir, 'config': Config(),
     'k8s_context': lambda: context,
     'read_yaml_stream': lambda path, default=None: streams[os.path.abspath(path)],
+    'read_json': lambda path, default=None: json.load(open(path)),
     'port_forward': lambda local_port, container_port=None, name=None, link_path=None, host=None:
         {'local_port': local_port, 'container_port': container_port, 'name': name},
     'link': lambda url, name=None: {'url': url, 'name': name},

@@ -123,7 +123,7 @@ describe('a checkout through the gateway', () => {
     assert.equal(root.serviceName, 'gateway');
     assert.equal(root.kind, SERVER);
 
-    // The saga's path, as the README's map has it: order.created → product → inventory.reserved →
+    // The saga's path, as docs/saga.md's map has it: order.created → product → inventory.reserved →
     // payment → payment.processed → email.
     const servicesAlongChain = chain.map((span) => span.serviceName).reverse().filter((service, index, all) => service !== all[index - 1]);
     assert.deepEqual(servicesAlongChain, ['gateway', 'order', 'product', 'payment', 'email']);

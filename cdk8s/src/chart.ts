@@ -15,7 +15,7 @@ import { Postgres } from './postgres.ts';
 import { RabbitMq } from './rabbitmq.ts';
 import { postgresPasswordKey, postgresSecretName, rabbitmqSecret } from './secrets.ts';
 import { serviceSecretEnv, serviceSettings } from './service-settings.ts';
-import { appServiceNames, appServices, databaseName, databaseServiceNames, postgresInstanceOf, type AppServiceName } from './topology.ts';
+import { appServiceNames, databaseName, databaseServiceNames, postgresInstanceOf, serviceOf, type AppServiceName } from './topology.ts';
 
 /** The image of a service: what the Tiltfile's docker_build() names. */
 export function imageOf(config: ShopConfig, service: AppServiceName): string {
@@ -88,12 +88,13 @@ export class ShopChart extends Chart {
     }
 
     for (const service of appServiceNames) {
+      const { port, metricsPort } = serviceOf(service);
       new NodeService(this, service, {
         name: service,
         image: imageOf(config, service),
         pullPolicy: config.images.pullPolicy,
-        port: appServices[service].port,
-        ...(appServices[service].metricsPort === undefined ? {} : { metricsPort: appServices[service].metricsPort }),
+        port,
+        ...(metricsPort === undefined ? {} : { metricsPort }),
         resources: config.services[service].resources,
         settings: serviceSettings(config, service),
         secretEnv: serviceSecretEnv(service),

@@ -4,7 +4,8 @@
  * evaluate the synthesized policies against it.
  */
 import type { ShopConfig } from './config.ts';
-import { appServiceNames, appServices, databaseServiceNames, infraPorts, postgresInstanceOf } from './topology.ts';
+import { calleesOf, ownsDatabase, urlVariable } from '@scaleshop/platform/topology';
+import { appServiceNames, databaseServiceNames, infraPorts, postgresInstanceOf, serviceOf } from './topology.ts';
 
 /** A client outside the namespace: a node port or an ingress, a pod of another namespace. Not a port-forward, which policies never see. */
 export const anywhere = 'anywhere';
@@ -41,11 +42,11 @@ export function networkFlows(config: ShopConfig): Flow[] {
     add(workload, kubeDns, infraPorts.dns, 'name resolution', 'UDP');
     add(workload, kubeDns, infraPorts.dns, 'name resolution (large answers)', 'TCP');
   }
-  add(anywhere, 'gateway', appServices.gateway.port, 'the public API');
+  add(anywhere, 'gateway', serviceOf('gateway').port, 'the public API');
   for (const name of appServiceNames) {
-    const shape = appServices[name];
-    for (const call of shape.calls) add(name, call.service, appServices[call.service].port, `${call.variable}`);
-    if (shape.ownsDatabase && name !== 'gateway') add(name, postgresInstanceOf(name, config.infrastructure.sharedPostgres), infraPorts.postgres, 'its database');
+    const shape = serviceOf(name);
+    for (const callee of calleesOf(name)) add(name, callee, serviceOf(callee).port, urlVariable(callee));
+    if (ownsDatabase(name)) add(name, postgresInstanceOf(name, config.infrastructure.sharedPostgres), infraPorts.postgres, 'its database');
     if (shape.saga) add(name, 'rabbitmq', infraPorts.amqp, 'the checkout saga');
     if (config.infrastructure.jaeger) {
       add(name, 'jaeger', infraPorts.otlpGrpc, 'traces (OTLP gRPC)');

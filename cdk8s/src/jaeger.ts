@@ -17,10 +17,11 @@ import {
   restrictedPod,
   selectorFor,
 } from './workload-defaults.ts';
+import { infraPorts } from './topology.ts';
 
 /** The image's own user. */
 export const jaegerUid = 10001;
-const ports = { otlpGrpc: 4317, otlpHttp: 4318, ui: 16686, health: 13133 } as const;
+const ports = { otlpGrpc: infraPorts.otlpGrpc, otlpHttp: infraPorts.otlpHttp, ui: infraPorts.jaegerUi, health: infraPorts.jaegerHealth } as const;
 const configPath = '/etc/jaeger';
 
 export interface JaegerProps {

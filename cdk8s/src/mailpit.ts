@@ -16,10 +16,11 @@ import {
   restrictedPod,
   selectorFor,
 } from './workload-defaults.ts';
+import { infraPorts } from './topology.ts';
 
 /** The image does not name a user; any numeric one works, given a writable /tmp. */
 export const mailpitUid = 10001;
-const ports = { smtp: 1025, ui: 8025 } as const;
+const ports = { smtp: infraPorts.smtp, ui: infraPorts.mailpitUi } as const;
 
 export interface MailpitProps {
   readonly name: string;

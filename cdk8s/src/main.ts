@@ -1,13 +1,20 @@
 /**
- * `npm run synth`: renders the default configuration into k8s/scaleshop.k8s.yaml.
+ * `npm run synth`: renders the default configuration into k8s/scaleshop.k8s.yaml, and the
+ * topology into topology.json, which the Tiltfile and the shell scripts read beside k8s/.
  * The only place that touches the file system; the constructs never do.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { renderTopology, topologyFile } from '@scaleshop/platform/topology';
 import { defaultConfig } from './config.ts';
 import { manifestFile, renderManifests } from './render.ts';
 import { writeIfChanged } from './write-if-changed.ts';
 
 const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const written = writeIfChanged(join(repositoryRoot, manifestFile), renderManifests(defaultConfig));
-process.stdout.write(written ? `wrote ${manifestFile}\n` : `${manifestFile} is up to date\n`);
+for (const [file, render] of [
+  [manifestFile, () => renderManifests(defaultConfig)],
+  [topologyFile, renderTopology],
+] as const) {
+  const written = writeIfChanged(join(repositoryRoot, file), render());
+  process.stdout.write(written ? `wrote ${file}\n` : `${file} is up to date\n`);
+}

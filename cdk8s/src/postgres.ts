@@ -16,10 +16,11 @@ import {
   pullPolicy,
   restrictedContainer,
 } from './workload-defaults.ts';
+import { infraPorts } from './topology.ts';
 
 /** The postgres user of the Debian-based official image. */
 export const postgresUid = 999;
-const port = 5432;
+const port = infraPorts.postgres;
 const dataPath = '/var/lib/postgresql/data';
 
 export interface PostgresProps {

@@ -20,10 +20,11 @@ import {
   restrictedContainer,
   selectByName,
 } from './workload-defaults.ts';
+import { infraPorts } from './topology.ts';
 
 export const rabbitmqUid = 999;
-const amqpPort = 5672;
-const managementPort = 15672;
+const amqpPort = infraPorts.amqp;
+const managementPort = infraPorts.rabbitmqManagement;
 
 /**
  * The memory alarm at this fraction of the container's memory limit: RabbitMQ 4's own default

@@ -7,7 +7,7 @@
  * Secret or key that is not here. A TypeScript script can import `externalSecrets()` directly.
  */
 import type { ShopConfig } from './config.ts';
-import { databaseName, databaseServiceNames, infraPorts, postgresInstanceOf, type DatabaseServiceName } from './topology.ts';
+import { databaseName, databaseServiceNames, infraPorts, postgresInstanceOf, type AppServiceName, type DatabaseServiceName } from './topology.ts';
 
 export interface ExternalSecret {
   readonly name: string;
@@ -30,8 +30,8 @@ export function postgresSecretName(instance: string): string {
 }
 export const postgresPasswordKey = 'password';
 
-/** The full DATABASE_URL of a service. */
-export function databaseUrlSecretName(service: DatabaseServiceName): string {
+/** The full DATABASE_URL of a service (one that owns a database). */
+export function databaseUrlSecretName(service: AppServiceName): string {
   return `${service}-database`;
 }
 export const databaseUrlKey = 'url';

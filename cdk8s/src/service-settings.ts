@@ -1,21 +1,19 @@
 /**
  * The environment of each Node service in the cluster: plain settings (its ConfigMap) and
  * secret ones (references to Secrets created outside the manifests). Pure functions of the
- * configuration; services reach each other and the infrastructure by Service DNS names.
+ * configuration. What the topology gives every deployment (ports, service URLs) comes from the
+ * same function local mode uses, with the cluster's addresses: Service DNS names.
  */
+import type { SecretKind } from '@scaleshop/platform/topology';
 import type { ShopConfig } from './config.ts';
 import type { SecretRef } from './node-service.ts';
 import { databaseUrlKey, databaseUrlSecretName, jwtSecret, rabbitmqUrlSecret } from './secrets.ts';
-import { appServices, infraPorts, type AppServiceName } from './topology.ts';
+import { infraPorts, secretSettingsOf, serviceEnvironment, serviceOf, type AppServiceName } from './topology.ts';
 
 export function serviceSettings(config: ShopConfig, name: AppServiceName): Record<string, string> {
-  const shape = appServices[name];
   const settings: Record<string, string> = {
-    HOST: '0.0.0.0',
-    PORT: String(shape.port),
-    ...(shape.metricsPort === undefined ? {} : { METRICS_PORT: String(shape.metricsPort) }),
+    ...serviceEnvironment(name, { host: '0.0.0.0', urlOf: (service) => `http://${service}:${serviceOf(service).port}` }),
     LOG_LEVEL: config.logLevel,
-    OTEL_SERVICE_NAME: name,
   };
   if (config.infrastructure.jaeger) {
     settings.OTEL_EXPORTER_OTLP_ENDPOINT = `http://jaeger:${infraPorts.otlpHttp}`;
@@ -24,7 +22,6 @@ export function serviceSettings(config: ShopConfig, name: AppServiceName): Recor
     // No collector to send to: the SDK stays off instead of retrying an unreachable endpoint.
     settings.OTEL_SDK_DISABLED = 'true';
   }
-  for (const call of shape.calls) settings[call.variable] = `http://${call.service}:${appServices[call.service].port}`;
   switch (name) {
     case 'product':
       settings.SEED_CATALOG = String(config.devSeed);
@@ -46,11 +43,19 @@ export function serviceSettings(config: ShopConfig, name: AppServiceName): Recor
   return { ...settings, ...config.services[name].env };
 }
 
+function secretRef(service: AppServiceName, kind: SecretKind): SecretRef {
+  switch (kind) {
+    case 'database':
+      return { secret: databaseUrlSecretName(service), key: databaseUrlKey };
+    case 'broker':
+      return { secret: rabbitmqUrlSecret.name, key: rabbitmqUrlSecret.url };
+    case 'tokenPrivateKey':
+      return { secret: jwtSecret.name, key: jwtSecret.privateKey };
+    case 'tokenPublicKey':
+      return { secret: jwtSecret.name, key: jwtSecret.publicKey };
+  }
+}
+
 export function serviceSecretEnv(name: AppServiceName): Record<string, SecretRef> {
-  const shape = appServices[name];
-  const env: Record<string, SecretRef> = {};
-  if (shape.ownsDatabase && name !== 'gateway') env.DATABASE_URL = { secret: databaseUrlSecretName(name), key: databaseUrlKey };
-  if (shape.saga) env.RABBITMQ_URL = { secret: rabbitmqUrlSecret.name, key: rabbitmqUrlSecret.url };
-  if (shape.jwtKey) env[shape.jwtKey.variable] = { secret: jwtSecret.name, key: shape.jwtKey.key };
-  return env;
+  return Object.fromEntries(secretSettingsOf(name).map(({ variable, holds }) => [variable, secretRef(name, holds)]));
 }

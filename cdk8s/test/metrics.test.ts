@@ -6,14 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { serviceNames } from '@scaleshop/platform/topology';
 import { objectId, services, variants, workloads } from './manifests.ts';
 
-const ports: Record<string, number> = { gateway: 9000, order: 8001, payment: 8002, email: 8003, product: 8004, user: 8005, cart: 8006 };
 const gatewayMetricsPort = 9464;
 
 for (const variant of variants()) {
   describe(`metrics: ${variant.name}`, () => {
-    const deployments = workloads(variant.objects).filter((workload) => workload.metadata.name in ports);
+    const deployments = workloads(variant.objects).filter((workload) => (serviceNames as readonly string[]).includes(workload.metadata.name));
+    /** The port a service's container serves its API on. */
+    const httpPortOf = (name: string) => deployments.find((workload) => workload.metadata.name === name)?.spec.template.spec.containers[0]?.ports?.find((port) => port.name === 'http')?.containerPort;
     const configOf = (name: string) => variant.objects.find((object) => object.kind === 'ConfigMap' && object.metadata.name === `${name}-config`)?.data ?? {};
 
     test('the gateway serves /metrics on 9464: METRICS_PORT, a container port named metrics, the scrape annotations', () => {
@@ -35,14 +37,15 @@ for (const variant of variants()) {
         }
       }
       const gateway = services(variant.objects).find((service) => service.metadata.name === 'gateway');
-      assert.deepEqual(gateway?.spec.ports.map((port) => port.port), [9000]);
+      assert.deepEqual(gateway?.spec.ports.map((port) => port.port), [httpPortOf('gateway')]);
     });
 
     test('the other services keep /metrics on their own port, with no METRICS_PORT', () => {
       for (const deployment of deployments.filter((workload) => workload.metadata.name !== 'gateway')) {
         const name = deployment.metadata.name;
         assert.equal(configOf(name).METRICS_PORT, undefined, name);
-        assert.equal(deployment.spec.template.metadata.annotations?.['prometheus.io/port'], String(ports[name]), name);
+        assert.ok(httpPortOf(name), `${name} exposes a port named http`);
+        assert.equal(deployment.spec.template.metadata.annotations?.['prometheus.io/port'], String(httpPortOf(name)), name);
         assert.equal(deployment.spec.template.metadata.annotations?.['prometheus.io/scrape'], 'true', name);
       }
     });

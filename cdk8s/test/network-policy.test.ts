@@ -25,7 +25,7 @@ interface IntendedFlow {
   protocol?: 'TCP' | 'UDP';
 }
 
-/** The flows the shop needs, by hand from README.md and the services' configuration. */
+/** The flows the shop needs, by hand from docs/architecture.md and docs/saga.md, not from the topology. */
 function intendedFlows(options: { sharedPostgres: boolean; jaeger: boolean; mailpit: boolean; externalSmtpPort?: number }): IntendedFlow[] {
   const postgresOf = (service: string) => (options.sharedPostgres ? 'postgres' : `postgres-${service}`);
   const pods = [

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { calleesOf, serviceNames, urlVariable } from '@scaleshop/platform/topology';
 import { externalSecrets } from '../src/secrets.ts';
 import { allContainers, objectId, selectorMatches, services, variants, workloads, type K8sObject, type Workload } from './manifests.ts';
 
@@ -191,13 +192,15 @@ describe('the environment of the Node services (default configuration)', () => {
     assert.equal(settingsOf('email').EMAIL_LATENCY_MS, '2000');
   });
 
-  test('service URLs by Service DNS name', () => {
-    assert.deepEqual(
-      Object.fromEntries(Object.entries(settingsOf('gateway')).filter(([key]) => /^(USER|PRODUCT|CART|ORDER|PAYMENT|EMAIL)_URL$/.test(key))),
-      { USER_URL: 'http://user:8005', PRODUCT_URL: 'http://product:8004', CART_URL: 'http://cart:8006', ORDER_URL: 'http://order:8001', PAYMENT_URL: 'http://payment:8002', EMAIL_URL: 'http://email:8003' },
-    );
-    assert.equal(settingsOf('cart').PRODUCT_URL, 'http://product:8004');
-    assert.equal(settingsOf('order').CART_URL, 'http://cart:8006');
+  test('each service finds the services it calls at their Service, on the port that Service publishes', () => {
+    for (const name of serviceNames) {
+      for (const callee of calleesOf(name)) {
+        const service = services(objects).find((candidate) => candidate.metadata.name === callee);
+        assert.ok(service, `Service ${callee}`);
+        assert.equal(settingsOf(name)[urlVariable(callee)], `http://${callee}:${service.spec.ports[0]!.port}`, `${name} → ${callee}`);
+      }
+    }
+    assert.deepEqual(calleesOf('gateway').sort(), ['cart', 'email', 'order', 'payment', 'product', 'user'], 'the gateway routes to four services and watches the health of all six');
   });
 
   test('secrets by reference: database and broker URLs, the JWT keys only where they belong', () => {

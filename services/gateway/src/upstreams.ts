@@ -1,4 +1,4 @@
-import type { ConfigOf } from '@scaleshop/platform';
+import { calleesOf, urlVariable, type ConfigOf } from '@scaleshop/platform';
 import type { gatewayConfig } from './config.ts';
 
 /** Where each part of the public API lives: /api/<prefix>/... is forwarded to <service>/<path>/... */
@@ -33,11 +33,7 @@ export function isPublic(method: string, url: string): boolean {
   return publicRoutes.some((route) => route.method === effectiveMethod && route.path.test(path));
 }
 
-/** Every service whose readiness GET /health reports: those behind the API and those behind the broker. */
+/** Every service whose readiness GET /health reports: each one the gateway knows, behind the API or not. */
 export function monitoredServices(config: ConfigOf<typeof gatewayConfig>): Array<{ service: string; baseUrl: string }> {
-  return [
-    ...upstreamsFrom(config),
-    { service: 'payment', baseUrl: config.PAYMENT_URL },
-    { service: 'email', baseUrl: config.EMAIL_URL },
-  ];
+  return calleesOf('gateway').map((service) => ({ service, baseUrl: config[urlVariable(service)] }));
 }

@@ -10,6 +10,20 @@ export type Env = Record<string, string | undefined>;
 
 export interface Setting<T> {
   readonly parse: (raw: string | undefined, name: string) => T;
+  /** What the setting does, for docs/configuration.md (generated from the specs by `npm run docs`). */
+  readonly description?: string;
+  /** The default as it would be written in the environment; none when the setting is required or may stay unset. */
+  readonly default?: string;
+  /** The service refuses to start without it. */
+  readonly required?: boolean;
+  /** The values it takes, e.g. "integer ≥ 100". */
+  readonly accepts?: string;
+}
+
+/** Facts about a setting that the parser does not need but the documentation does. */
+interface About {
+  readonly description?: string | undefined;
+  readonly accepts: string;
 }
 
 export class ConfigError extends Error {
@@ -23,8 +37,12 @@ export class ConfigError extends Error {
 
 class SettingProblem extends Error {}
 
-function required<T>(convert: (raw: string, name: string) => T, fallback?: T): Setting<T> {
+function required<T>(convert: (raw: string, name: string) => T, fallback: T | undefined, about: About): Setting<T> {
   return {
+    ...(about.description === undefined ? {} : { description: about.description }),
+    accepts: about.accepts,
+    required: fallback === undefined,
+    ...(fallback === undefined ? {} : { default: Array.isArray(fallback) ? fallback.join(',') : String(fallback) }),
     parse(raw, name) {
       if (raw === undefined || raw === '') {
         if (fallback !== undefined) return fallback;
@@ -35,48 +53,72 @@ function required<T>(convert: (raw: string, name: string) => T, fallback?: T): S
   };
 }
 
-export function string(fallback?: string): Setting<string> {
-  return required((raw) => raw, fallback);
+/** The same setting with another description: a shared setting explained for one service. */
+export function describe<T>(setting: Setting<T>, description: string): Setting<T> {
+  return { ...setting, description };
 }
 
-export function optionalString(): Setting<string | undefined> {
-  return { parse: (raw) => (raw === undefined || raw === '' ? undefined : raw) };
+export function string(fallback?: string, description?: string): Setting<string> {
+  return required((raw) => raw, fallback, { description, accepts: 'text' });
 }
 
-export function integer(options: { default?: number; min?: number; max?: number } = {}): Setting<number> {
+export function optionalString(description?: string): Setting<string | undefined> {
+  return {
+    ...(description === undefined ? {} : { description }),
+    accepts: 'text',
+    required: false,
+    parse: (raw) => (raw === undefined || raw === '' ? undefined : raw),
+  };
+}
+
+interface NumberOptions {
+  default?: number;
+  min?: number;
+  max?: number;
+  description?: string;
+}
+
+function range(kind: string, options: NumberOptions): string {
+  if (options.min !== undefined && options.max !== undefined) return `${kind} from ${options.min} to ${options.max}`;
+  if (options.min !== undefined) return `${kind} ≥ ${options.min}`;
+  if (options.max !== undefined) return `${kind} ≤ ${options.max}`;
+  return kind;
+}
+
+export function integer(options: NumberOptions = {}): Setting<number> {
   return required((raw, name) => {
     if (!/^-?\d+$/.test(raw.trim())) throw new SettingProblem(`${name} must be an integer, got "${raw}"`);
     const value = Number(raw);
     if (options.min !== undefined && value < options.min) throw new SettingProblem(`${name} must be >= ${options.min}, got ${value}`);
     if (options.max !== undefined && value > options.max) throw new SettingProblem(`${name} must be <= ${options.max}, got ${value}`);
     return value;
-  }, options.default);
+  }, options.default, { description: options.description, accepts: range('integer', options) });
 }
 
-export function port(fallback?: number): Setting<number> {
-  return integer({ min: 0, max: 65535, ...(fallback === undefined ? {} : { default: fallback }) });
+export function port(fallback?: number, description?: string): Setting<number> {
+  return integer({ min: 0, max: 65535, ...(fallback === undefined ? {} : { default: fallback }), ...(description === undefined ? {} : { description }) });
 }
 
-export function number(options: { default?: number; min?: number; max?: number } = {}): Setting<number> {
+export function number(options: NumberOptions = {}): Setting<number> {
   return required((raw, name) => {
     const value = Number(raw);
     if (raw.trim() === '' || !Number.isFinite(value)) throw new SettingProblem(`${name} must be a number, got "${raw}"`);
     if (options.min !== undefined && value < options.min) throw new SettingProblem(`${name} must be >= ${options.min}, got ${value}`);
     if (options.max !== undefined && value > options.max) throw new SettingProblem(`${name} must be <= ${options.max}, got ${value}`);
     return value;
-  }, options.default);
+  }, options.default, { description: options.description, accepts: range('number', options) });
 }
 
-export function boolean(fallback?: boolean): Setting<boolean> {
+export function boolean(fallback?: boolean, description?: string): Setting<boolean> {
   return required((raw, name) => {
     const normalized = raw.trim().toLowerCase();
     if (['1', 'true', 'yes', 'on'].includes(normalized)) return true;
     if (['0', 'false', 'no', 'off'].includes(normalized)) return false;
     throw new SettingProblem(`${name} must be true or false, got "${raw}"`);
-  }, fallback);
+  }, fallback, { description, accepts: 'true or false' });
 }
 
-export function url(options: { default?: string; protocols?: readonly string[] } = {}): Setting<string> {
+export function url(options: { default?: string; protocols?: readonly string[]; description?: string } = {}): Setting<string> {
   return required((raw, name) => {
     let parsed: URL;
     try {
@@ -88,32 +130,32 @@ export function url(options: { default?: string; protocols?: readonly string[] }
       throw new SettingProblem(`${name} must use one of ${options.protocols.join(', ')}, got ${parsed.protocol}`);
     }
     return raw.replace(/\/$/, '');
-  }, options.default);
+  }, options.default, { description: options.description, accepts: options.protocols ? `${options.protocols.join(' or ')} URL` : 'URL' });
 }
 
-export function oneOf<const T extends string>(choices: readonly T[], fallback?: T): Setting<T> {
+export function oneOf<const T extends string>(choices: readonly T[], fallback?: T, description?: string): Setting<T> {
   return required((raw, name) => {
     if (!(choices as readonly string[]).includes(raw)) throw new SettingProblem(`${name} must be one of ${choices.join(', ')}, got "${raw}"`);
     return raw as T;
-  }, fallback);
+  }, fallback, { description, accepts: `one of ${choices.join(', ')}` });
 }
 
 /** An exact decimal amount such as "10000.00", normalized to two decimals. */
-export function amount(fallback?: string): Setting<string> {
+export function amount(fallback?: string, description?: string): Setting<string> {
   return required((raw, name) => {
     const value = raw.trim();
     if (!isMoney(value)) throw new SettingProblem(`${name} must be an amount like "10000.00", got "${raw}"`);
     return normalizeMoney(value);
-  }, fallback);
+  }, fallback, { description, accepts: 'amount with two decimals' });
 }
 
 /** PEM keys arrive through env vars and Secrets, where newlines are often escaped as \n. */
-export function pem(): Setting<string> {
+export function pem(description?: string): Setting<string> {
   return required((raw, name) => {
     const text = raw.includes('\\n') ? raw.replaceAll('\\n', '\n') : raw;
     if (!/-----BEGIN [A-Z ]+-----/.test(text)) throw new SettingProblem(`${name} must be a PEM-encoded key`);
     return text;
-  });
+  }, undefined, { description, accepts: 'PEM (newlines may be escaped as \\n)' });
 }
 
 export type ConfigSpec = Record<string, Setting<unknown>>;
@@ -141,26 +183,26 @@ export function redactUrl(raw: string): string {
 /** Settings every service reads: where to listen and how much to log. */
 export function serviceSettings(defaultPort: number) {
   return {
-    HOST: string('0.0.0.0'),
-    PORT: port(defaultPort),
-    LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+    HOST: string('0.0.0.0', 'The address to listen on.'),
+    PORT: port(defaultPort, 'The port of its HTTP API and health routes, and of /metrics unless METRICS_PORT moves them.'),
+    LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', 'The least severe log level written.'),
   };
 }
 
 /** Settings of a service that owns a database. */
 export function databaseSettings() {
   return {
-    DATABASE_URL: url({ protocols: ['postgres', 'postgresql'] }),
-    DATABASE_POOL_MAX: integer({ default: 10, min: 1, max: 100 }),
+    DATABASE_URL: url({ protocols: ['postgres', 'postgresql'], description: 'Its own database; the service migrates it at start.' }),
+    DATABASE_POOL_MAX: integer({ default: 10, min: 1, max: 100, description: 'Connections each replica keeps open at most.' }),
   };
 }
 
-export function integerList(fallback?: readonly number[]): Setting<readonly number[]> {
+export function integerList(fallback?: readonly number[], description?: string): Setting<readonly number[]> {
   return required((raw, name) => {
     const parts = raw.split(',').map((part) => part.trim());
     if (parts.some((part) => !/^\d+$/.test(part))) throw new SettingProblem(`${name} must be a comma-separated list of whole numbers, got "${raw}"`);
     return parts.map(Number);
-  }, fallback);
+  }, fallback, { description, accepts: 'comma-separated whole numbers' });
 }
 
 /**
@@ -172,13 +214,20 @@ export function integerList(fallback?: readonly number[]): Setting<readonly numb
  */
 export function messagingSettings(options: { prefetch?: number } = {}) {
   return {
-    RABBITMQ_URL: url({ default: 'amqp://guest:guest@127.0.0.1:5672', protocols: ['amqp', 'amqps'] }),
-    /** Messages each replica handles at once, per queue. */
-    CONSUMER_PREFETCH: integer({ default: options.prefetch ?? 50, min: 1, max: 1_000 }),
-    /** Messages each replica works on at once, per queue; 0 (the default) means as many as it holds. */
-    CONSUMER_CONCURRENCY: integer({ default: 0, min: 0, max: 1_000 }),
-    /** Delays between attempts of a failing message; after the last, it is dead-lettered. */
-    RETRY_DELAYS_MS: integerList([1_000, 5_000, 15_000, 30_000]),
-    OUTBOX_POLL_INTERVAL_MS: integer({ default: 1_000, min: 10 }),
+    RABBITMQ_URL: url({ default: 'amqp://guest:guest@127.0.0.1:5672', protocols: ['amqp', 'amqps'], description: 'The broker of the checkout saga.' }),
+    CONSUMER_PREFETCH: integer({
+      default: options.prefetch ?? 50,
+      min: 1,
+      max: 1_000,
+      description: 'Messages each replica holds at once, per queue; also the most that share one transaction.',
+    }),
+    CONSUMER_CONCURRENCY: integer({
+      default: 0,
+      min: 0,
+      max: 1_000,
+      description: 'Messages each replica works on at once, per queue (in a slow prepare step or its transaction); 0 means as many as it holds.',
+    }),
+    RETRY_DELAYS_MS: integerList([1_000, 5_000, 15_000, 30_000], 'Delays between attempts of a failing message; after the last, it is dead-lettered.'),
+    OUTBOX_POLL_INTERVAL_MS: integer({ default: 1_000, min: 10, description: 'How often the outbox relay looks for unpublished events when no NOTIFY wakes it.' }),
   };
 }

@@ -1,5 +1,6 @@
-export { loadConfig, ConfigError, redactUrl, type ConfigOf, type ConfigSpec, type Env } from './config.ts';
+export { loadConfig, ConfigError, redactUrl, type ConfigOf, type ConfigSpec, type Env, type Setting } from './config.ts';
 export * as env from './config.ts';
+export * from './topology.ts';
 export { createLogger, logLevels, traceFields, type Logger } from './logger.ts';
 export { metricsRegistry } from './metrics.ts';
 export { withSpan, eventAttributes } from './telemetry/spans.ts';

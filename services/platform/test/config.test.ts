@@ -42,3 +42,15 @@ test('reads PEM keys whose newlines arrive escaped', () => {
   assert.equal(config.KEY, '-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----');
   assert.throws(() => loadConfig({ KEY: env.pem() }, { KEY: 'abc' }), /KEY must be a PEM-encoded key/);
 });
+
+test('a setting carries what the documentation shows: description, default, whether it is required, what it takes', () => {
+  const described = env.integer({ default: 2_000, min: 100, description: 'Deadline of each call.' });
+  assert.deepEqual([described.description, described.default, described.required, described.accepts], ['Deadline of each call.', '2000', false, 'integer ≥ 100']);
+  assert.deepEqual([env.pem().required, env.pem().default], [true, undefined]);
+  assert.equal(env.integerList([1_000, 5_000]).default, '1000,5000');
+  assert.equal(env.url({ protocols: ['smtp', 'smtps'] }).accepts, 'smtp or smtps URL');
+  assert.equal(env.optionalString().required, false);
+  assert.equal(env.describe(env.boolean(true), 'Seeds.').description, 'Seeds.');
+  // The description is documentation only: the builders without one parse as they always did.
+  assert.equal(loadConfig({ N: env.integer({ default: 1, description: 'n' }) }, { N: '7' }).N, 7);
+});

@@ -1,11 +1,4 @@
-import { env } from '@scaleshop/platform';
+import { topology } from '@scaleshop/platform';
 
-export const productConfig = {
-  ...env.serviceSettings(8004),
-  ...env.databaseSettings(),
-  ...env.messagingSettings(),
-  /** Loads the demo catalog at start; safe to repeat. */
-  SEED_CATALOG: env.boolean(true),
-  /** Upper bound on how stale a cached read may be should a change notification be missed. */
-  PRODUCT_CACHE_TTL_MS: env.integer({ default: 5_000, min: 0 }),
-};
+/** The product service's settings: its spec lives with the rest of the shop's topology, in the platform. */
+export const productConfig = topology.product.config;
