@@ -23,12 +23,17 @@ import {
   type ServiceName,
 } from '@scaleshop/platform';
 import { startMailCatcher } from './mail-catcher.ts';
+import { serveReplicaControl, type ReplicaCounts, type ReplicaState } from './replicas.ts';
 
 export type MailCatcher = Awaited<ReturnType<typeof startMailCatcher>> & { url: string };
 
 export const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export type { ServiceName };
+export { serviceNames };
+
+/** Where a running `npm start` answers `npm run scale` (SCALESHOP_CONTROL_SOCKET moves it, e.g. for tests). */
+export const controlSocketPath = (root: string) => process.env.SCALESHOP_CONTROL_SOCKET ?? join(root, '.local', 'shop.sock');
 
 export interface ShopOptions {
   /** The Postgres server the databases are created on. */
@@ -54,6 +59,10 @@ export interface ShopOptions {
   onLogLine?: (service: ServiceName, line: string) => void;
   /** Restart a service that dies, as a Deployment would. */
   restartOnCrash?: boolean;
+  /** Processes per service at start (default 1 each; 0 is allowed, as for a Deployment). */
+  replicas?: Partial<Record<ServiceName, number>>;
+  /** Serves the replica counts on this Unix socket for `npm run scale`. */
+  controlSocket?: string;
   tokenKeys?: { privateKeyPem: string; publicKeyPem: string };
 }
 
@@ -61,10 +70,13 @@ export interface RunningService {
   name: ServiceName;
   url: string;
   port: number;
+  /** The first replica's process. */
   process(): ChildProcess;
-  /** Signals the current process (e.g. SIGKILL to simulate a crash). */
+  /** Every replica's process, in replica order. */
+  processes(): ChildProcess[];
+  /** Signals the first replica (e.g. SIGKILL to simulate a crash). */
   kill(signal: NodeJS.Signals): void;
-  /** Starts a stopped service again and waits until it is ready. */
+  /** Starts the first replica again (stopping it first if it runs) and waits until it is ready. */
   restart(): Promise<void>;
 }
 
@@ -78,6 +90,10 @@ export interface Shop {
   smtpUrl: string;
   /** The web page and JSON API of the mail catcher, when local mode started one. */
   mailCatcher: MailCatcher | undefined;
+  /** Each service's replicas, their process ids and their own /metrics. */
+  replicaState(): Record<ServiceName, ReplicaState>;
+  /** Changes replica counts as `kubectl scale` does: new replicas are ready when it resolves; removed ones got SIGTERM and have exited. */
+  scale(counts: ReplicaCounts): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -169,41 +185,118 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
   let stopping = false;
   const running = {} as Record<ServiceName, RunningService>;
 
-  const launch = (name: ServiceName): ChildProcess => {
+  /**
+   * One process of a service, as a pod of a Deployment. Replicas of a service share its port
+   * (SO_REUSEPORT: the kernel spreads new connections over them, as a Service spreads them
+   * over pods), so each serves /metrics on a port of its own to be read apart.
+   */
+  interface Replica {
+    index: number;
+    child: ChildProcess;
+    metricsPort: number;
+    /** Set when the launcher stops it on purpose: it is not restarted. */
+    retiring: boolean;
+  }
+  const replicas = new Map<ServiceName, Replica[]>(startOrder.map((name) => [name, []]));
+  const instanceName = (name: ServiceName, index: number) => `${name}-${index}`;
+
+  const launch = (name: ServiceName, index: number, metricsPort: number): Replica => {
     // As in the image: telemetry starts before anything else loads (it stays idle without OTEL_EXPORTER_OTLP_ENDPOINT).
     const child = spawn(process.execPath, ['--import', '@scaleshop/platform/telemetry', join(repositoryRoot, 'services', name, 'src', 'main.ts')], {
       cwd: repositoryRoot,
-      env: environmentOf(name),
+      env: { ...environmentOf(name), REUSE_PORT: 'true', METRICS_PORT: String(metricsPort), SERVICE_INSTANCE_ID: instanceName(name, index) },
       // Silent services write straight to /dev/null, so benchmarks do not pay for relaying their logs.
       stdio: output === 'silent' && !options.onLogLine ? 'ignore' : ['ignore', 'pipe', 'pipe'],
       // Own process group: Ctrl-C reaches only the launcher, which stops services one signal each.
       detached: true,
     });
+    const replica: Replica = { index, child, metricsPort, retiring: false };
     pipeOutput(name, child, output, options.onLogLine);
     child.on('exit', (code, signal) => {
-      if (stopping) return;
-      if (output !== 'silent') process.stderr.write(`${label(name)} exited (${signal ?? `code ${code}`})\n`);
-      if (options.restartOnCrash && current.get(name) === child) {
+      if (stopping || replica.retiring) return;
+      const who = replicas.get(name)!.length > 1 ? instanceName(name, index) : name;
+      if (output !== 'silent') process.stderr.write(`${label(name)} ${who} exited (${signal ?? `code ${code}`})\n`);
+      if (options.restartOnCrash && replicas.get(name)!.includes(replica)) {
         setTimeout(() => {
-          if (stopping) return;
-          if (output !== 'silent') process.stderr.write(`${label(name)} restarting\n`);
-          current.set(name, launch(name));
+          if (stopping || replica.retiring || !replicas.get(name)!.includes(replica)) return;
+          if (output !== 'silent') process.stderr.write(`${label(name)} ${who} restarting\n`);
+          const restarted = launch(name, index, metricsPort);
+          const list = replicas.get(name)!;
+          list.splice(list.indexOf(replica), 1, restarted);
         }, 1_000);
       }
     });
-    return child;
+    return replica;
   };
 
-  const current = new Map<ServiceName, ChildProcess>();
+  /** The first replica keeps the service's well-known metrics port (the gateway's 9464); the others get free ones. */
+  const metricsPortFor = async (name: ServiceName, index: number) => (index === 1 && metricsPorts.has(name) ? metricsPorts.get(name)! : await freePort());
+
+  const addReplica = async (name: ServiceName): Promise<Replica> => {
+    const list = replicas.get(name)!;
+    let index = 1;
+    while (list.some((replica) => replica.index === index)) index++;
+    const replica = launch(name, index, await metricsPortFor(name, index));
+    list.push(replica);
+    list.sort((a, b) => a.index - b.index);
+    return replica;
+  };
+
+  const retire = async (name: ServiceName, replica: Replica) => {
+    replica.retiring = true;
+    const list = replicas.get(name)!;
+    list.splice(list.indexOf(replica), 1);
+    await stopProcess(replica.child);
+  };
+
+  const scale = async (counts: ReplicaCounts) => {
+    await Promise.all(
+      Object.entries(counts).map(async ([service, wanted]) => {
+        const name = service as ServiceName;
+        const list = replicas.get(name)!;
+        // The newest go first, as a ReplicaSet removes the youngest pods.
+        const surplus = [...list].sort((a, b) => b.index - a.index).slice(0, Math.max(0, list.length - wanted));
+        const added: Replica[] = [];
+        for (let count = list.length; count < wanted; count++) added.push(await addReplica(name));
+        await Promise.all([
+          ...surplus.map((replica) => retire(name, replica)),
+          ...added.map((replica) => waitUntilReplicaListens(instanceName(name, replica.index), replica)),
+        ]);
+      }),
+    );
+  };
+
+  const replicaState = () =>
+    Object.fromEntries(
+      startOrder.map((name) => {
+        const list = replicas.get(name)!;
+        return [name, { replicas: list.length, pids: list.map((replica) => replica.child.pid ?? 0), metrics: list.map((replica) => `http://127.0.0.1:${replica.metricsPort}/metrics`) }];
+      }),
+    ) as Record<ServiceName, ReplicaState>;
+
+  let control: { close(): Promise<void> } | undefined;
   const stopAll = async () => {
     stopping = true;
-    await Promise.all([...current.values()].map((child) => stopProcess(child)));
+    await control?.close();
+    await Promise.all([...replicas.values()].flat().map((replica) => stopProcess(replica.child)));
     await mailCatcher?.close();
   };
 
+  const firstReplica = (name: ServiceName) => replicas.get(name)![0];
+
   try {
-    for (const name of names) current.set(name, launch(name));
-    await Promise.all(names.map((name) => waitUntilReady(name, urlOf(name), () => current.get(name)!)));
+    for (const name of names) {
+      const wanted = options.replicas?.[name] ?? 1;
+      for (let count = 0; count < wanted; count++) await addReplica(name);
+    }
+    await Promise.all(
+      names.map(async (name) => {
+        const list = replicas.get(name)!;
+        await Promise.all(list.map((replica) => waitUntilReplicaListens(instanceName(name, replica.index), replica)));
+        if (list.length > 0) await waitUntilReady(name, urlOf(name), () => firstReplica(name)!.child);
+      }),
+    );
+    if (options.controlSocket) control = await serveReplicaControl(options.controlSocket, { services: names, state: replicaState, scale });
   } catch (error) {
     await stopAll();
     throw error;
@@ -214,18 +307,34 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
       name,
       url: urlOf(name),
       port: ports[name],
-      process: () => current.get(name)!,
-      kill: (signal) => current.get(name)?.kill(signal),
+      process: () => firstReplica(name)!.child,
+      processes: () => replicas.get(name)!.map((replica) => replica.child),
+      kill: (signal) => firstReplica(name)?.child.kill(signal),
       async restart() {
-        const previous = current.get(name);
-        if (previous && previous.exitCode === null && previous.signalCode === null) await stopProcess(previous);
-        current.set(name, launch(name));
-        await waitUntilReady(name, urlOf(name), () => current.get(name)!);
+        const list = replicas.get(name)!;
+        const previous = list[0];
+        if (previous && previous.child.exitCode === null && previous.child.signalCode === null) await retire(name, previous);
+        else if (previous) list.splice(list.indexOf(previous), 1);
+        const replica = launch(name, previous?.index ?? 1, previous?.metricsPort ?? (await metricsPortFor(name, 1)));
+        list.unshift(replica);
+        await waitUntilReplicaListens(instanceName(name, replica.index), replica);
+        await waitUntilReady(name, urlOf(name), () => replica.child);
       },
     };
   }
 
-  return { services: running, gatewayUrl: urlOf('gateway'), gatewayMetricsUrl: `http://127.0.0.1:${gatewayMetricsPort}/metrics`, databaseUrls, tokenKeys, smtpUrl: smtpUrl ?? '', mailCatcher, stop: stopAll };
+  return {
+    services: running,
+    gatewayUrl: urlOf('gateway'),
+    gatewayMetricsUrl: `http://127.0.0.1:${gatewayMetricsPort}/metrics`,
+    databaseUrls,
+    tokenKeys,
+    smtpUrl: smtpUrl ?? '',
+    mailCatcher,
+    replicaState,
+    scale,
+    stop: stopAll,
+  };
 }
 
 /** The JWT key pair of local mode, kept in .local/ so tokens survive a restart. */
@@ -244,6 +353,25 @@ export function localTokenKeys(): { privateKeyPem: string; publicKeyPem: string 
   writeFileSync(privatePath, keys.privateKeyPem, { mode: 0o600 });
   writeFileSync(publicPath, keys.publicKeyPem);
   return keys;
+}
+
+/** A replica listens once its own /metrics answers: runService serves it right after the app listens. */
+async function waitUntilReplicaListens(name: string, replica: { child: ChildProcess; metricsPort: number }, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (replica.child.exitCode !== null || replica.child.signalCode !== null) {
+      throw new Error(`${name} exited during start-up (${replica.child.signalCode ?? `code ${replica.child.exitCode}`})`);
+    }
+    try {
+      const response = await fetch(`http://127.0.0.1:${replica.metricsPort}/metrics`, { signal: AbortSignal.timeout(1_000) });
+      await response.arrayBuffer();
+      if (response.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${name} did not listen within ${timeoutMs / 1000} s`);
 }
 
 async function waitUntilReady(name: ServiceName, url: string, child: () => ChildProcess, timeoutMs = 60_000): Promise<void> {

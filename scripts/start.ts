@@ -1,13 +1,48 @@
 /**
  * `npm start`: the whole shop on this machine. Creates the databases when missing,
  * migrates and seeds them (services do that themselves at start), and stops everything on Ctrl-C.
+ *   npm start -- --scale product=2,payment=3   that many processes of those services (default 1)
  */
-import { localTokenKeys, startShop } from './local-shop.ts';
+import { askReplicaControl, parseReplicaCounts, UsageError } from './replicas.ts';
+import { controlSocketPath, localTokenKeys, repositoryRoot, serviceNames, startShop } from './local-shop.ts';
+
+function usage(message: string): never {
+  process.stderr.write(`npm start: ${message}\nusage: npm start [-- --scale <service>=<replicas>[,...]]\n`);
+  process.exit(2);
+}
+
+const args = process.argv.slice(2);
+const specs: string[] = [];
+for (let index = 0; index < args.length; index++) {
+  if (args[index] === '--scale' && args[index + 1] !== undefined) specs.push(args[++index]!);
+  else if (args[index]!.startsWith('--scale=')) specs.push(args[index]!.slice('--scale='.length));
+  else usage(`unknown argument ${args[index]}`);
+}
+let replicas: Record<string, number>;
+try {
+  replicas = parseReplicaCounts(specs, serviceNames);
+} catch (error) {
+  if (error instanceof UsageError) usage(error.message);
+  throw error;
+}
+
+const controlSocket = controlSocketPath(repositoryRoot);
+// The services share their ports with their own replicas (SO_REUSEPORT), so a second shop would not fail to bind: it is refused here.
+const alreadyRunning = await askReplicaControl(controlSocket, 'GET').then(
+  () => true,
+  () => false,
+);
+if (alreadyRunning) {
+  process.stderr.write('scaleshop is already running on this machine (npm run scale shows it); stop it first with Ctrl-C in its terminal.\n');
+  process.exit(1);
+}
 
 const shop = await startShop({
   tokenKeys: localTokenKeys(),
   restartOnCrash: true,
   output: process.env.LOG_FORMAT === 'json' ? 'json' : 'pretty',
+  replicas,
+  controlSocket,
 }).catch((error: unknown) => {
   process.stderr.write(`\nscaleshop could not start: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
@@ -22,9 +57,13 @@ scaleshop is running
   services   ${Object.values(shop.services)
     .filter((service) => service.name !== 'gateway')
     .map((service) => `${service.name} :${service.port}`)
-    .join(', ')}   (each serves its own /metrics)
+    .join(', ')}   (each replica's /metrics: npm run scale)
   metrics    ${shop.gatewayMetricsUrl.replace('127.0.0.1', 'localhost')}   (the gateway's, off its public port)
   mail       ${shop.mailCatcher ? `${shop.mailCatcher.url.replace('127.0.0.1', 'localhost')}   (caught by the local SMTP catcher on :${shop.mailCatcher.smtpPort})` : `sent to ${shop.smtpUrl}`}
+  replicas   ${Object.entries(shop.replicaState())
+    .filter(([, state]) => state.replicas !== 1)
+    .map(([service, state]) => `${service} ×${state.replicas}`)
+    .join(', ') || 'one of each'}   (npm run scale -- <service>=<n> changes them; npm run scale lists them)
   dead letters  npm run dlq
   log in as  paintest@example.com / password123  or  admin@example.com / admin123
 Press Ctrl-C to stop.

@@ -5,63 +5,22 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { cutDatabasesOff, queueMessageCounts } from '@scaleshop/platform/testing';
-import { startTestShop, type TestShop } from './test-shop.ts';
+import { shopTools, startTestShop, type TestShop } from './test-shop.ts';
 import { callGateway, type GatewayCall } from './gateway-client.ts';
 
 const run = promisify(execFile);
 let shop: TestShop;
 let adminToken: string;
 
-const finalStatuses = new Set(['completed', 'rejected', 'payment_failed']);
-
 const call = (method: string, path: string, options?: GatewayCall) => callGateway(shop.gatewayUrl, method, path, options);
-
-async function shopper(name: string): Promise<{ token: string; email: string }> {
-  const email = `${name}-${randomBytes(4).toString('hex')}@example.com`;
-  assert.equal((await call('POST', '/api/auth/register', { body: { email, password: 'password123', name } })).status, 201);
-  const login = await call('POST', '/api/auth/login', { body: { email, password: 'password123' } });
-  return { token: login.body.access_token, email };
-}
-
-async function untilFinal(orderId: string, token: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const order = await call('GET', `/api/orders/${orderId}`, { token });
-    if (finalStatuses.has(order.body.status) || Date.now() > deadline) return order.body;
-    await sleep(50);
-  }
-}
-
-async function newProduct(stock: number, price = '10.00') {
-  const created = await call('POST', '/api/products', { token: adminToken, body: { name: `Item ${randomBytes(4).toString('hex')}`, price, stock, category: 'Accessories' } });
-  assert.equal(created.status, 201);
-  return created.body as { id: number; name: string; stock: number };
-}
-
-async function caughtMail(subjectPart: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { items } = (await (await fetch(`${shop.mailCatcher!.url}/api/messages`)).json()) as { items: Array<{ subject: string; to: string; message_id: string }> };
-    const matching = items.filter((mail) => mail.subject.includes(subjectPart));
-    if (matching.length > 0 || Date.now() > deadline) return matching;
-    await sleep(100);
-  }
-}
-
-async function countRows(service: 'payment' | 'email', query: string, values: unknown[]): Promise<number> {
-  const client = new pg.Client(shop.databaseUrls[service]);
-  await client.connect();
-  try {
-    return (await client.query(query, values)).rows[0].n;
-  } finally {
-    await client.end();
-  }
-}
+const shopper = (name: string) => shopTools(shop).shopper(name);
+const untilFinal = (orderId: string, token: string, timeoutMs?: number) => shopTools(shop).untilFinal(orderId, token, timeoutMs);
+const newProduct = (stock: number, price?: string) => shopTools(shop).newProduct(adminToken, stock, price);
+const caughtMail = (subjectPart: string, timeoutMs?: number) => shopTools(shop).caughtMail(subjectPart, timeoutMs);
+const countRows = (service: 'payment' | 'email', query: string, values: unknown[]) => shopTools(shop).countRows(service, query, values);
 
 before(async () => {
   shop = await startTestShop('checkout', {

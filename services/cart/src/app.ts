@@ -31,6 +31,7 @@ export async function createCartService(config: ConfigOf<typeof cartConfig>, log
   const app = await createHttpApp({
     service: 'cart',
     logger,
+    ...(config.METRICS_PORT === undefined ? {} : { metricsPort: config.METRICS_PORT }),
     readiness: { database: database.ping },
     openapi: { title: 'cart', description: 'Each user\'s shopping cart, priced from the catalog' },
     // Messaging first: the messages in flight finish while the database is still open.

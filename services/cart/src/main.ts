@@ -6,5 +6,5 @@ startMain('cart', async () => {
   const config = loadConfig(cartConfig);
   const logger = createLogger({ service: 'cart', level: config.LOG_LEVEL });
   const app = await createCartService(config, logger);
-  await runService({ app, host: config.HOST, port: config.PORT, logger });
+  await runService({ app, host: config.HOST, port: config.PORT, reusePort: config.REUSE_PORT, logger });
 });

@@ -24,6 +24,7 @@ export async function createEmailService(config: ConfigOf<typeof emailConfig>, l
     const app = await createHttpApp({
       service: 'email',
       logger,
+      ...(config.METRICS_PORT === undefined ? {} : { metricsPort: config.METRICS_PORT }),
       readiness: { database: database.ping },
       // Messaging first: its consumers finish the emails in flight, which need SMTP and the database.
       closeOnShutdown: [messaging, mailer, database],

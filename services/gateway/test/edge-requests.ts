@@ -91,3 +91,11 @@ export function edgeRequests(token: string): fc.Arbitrary<EdgeRequest> {
 export function looksInternal(body: string): boolean {
   return /# HELP |# TYPE |"status":"(live|ready|not_ready)"|"checks":\{|"openapi":"3/.test(body);
 }
+
+/**
+ * Whether the gateway would forward `target` to a service (it starts /api): the gateway's own
+ * /health/live, /health/ready and /docs answer for the gateway itself, as probes need them to.
+ */
+export function aimsAtServices(target: string): boolean {
+  return /^([a-z][a-z0-9+.-]*:\/\/[^/?#]*)?\/api(\/|\?|$)/i.test(target);
+}

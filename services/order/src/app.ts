@@ -44,6 +44,7 @@ export async function createOrderService(config: ConfigOf<typeof orderConfig>, l
   const app = await createHttpApp({
     service: 'order',
     logger,
+    ...(config.METRICS_PORT === undefined ? {} : { metricsPort: config.METRICS_PORT }),
     readiness: { database: database.ping },
     openapi: { title: 'order', description: 'Checkout and orders: the checkout saga\'s coordinator' },
     // Messaging first, so messages in flight finish while the database is still open.

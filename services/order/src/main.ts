@@ -6,5 +6,5 @@ startMain('order', async () => {
   const config = loadConfig(orderConfig);
   const logger = createLogger({ service: 'order', level: config.LOG_LEVEL });
   const app = await createOrderService(config, logger);
-  await runService({ app, host: config.HOST, port: config.PORT, logger });
+  await runService({ app, host: config.HOST, port: config.PORT, reusePort: config.REUSE_PORT, logger });
 });

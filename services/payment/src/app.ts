@@ -30,6 +30,7 @@ export async function createPaymentService(config: ConfigOf<typeof paymentConfig
     const app = await createHttpApp({
       service: 'payment',
       logger,
+      ...(config.METRICS_PORT === undefined ? {} : { metricsPort: config.METRICS_PORT }),
       readiness: { database: database.ping },
       // Messaging first: its consumers finish the messages in flight, which need the database.
       closeOnShutdown: [messaging, database],

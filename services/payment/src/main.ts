@@ -6,5 +6,5 @@ startMain('payment', async () => {
   const config = loadConfig(paymentConfig);
   const logger = createLogger({ service: 'payment', level: config.LOG_LEVEL });
   const app = await createPaymentService(config, logger);
-  await runService({ app, host: config.HOST, port: config.PORT, logger });
+  await runService({ app, host: config.HOST, port: config.PORT, reusePort: config.REUSE_PORT, logger });
 });

@@ -99,6 +99,17 @@ export function port(fallback?: number, description?: string): Setting<number> {
   return integer({ min: 0, max: 65535, ...(fallback === undefined ? {} : { default: fallback }), ...(description === undefined ? {} : { description }) });
 }
 
+/** A port that may stay unset, when something else is the default (e.g. /metrics on the main port). */
+export function optionalPort(description?: string): Setting<number | undefined> {
+  const parsePort = port().parse;
+  return {
+    ...(description === undefined ? {} : { description }),
+    accepts: 'integer from 0 to 65535',
+    required: false,
+    parse: (raw, name) => (raw === undefined || raw.trim() === '' ? undefined : parsePort(raw, name)),
+  };
+}
+
 export function number(options: NumberOptions = {}): Setting<number> {
   return required((raw, name) => {
     const value = Number(raw);
@@ -185,6 +196,12 @@ export function serviceSettings(defaultPort: number) {
   return {
     HOST: string('0.0.0.0', 'The address to listen on.'),
     PORT: port(defaultPort, 'The port of its HTTP API and health routes, and of /metrics unless METRICS_PORT moves them.'),
+    METRICS_PORT: optionalPort('Serves /metrics on this port instead of PORT; local mode gives each replica its own, as replicas share PORT.'),
+    SERVICE_INSTANCE_ID: optionalString('Names this replica in traces (service.instance.id), log lines (instance) and metrics (replica); default: the pod name, else host and process id.'),
+    REUSE_PORT: boolean(
+      false,
+      'Lets several replicas on one machine listen on PORT at once (SO_REUSEPORT); the kernel spreads connections over them. Local mode sets it; left off, a second copy by mistake fails with "address in use".',
+    ),
     LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', 'The least severe log level written.'),
   };
 }

@@ -8,6 +8,8 @@ export interface RunOptions {
   app: App;
   host: string;
   port: number;
+  /** Listen with SO_REUSEPORT, so that replicas on one machine share the port (REUSE_PORT). */
+  reusePort?: boolean;
   logger: Logger;
   /** Upper bound on a graceful shutdown before the process exits anyway. */
   shutdownTimeoutMs?: number;
@@ -59,7 +61,7 @@ export async function runService(options: RunOptions): Promise<void> {
     process.exit(1);
   });
 
-  await app.listen({ host: options.host, port: options.port });
+  await app.listen({ host: options.host, port: options.port, ...(options.reusePort ? { reusePort: true } : {}) });
   if (app.metricsPort !== undefined) {
     metrics = await serveMetrics(options.host, app.metricsPort);
     logger.info({ metrics_port: metrics.port }, 'serving /metrics on its own port');

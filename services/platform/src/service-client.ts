@@ -14,6 +14,8 @@ export interface ServiceClientOptions {
   retries?: number;
   connections?: number;
   retryBaseDelayMs?: number;
+  /** How long a connection is reused before a new one is opened (default 15 s), so new replicas get a share. */
+  connectionTtlMs?: number;
 }
 
 export interface ServiceRequest {
@@ -47,6 +49,9 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
   const pool = new Pool(origin.origin, {
     connections: options.connections ?? 32,
     keepAliveTimeout: 10_000,
+    // Kubernetes (and local mode's shared ports) balance per connection: connections busy all the
+    // time must still be renewed, or replicas added by a scale-up never get this caller's requests.
+    clientTtl: options.connectionTtlMs ?? 15_000,
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
   });

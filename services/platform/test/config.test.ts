@@ -11,7 +11,7 @@ const spec = {
 
 test('applies defaults and converts types', () => {
   const config = loadConfig(spec, { DATABASE_URL: 'postgres://u@h:5432/db/' });
-  assert.deepEqual(config, { HOST: '0.0.0.0', PORT: 8004, LOG_LEVEL: 'info', DATABASE_URL: 'postgres://u@h:5432/db', DATABASE_POOL_MAX: 10, FLAG: false, RATE: 0 });
+  assert.deepEqual(config, { HOST: '0.0.0.0', PORT: 8004, METRICS_PORT: undefined, SERVICE_INSTANCE_ID: undefined, REUSE_PORT: false, LOG_LEVEL: 'info', DATABASE_URL: 'postgres://u@h:5432/db', DATABASE_POOL_MAX: 10, FLAG: false, RATE: 0 });
   assert.ok(Object.isFrozen(config));
   assert.equal(loadConfig(spec, { DATABASE_URL: 'postgres://h/db', PORT: '9', FLAG: 'yes', RATE: '0.25' }).RATE, 0.25);
 });

@@ -45,6 +45,7 @@ export async function createProductService(config: ConfigOf<typeof productConfig
   const app = await createHttpApp({
     service: 'product',
     logger,
+    ...(config.METRICS_PORT === undefined ? {} : { metricsPort: config.METRICS_PORT }),
     readiness: { database: database.ping },
     openapi: { title: 'product', description: 'The catalog: categories, prices and stock' },
     // Messaging first: the messages in flight finish while the database is still open.

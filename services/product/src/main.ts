@@ -6,5 +6,5 @@ startMain('product', async () => {
   const config = loadConfig(productConfig);
   const logger = createLogger({ service: 'product', level: config.LOG_LEVEL });
   const app = await createProductService(config, logger);
-  await runService({ app, host: config.HOST, port: config.PORT, logger });
+  await runService({ app, host: config.HOST, port: config.PORT, reusePort: config.REUSE_PORT, logger });
 });

@@ -45,6 +45,7 @@ export async function createUserService(config: ConfigOf<typeof userConfig>, log
   const app = await createHttpApp({
     service: 'user',
     logger,
+    ...(config.METRICS_PORT === undefined ? {} : { metricsPort: config.METRICS_PORT }),
     readiness: { database: database.ping },
     openapi: { title: 'user', description: 'Accounts: registration, login and access tokens' },
     closeOnShutdown: [database],

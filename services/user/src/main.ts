@@ -6,5 +6,5 @@ startMain('user', async () => {
   const config = loadConfig(userConfig);
   const logger = createLogger({ service: 'user', level: config.LOG_LEVEL });
   const app = await createUserService(config, logger);
-  await runService({ app, host: config.HOST, port: config.PORT, logger });
+  await runService({ app, host: config.HOST, port: config.PORT, reusePort: config.REUSE_PORT, logger });
 });
