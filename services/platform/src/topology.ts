@@ -193,7 +193,9 @@ export const topology = {
   }),
   product: service('product', {
     SEED_CATALOG: env.boolean(true, 'Loads the demo catalog at start; safe to repeat.'),
-    PRODUCT_CACHE_TTL_MS: env.integer({ default: 5_000, min: 0, description: 'Upper bound on how stale a cached read may be should a change notification be missed.' }),
+    PRODUCT_CACHE: env.oneOf(['local', 'redis', 'off'], 'local', 'Where catalog reads are cached: each replica\'s memory (local), one Redis shared by the replicas (redis: lists 60 s, items 300 s, dropped on every change; an outage falls back to Postgres), or not at all (off).'),
+    PRODUCT_CACHE_TTL_MS: env.integer({ default: 5_000, min: 0, description: 'With the local cache: upper bound on how stale a cached read may be should a change notification be missed.' }),
+    REDIS_URL: env.url({ default: 'redis://127.0.0.1:6379', protocols: ['redis', 'rediss'], description: 'The Redis of PRODUCT_CACHE=redis; unused otherwise.' }),
   }),
   user: service('user', {
     ACCESS_TOKEN_TTL_SECONDS: env.integer({

@@ -7,6 +7,7 @@ import {
   type ConfigOf,
   type Logger,
 } from '@scaleshop/platform';
+import { localCache, noCache, redisCache, type CatalogCache } from './cache.ts';
 import { createCatalog } from './catalog.ts';
 import type { productConfig } from './config.ts';
 import { orderHandlers } from './consumers.ts';
@@ -25,15 +26,16 @@ export async function createProductService(config: ConfigOf<typeof productConfig
     ...(config.SEED_CATALOG ? { seed: (db) => seedCatalog(db, logger) } : {}),
   });
 
-  const catalog = createCatalog(database.db, { cacheTtlMs: config.PRODUCT_CACHE_TTL_MS });
+  const cache = catalogCache(config, logger);
+  const catalog = createCatalog(database.db, cache);
   const changes = listenForNotifications({
     url: config.DATABASE_URL,
     channel: 'product_changed',
     logger,
     // The trigger sends the changed product's id.
-    onNotification: (payload) => catalog.invalidate(Number(payload)),
+    onNotification: (payload) => void catalog.invalidate(Number(payload)),
     // Changes made while disconnected were not heard: forget everything.
-    onReconnect: () => catalog.invalidate(),
+    onReconnect: () => void catalog.invalidate(),
   });
   await changes.ready;
 
@@ -49,8 +51,19 @@ export async function createProductService(config: ConfigOf<typeof productConfig
     readiness: { database: database.ping },
     openapi: { title: 'product', description: 'The catalog: categories, prices and stock' },
     // Messaging first: the messages in flight finish while the database is still open.
-    closeOnShutdown: [messaging, changes, database],
+    closeOnShutdown: [messaging, changes, cache, database],
   });
   registerRoutes(app, catalog);
   return app;
+}
+
+function catalogCache(config: ConfigOf<typeof productConfig>, logger: Logger): CatalogCache {
+  switch (config.PRODUCT_CACHE) {
+    case 'local':
+      return localCache({ ttlMs: config.PRODUCT_CACHE_TTL_MS });
+    case 'redis':
+      return redisCache({ url: config.REDIS_URL, logger });
+    case 'off':
+      return noCache();
+  }
 }
