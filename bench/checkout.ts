@@ -20,7 +20,8 @@ import { migrations as orderMigrations } from '../services/order/src/migrations.
 import { insertOrder } from '../services/order/src/repository.ts';
 import type { OrderDatabase } from '../services/order/src/schema.ts';
 import { cpuPerUnit, cpuSnapshot, formatCpu, settle } from './cpu.ts';
-import { openLoop, percentile } from './open-loop.ts';
+import { requestsAtRate } from '../load/request-rate.ts';
+import { percentile } from './measure.ts';
 import { catalogSize, checkoutRequest, checkoutsAtRate, checkpoint, prepareShoppers, sagaCompletionTimes, startBenchShop, stopBenchShop, waitForFinalStatuses } from './shop.ts';
 
 const rate = Number(process.env.BENCH_CHECKOUT_RATE ?? 200);
@@ -108,11 +109,11 @@ async function atDefaultLatencies(): Promise<string> {
     async_ = percentile(asyncTimes.sort((a, b) => a - b), 0.5);
     sync = { p50: percentile(syncTimes.map((t) => t.ms).sort((a, b) => a - b), 0.5), statuses: syncTimes.map((t) => t.status) };
 
-    const warmup = await openLoop({ origin: defaults.shop.gatewayUrl, rate, seconds: burstWarmupSeconds, request: () => checkoutRequest(take()) });
+    const warmup = await requestsAtRate({ origin: defaults.shop.gatewayUrl, rate, seconds: burstWarmupSeconds, request: () => checkoutRequest(take()) });
     await waitForFinalStatuses(defaults.shop, 20 + warmup.completed, 120_000);
     await checkpoint(defaults.shop);
     await settle();
-    constantRate = await openLoop({ origin: defaults.shop.gatewayUrl, rate, seconds, request: () => checkoutRequest(take()) });
+    constantRate = await requestsAtRate({ origin: defaults.shop.gatewayUrl, rate, seconds, request: () => checkoutRequest(take()) });
 
     const cannon = await autocannon({
       url: `${defaults.shop.gatewayUrl}/api/orders/checkout`,

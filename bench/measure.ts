@@ -1,4 +1,4 @@
-/** Shared by the benchmarks: drive a URL with autocannon and read a process's memory. */
+/** Shared by the benchmarks: drive a URL with autocannon, read a process's memory, percentiles of small samples. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,6 +26,12 @@ export async function load(options: { label: string; url: string; connections: n
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
   };
+}
+
+/** The nearest-rank percentile of an ascending array (small samples: a few sync checkouts, one run's sagas). */
+export function percentile(sorted: readonly number[], fraction: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)]!;
 }
 
 export function residentMemoryMiB(pid: number | undefined): number | undefined {

@@ -12,7 +12,8 @@ import { loadPrivateKey, signAccessToken } from '@scaleshop/platform';
 import { dropDatabase } from '@scaleshop/platform/testing';
 import { createTestVhost } from '@scaleshop/platform/testing';
 import { startShop, type Shop } from '../scripts/local-shop.ts';
-import { openLoop, percentile, type OpenLoopResult } from './open-loop.ts';
+import { requestsAtRate, type RequestRateResult } from '../load/request-rate.ts';
+import { percentile } from './measure.ts';
 
 /** Orders are spread over the whole demo catalog, as real traffic is; the race tests cover one hot product. */
 export const catalogSize = 14;
@@ -89,7 +90,7 @@ export async function waitForFinalStatuses(shop: Shop, count: number, timeoutMs:
 }
 
 /**
- * Checkouts at a constant rate, a warm-up straight into the measured window (see openLoop), then
+ * Checkouts at a constant rate, a warm-up straight into the measured window (see OpenLoopOptions.warmupMs in load/open-loop.ts), then
  * every order finished. `since` and `cpuBefore` are read as the window begins: orders placed
  * from then on are the measured ones, and the CPU from then until every order is final is theirs.
  */
@@ -97,10 +98,10 @@ export async function checkoutsAtRate<T>(
   shop: Shop,
   shoppers: readonly Shopper[],
   options: { rate: number; seconds: number; warmupSeconds: number; readCpu: () => T },
-): Promise<{ load: OpenLoopResult; since: Date; cpuBefore: T; cpuAfter: T }> {
+): Promise<{ load: RequestRateResult; since: Date; cpuBefore: T; cpuAfter: T }> {
   let since = new Date();
   let cpuBefore = options.readCpu();
-  const load = await openLoop({
+  const load = await requestsAtRate({
     origin: shop.gatewayUrl,
     rate: options.rate,
     seconds: options.seconds,

@@ -26,8 +26,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { repositoryRoot } from '../scripts/local-shop.ts';
 import { processCpuMs, servicesCpuMs, settle } from './cpu.ts';
+import { requestsAtRate, type RequestRateResult } from '../load/request-rate.ts';
 import { startServer, stopServer } from './measure.ts';
-import { openLoop, type OpenLoopResult } from './open-loop.ts';
 import { catalogSize, checkoutsAtRate, checkpoint, prepareShoppers, sagaCompletionTimes, startBenchShop, stopBenchShop } from './shop.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -42,10 +42,10 @@ const sinkPort = 19_103;
 type Mode = 'off' | 'on';
 
 interface Run {
-  floor: OpenLoopResult;
+  floor: RequestRateResult;
   floorCpuMs: number;
-  catalog: OpenLoopResult;
-  checkout: OpenLoopResult;
+  catalog: RequestRateResult;
+  checkout: RequestRateResult;
   /** CPU time of all seven services per catalog request, and per checkout with its whole saga (ms). */
   catalogCpuMs: number;
   checkoutCpuMs: number;
@@ -59,7 +59,7 @@ const helloPort = 19_104;
 const proxyPort = 19_105;
 
 /** The hello-world behind one proxy hop, traced (or not) exactly as the services are. */
-async function measureFloor(tracing: Record<string, string>): Promise<{ floor: OpenLoopResult; floorCpuMs: number }> {
+async function measureFloor(tracing: Record<string, string>): Promise<{ floor: RequestRateResult; floorCpuMs: number }> {
   const telemetry = ['--import', '@scaleshop/platform/telemetry'];
   const hello = await startServer(join(repositoryRoot, 'bench/servers/hello.ts'), { ...tracing, OTEL_SERVICE_NAME: 'hello', PORT: String(helloPort) }, `http://127.0.0.1:${helloPort}/`, telemetry);
   const proxy = await startServer(
@@ -72,7 +72,7 @@ async function measureFloor(tracing: Record<string, string>): Promise<{ floor: O
   try {
     await settle();
     let cpuBefore = 0;
-    const floor = await openLoop({
+    const floor = await requestsAtRate({
       origin: `http://127.0.0.1:${proxyPort}`,
       rate: catalogRate,
       seconds,
@@ -98,11 +98,11 @@ async function measure(mode: Mode, round: number): Promise<Run> {
     const shoppers = await prepareShoppers(bench.shop, warmupCheckouts + Math.round(checkoutRate * seconds));
     const exportedBefore = await sinkStats();
 
-    // Each phase runs its warm-up straight into its measured window (see openLoop).
+    // Each phase runs its warm-up straight into its measured window (see OpenLoopOptions.warmupMs in load/open-loop.ts).
     await checkpoint(bench.shop);
     await settle();
     let catalogCpu = 0;
-    const catalog = await openLoop({
+    const catalog = await requestsAtRate({
       origin,
       rate: catalogRate,
       seconds,
@@ -183,7 +183,7 @@ statuses        off: catalog ${JSON.stringify(last('off').catalog.statuses)} err
                 on:  catalog ${JSON.stringify(last('on').catalog.statuses)} errors ${last('on').catalog.errors}, checkout ${JSON.stringify(last('on').checkout.statuses)} errors ${last('on').checkout.errors}, saga completed ${last('on').saga.completed} other ${last('on').saga.other}
 exported (on)   ${last('on').exports} OTLP requests, ${(last('on').exportedBytes / 1024 / 1024).toFixed(1)} MiB during both phases (warm-ups included) and their sagas
 `);
-const answeredAll = (result: OpenLoopResult, status: string) => result.errors === 0 && Object.keys(result.statuses).every((seen) => seen === status);
+const answeredAll = (result: RequestRateResult, status: string) => result.errors === 0 && Object.keys(result.statuses).every((seen) => seen === status);
 const failed = (['off', 'on'] as Mode[]).some((mode) => runs[mode].some((run) => !answeredAll(run.floor, '200') || !answeredAll(run.catalog, '200') || !answeredAll(run.checkout, '202')));
 if (failed) {
   console.error('some requests failed: the figures above are not comparable');
