@@ -24,7 +24,8 @@ export interface Product {
  * Requests made while preparing or checking a run, named apart from the iterations' own so that
  * they never count in a per-request threshold (they still count in http_req_failed).
  */
-export const setupName = (name: string) => `setup: ${name}`;
+export const setupNamePrefix = 'setup: ';
+export const setupName = (name: string) => `${setupNamePrefix}${name}`;
 
 export const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 export const isMoney = (value: unknown) => typeof value === 'string' && /^\d+\.\d{2}$/.test(value);
