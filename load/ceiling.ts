@@ -15,7 +15,7 @@ import { freePort, repositoryRoot } from '../scripts/local-shop.ts';
 import { startServer, stopServer } from '../bench/measure.ts';
 import { requestsAtRate, type RequestRateResult } from './request-rate.ts';
 
-export const ceilingRates = [500, 1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 10_000, 12_000, 16_000, 20_000];
+export const ceilingRates = [500, 1_000, 2_000, 4_000, 6_000, 8_000, 10_000, 12_000, 16_000, 20_000, 25_000, 30_000, 40_000, 50_000];
 
 export interface CeilingStep {
   rate: number;
