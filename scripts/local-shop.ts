@@ -162,6 +162,9 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
         };
       case 'email':
         return smtpUrl ? { SMTP_URL: smtpUrl } : {};
+      case 'gateway':
+        // The same reason: a load run from this machine is one address, and would be rate-limited as one client.
+        return { RATE_LIMIT_MAX: process.env.RATE_LIMIT_MAX ?? '1000000' };
       default:
         return {};
     }

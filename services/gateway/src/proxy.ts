@@ -32,7 +32,12 @@ function withoutHopByHopHeaders<T extends Record<string, unknown>>(headers: T): 
   return result;
 }
 
-const forwardedAway = ['authorization', identityHeaders.userId, identityHeaders.email, identityHeaders.role, identityHeaders.clientAddress];
+/**
+ * Never passed on as the client sent them. The trace context is included: the gateway continues
+ * the client's trace in its own span, and the outgoing call's instrumentation writes that span's
+ * context; the client's copy beside it would give the service two, which it cannot parse.
+ */
+const forwardedAway = ['authorization', identityHeaders.userId, identityHeaders.email, identityHeaders.role, identityHeaders.clientAddress, 'traceparent', 'tracestate'];
 
 /**
  * Forwards /api/<prefix>/* to its service. Identity headers from the client are always
