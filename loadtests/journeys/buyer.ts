@@ -24,7 +24,17 @@ import {
 export interface BuyerData extends PollSettings {
   emails: string[];
   productIds: number[];
+  /** BUYER_SESSIONS=reuse: a buyer logs in once and keeps its token, so runs measure the saga rather than argon2. */
+  reuseSessions: boolean;
 }
+
+/**
+ * Tokens of this generator's buyers while BUYER_SESSIONS=reuse, renewed a minute before they
+ * expire. Each k6 VU and the Node driver's process has its own, which is what a fleet of
+ * browsers keeping their sessions looks like.
+ */
+const sessions = new Map<string, { token: string; renewAfter: number }>();
+const tokenLifetimeMs = 14 * 60_000;
 
 const loadTestProducts = 10;
 const doubleClickEvery = 10;
@@ -39,13 +49,15 @@ export async function prepareBuyers(runtime: LoadRuntime, parameters: RunParamet
   const emails = await ensureUsers(runtime, 'buyer', Math.min(cap, wanted));
   const adminToken = await logInAsAdmin(runtime, parameters);
   const productIds = await ensureLoadTestProducts(runtime, adminToken, loadTestProducts);
-  return { emails, productIds, ...pollSettings(parameters) };
+  return { emails, productIds, reuseSessions: parameters.env.BUYER_SESSIONS === 'reuse', ...pollSettings(parameters) };
 }
 
 export async function buyOnce(runtime: LoadRuntime, data: BuyerData, buyerIndex: number): Promise<void> {
   const email = data.emails[buyerIndex % data.emails.length]!;
-  const token = await logIn(runtime, email, loadUserPassword);
+  const session = data.reuseSessions ? sessions.get(email) : undefined;
+  const token = session && session.renewAfter > Date.now() ? session.token : await logIn(runtime, email, loadUserPassword);
   if (!token) return;
+  if (data.reuseSessions && token !== session?.token) sessions.set(email, { token, renewAfter: Date.now() + tokenLifetimeMs });
 
   const productIds = pickDistinct(data.productIds, randomInt(1, 3));
   for (const productId of productIds) {

@@ -1,0 +1,395 @@
+/**
+ * `npm run experiment -- --service payment --replicas 1,2,4 --scenario buyer [--slo 'p99<500ms']
+ *   [--repeat 1] [--duration 20s] [--warmup 5s] [--out DIR]`
+ *
+ * What horizontal scaling buys one service: for each replica count N it scales the local shop
+ * (the running one, or one it starts), warms up, and finds the capacity X(N), the highest
+ * arrival rate at which the SLO holds, by stepping up and bisecting. Then it fits the Universal
+ * Scalability Law and writes results.json, report.md and two charts (docs/experiments.md).
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { queues, serviceNames } from '@scaleshop/platform';
+import { scenarios } from '../loadtests/journeys/index.ts';
+import { parseDuration } from '../loadtests/lib/run.ts';
+import { scenarioNames, type ScenarioName } from '../loadtests/lib/runtime.ts';
+import type { LoadSummary } from '../loadtests/lib/summary.ts';
+import { runLoad } from '../load/driver.ts';
+import { controlSocketPath, localTokenKeys, repositoryRoot, startShop, type Shop } from './local-shop.ts';
+import { askReplicaControl, type ReplicaState } from './replicas.ts';
+import { fitPoints, latencyChart, pointFrom, reportMarkdown, throughputChart, warningsFor, type ExperimentResults, type LatencyPoint, type RunMeasurement } from './scaling/results.ts';
+
+const run = promisify(execFile);
+
+class UsageError extends Error {}
+
+interface Options {
+  service: string;
+  replicas: number[];
+  scenario: ScenarioName;
+  slo: { p99_ms: number; max_error_rate: number };
+  repeat: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  out: string;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      service: { type: 'string' },
+      replicas: { type: 'string', default: '1,2,4' },
+      scenario: { type: 'string' },
+      slo: { type: 'string' },
+      repeat: { type: 'string', default: '1' },
+      duration: { type: 'string', default: '20s' },
+      warmup: { type: 'string', default: '5s' },
+      out: { type: 'string' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  const problems: string[] = [];
+  if (positionals.length > 0) problems.push(`unexpected ${positionals.join(' ')}`);
+  const service = values.service ?? '';
+  if (!(serviceNames as readonly string[]).includes(service)) problems.push(`--service must be one of ${serviceNames.join(', ')}, got "${service}"`);
+  const replicas = (values.replicas ?? '').split(',').map((text) => Number(text.trim()));
+  if (replicas.length < 2 || replicas.some((n) => !Number.isInteger(n) || n < 1 || n > 32)) problems.push('--replicas takes two or more whole numbers from 1 to 32, e.g. 1,2,4');
+  if (!replicas.includes(1)) problems.push('--replicas must include 1: E(N) is measured against one replica');
+  const scenario = (values.scenario ?? (service === 'payment' || service === 'email' || service === 'order' ? 'buyer' : 'browse')) as ScenarioName;
+  if (!scenarioNames.includes(scenario)) problems.push(`--scenario must be one of ${scenarioNames.join(', ')}`);
+  // Tight enough that a backlog growing during a window breaks it: a loose bound would pass rates
+  // the shop cannot keep up with, as long as the window is short.
+  const sloText = values.slo ?? (scenario === 'buyer' || scenario === 'hot-item' ? 'p99<1000ms' : 'p99<100ms');
+  const slo = /^p99<(\d+(?:\.\d+)?)ms$/.exec(sloText.replace(/\s+/g, ''));
+  if (!slo) problems.push(`--slo takes the form 'p99<500ms', got "${sloText}"`);
+  const repeat = Number(values.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1 || repeat > 10) problems.push('--repeat takes a whole number from 1 to 10');
+  const durationSeconds = parseDuration(values.duration!) ?? 0;
+  const warmupSeconds = /^0+(s|ms)?$/.test(values.warmup!.trim()) ? 0 : (parseDuration(values.warmup!) ?? -1);
+  if (durationSeconds <= 0) problems.push(`--duration takes a duration such as 20s or 2m, got "${values.duration}"`);
+  if (warmupSeconds < 0) problems.push(`--warmup takes a duration such as 5s (0s for none), got "${values.warmup}"`);
+  if (problems.length > 0) throw new UsageError(problems.join('\n'));
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+  return {
+    service,
+    replicas: [...new Set(replicas)].sort((a, b) => a - b),
+    scenario,
+    slo: { p99_ms: Number(slo![1]), max_error_rate: 0.01 },
+    repeat,
+    durationSeconds,
+    warmupSeconds,
+    out: resolve(values.out ?? join(repositoryRoot, 'experiments', `${service}-${stamp}`)),
+  };
+}
+
+/** The shop the experiment drives: the running local one (through `npm run scale`'s socket), or one started here. */
+interface Target {
+  baseUrl: string;
+  state(): Promise<Record<string, ReplicaState>>;
+  scale(service: string, replicas: number): Promise<void>;
+  close(): Promise<void>;
+  vhost: string;
+}
+
+async function connectTarget(service: string, log: (line: string) => void): Promise<Target> {
+  const socket = controlSocketPath(repositoryRoot);
+  const running = await askReplicaControl(socket, 'GET').then(
+    () => true,
+    () => false,
+  );
+  if (running) {
+    log('using the running local shop (npm start)');
+    return {
+      baseUrl: 'http://127.0.0.1:9000',
+      state: async () => (await askReplicaControl(socket, 'GET')).body as Record<string, ReplicaState>,
+      async scale(service, replicas) {
+        const answer = await askReplicaControl(socket, 'PUT', { [service]: replicas });
+        if (answer.status !== 200) throw new Error(`scaling ${service} failed: ${JSON.stringify(answer.body)}`);
+      },
+      close: async () => {},
+      vhost: '/',
+    };
+  }
+  log('no local shop is running: starting one (its logs are not shown)');
+  // CONSUMER_CONCURRENCY is the knob of the service under test: given to every consumer, it would
+  // also throttle the others (email, with its 2 s provider, to 1 message a second at 2).
+  // Local mode passes this process's environment to every service, so the knob leaves it here.
+  const concurrency = process.env.CONSUMER_CONCURRENCY;
+  delete process.env.CONSUMER_CONCURRENCY;
+  // The email provider's 2 s would add a constant to every saga and hide what the replicas change.
+  if (process.env.EMAIL_LATENCY_MS === undefined && service !== 'email') {
+    process.env.EMAIL_LATENCY_MS = '0';
+    log('EMAIL_LATENCY_MS=0 for this shop (set it to keep another)');
+  }
+  // Ports of its own, so that it never collides with a shop started later on the usual ones.
+  const shop: Shop = await startShop({
+    tokenKeys: localTokenKeys(),
+    output: 'silent',
+    restartOnCrash: true,
+    ephemeralPorts: true,
+    ...(concurrency ? { serviceEnvironment: { [service]: { CONSUMER_CONCURRENCY: concurrency } } } : {}),
+  });
+  return {
+    baseUrl: shop.gatewayUrl,
+    state: async () => shop.replicaState(),
+    scale: (service, replicas) => shop.scale({ [service]: replicas }),
+    close: () => shop.stop(),
+    vhost: '/',
+  };
+}
+
+/** The queues a service consumes from, whose consumer counts say its replicas are attached. */
+const queuesOf = (service: string) => Object.keys(queues).filter((queue) => queue.startsWith(`${service}.`));
+
+async function queueStats(vhost: string): Promise<Map<string, { messages: number; consumers: number }>> {
+  const { stdout } = await run('rabbitmqctl', ['-q', 'list_queues', '-p', vhost, 'name', 'messages', 'consumers']).catch(() => ({ stdout: '' }));
+  return new Map(
+    stdout
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/))
+      .filter((cells) => cells.length === 3 && /^\d+$/.test(cells[1]!))
+      .map(([name, messages, consumers]) => [name!, { messages: Number(messages), consumers: Number(consumers) }]),
+  );
+}
+
+/** CPU time of processes so far, in ms, from /proc (utime + stime, in clock ticks of 10 ms). */
+function cpuMs(pids: readonly number[]): number {
+  return pids.reduce((sum, pid) => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return sum + (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
+
+/** The work each replica of the service has done so far: requests served, or messages consumed. */
+async function workDone(metricsUrls: readonly string[]): Promise<number[]> {
+  return Promise.all(
+    metricsUrls.map(async (url) => {
+      const text = await fetch(url)
+        .then((response) => response.text())
+        .catch(() => '');
+      return text
+        .split('\n')
+        .filter((line) => /^(messaging_consumer_duration_seconds_count|http_server_request_duration_seconds_count)\{/.test(line))
+        .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+    }),
+  );
+}
+
+async function poolWaiting(metricsUrls: readonly string[]): Promise<number> {
+  const values = await Promise.all(
+    metricsUrls.map(async (url) => {
+      const text = await fetch(url)
+        .then((response) => response.text())
+        .catch(() => '');
+      return text
+        .split('\n')
+        .filter((line) => line.startsWith('db_pool_waiting_clients'))
+        .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+    }),
+  );
+  return values.reduce((sum, value) => sum + value, 0);
+}
+
+/** What the SLO is judged on, and what counts as one unit of throughput, for each scenario. */
+/**
+ * Throughput counts over the time the iterations really took (`elapsedSeconds`), not the
+ * configured duration: past capacity, sagas keep completing after the last iteration was due,
+ * and dividing by the duration would credit the shop with the rate it was offered.
+ */
+function judge(summary: LoadSummary, elapsedSeconds: number) {
+  if (summary.saga_completion) {
+    const saga = summary.saga_completion;
+    const httpErrors = Object.values(summary.requests).reduce((sum, row) => sum + row.errors, 0);
+    const httpCount = Object.values(summary.requests).reduce((sum, row) => sum + row.count, 0);
+    return {
+      unit: 'orders/s',
+      throughput: (saga.count - saga.errors) / elapsedSeconds,
+      p50: saga.p50,
+      p99: saga.p99,
+      errorRate: Math.max(saga.count > 0 ? saga.errors / saga.count : 1, httpCount > 0 ? httpErrors / httpCount : 0),
+    };
+  }
+  const rows = Object.values(summary.requests);
+  const count = rows.reduce((sum, row) => sum + row.count, 0);
+  const errors = rows.reduce((sum, row) => sum + row.errors, 0);
+  return {
+    unit: 'requests/s',
+    throughput: (count - errors) / elapsedSeconds,
+    p50: Math.max(...rows.map((row) => row.p50)),
+    p99: Math.max(...rows.map((row) => row.p99)),
+    errorRate: count > 0 ? errors / count : 1,
+  };
+}
+
+async function main() {
+  const log = (line: string) => process.stderr.write(`experiment: ${line}\n`);
+  const options = parseOptions(process.argv.slice(2));
+  // Buyers keep their sessions: a login per order would make every run measure argon2's CPU.
+  process.env.BUYER_SESSIONS ??= 'reuse';
+  const started = new Date();
+  const target = await connectTarget(options.service, log);
+  const scenario = scenarios[options.scenario];
+  const consumerQueues = queuesOf(options.service);
+  const latency: LatencyPoint[] = [];
+  const runsByReplicas = new Map<number, RunMeasurement[]>();
+  let unit = options.scenario === 'buyer' || options.scenario === 'hot-item' ? 'orders/s' : 'requests/s';
+  const originalReplicas = (await target.state())[options.service]?.replicas ?? 1;
+
+  /** One load run at `rate`: the measurement, and whether the SLO held. */
+  const measure = async (replicas: number, rate: number, seconds: number) => {
+    const state = await target.state();
+    const pids = Object.values(state).flatMap((service) => service.pids);
+    const metricsUrls = state[options.service]!.metrics;
+    const before = { cpu: cpuMs(pids), work: await workDone(metricsUrls), self: process.cpuUsage() };
+    let maxDepth = 0;
+    let maxWaiting = 0;
+    const sampler = setInterval(() => {
+      void queueStats(target.vhost).then((stats) => {
+        for (const queue of consumerQueues) maxDepth = Math.max(maxDepth, stats.get(queue)?.messages ?? 0);
+      });
+      void poolWaiting(metricsUrls).then((waiting) => (maxWaiting = Math.max(maxWaiting, waiting)));
+    }, 1_000);
+    const wallStarted = performance.now();
+    let iterationsStarted = wallStarted;
+    const result = await runLoad({
+      scenario,
+      baseUrl: target.baseUrl,
+      rate,
+      durationSeconds: seconds,
+      env: process.env,
+      traceSampling: 0.01,
+      onIterationsStarted: (_progress, startedAt) => (iterationsStarted = startedAt),
+    }).finally(() => clearInterval(sampler));
+    const wallMs = performance.now() - wallStarted;
+    const elapsedSeconds = Math.max(seconds, (performance.now() - iterationsStarted) / 1000);
+    const self = process.cpuUsage(before.self);
+    const work = (await workDone(metricsUrls)).map((count, index) => count - (before.work[index] ?? 0));
+    const totalWork = work.reduce((sum, value) => sum + value, 0);
+    const verdict = judge(result.summary, elapsedSeconds);
+    unit = verdict.unit;
+    const units = verdict.throughput * elapsedSeconds;
+    // The generator is the limit when it drops iterations or spends most of a core itself.
+    const generatorSaturated = result.summary.dropped_iterations > 0 || (self.user + self.system) / 1000 / wallMs > 0.9;
+    const measurement: RunMeasurement = {
+      throughput: verdict.throughput,
+      p50_ms: verdict.p50,
+      p99_ms: verdict.p99,
+      error_rate: verdict.errorRate,
+      cpu_ms_per_unit: units > 0 ? (cpuMs(pids) - before.cpu) / units : 0,
+      replica_shares: work.map((value) => (totalWork > 0 ? value / totalWork : 0)),
+      ...(consumerQueues.length > 0 ? { max_queue_depth: maxDepth } : {}),
+      pool_waits_max: maxWaiting,
+      generator_saturated: generatorSaturated,
+    };
+    const holds = !generatorSaturated && verdict.p99 < options.slo.p99_ms && verdict.errorRate < options.slo.max_error_rate;
+    latency.push({ replicas, offered_rate: rate, p50_ms: verdict.p50, p99_ms: verdict.p99 });
+    log(`N=${replicas} at ${rate.toFixed(1)}/s: ${verdict.throughput.toFixed(1)} ${verdict.unit}, p99 ${verdict.p99.toFixed(0)} ms, errors ${(verdict.errorRate * 100).toFixed(1)} %${generatorSaturated ? ', generator saturated' : ''} → ${holds ? 'holds' : 'breaks'} the SLO`);
+    return { measurement, holds };
+  };
+
+  /** Steps the rate up by half until the SLO breaks, then bisects twice: the last rate that held is X(N). */
+  const capacity = async (replicas: number, startRate: number): Promise<RunMeasurement> => {
+    let passed: { rate: number; measurement: RunMeasurement } | undefined;
+    let failedRate: number | undefined;
+    let rate = startRate;
+    for (let step = 0; step < 12 && failedRate === undefined; step++) {
+      const { measurement, holds } = await measure(replicas, rate, options.durationSeconds);
+      if (holds) {
+        passed = { rate, measurement };
+        rate *= 1.5;
+      } else failedRate = rate;
+    }
+    for (let bisection = 0; bisection < 2 && passed && failedRate !== undefined; bisection++) {
+      const middle = (passed.rate + failedRate) / 2;
+      const { measurement, holds } = await measure(replicas, middle, options.durationSeconds);
+      if (holds) passed = { rate: middle, measurement };
+      else failedRate = middle;
+    }
+    if (!passed) {
+      log(`N=${replicas}: the SLO broke even at ${startRate.toFixed(1)}/s`);
+      const { measurement } = await measure(replicas, startRate / 4, options.durationSeconds);
+      return { ...measurement, throughput: 0 };
+    }
+    return passed.measurement;
+  };
+
+  try {
+    let previous: { replicas: number; throughput: number } | undefined;
+    for (const replicas of options.replicas) {
+      log(`scaling ${options.service} to ${replicas}`);
+      await target.scale(options.service, replicas);
+      if (consumerQueues.length > 0) {
+        const deadline = Date.now() + 30_000;
+        while (Date.now() < deadline) {
+          const stats = await queueStats(target.vhost);
+          if (consumerQueues.every((queue) => (stats.get(queue)?.consumers ?? 0) >= replicas)) break;
+          await new Promise((done) => setTimeout(done, 250));
+        }
+      }
+      // From what fewer replicas did, scaled, but lower: stepping up is cheaper than coming down.
+      const startRate = previous ? Math.max(1, (previous.throughput * replicas) / previous.replicas / 2) : options.scenario === 'browse' ? 50 : 4;
+      if (options.warmupSeconds > 0) await runLoad({ scenario, baseUrl: target.baseUrl, rate: startRate, durationSeconds: options.warmupSeconds, env: process.env, traceSampling: 0 });
+      const runs: RunMeasurement[] = [];
+      for (let repeat = 0; repeat < options.repeat; repeat++) runs.push(await capacity(replicas, startRate));
+      runsByReplicas.set(replicas, runs);
+      const point = pointFrom(replicas, unit, runs, undefined);
+      previous = { replicas, throughput: Math.max(point.throughput, 1) };
+    }
+  } finally {
+    await target.scale(options.service, originalReplicas).catch(() => {});
+    await target.close();
+  }
+
+  const single = runsByReplicas.get(1);
+  const singleThroughput = single ? pointFrom(1, unit, single, undefined).throughput : undefined;
+  const points = options.replicas.map((replicas) => pointFrom(replicas, unit, runsByReplicas.get(replicas)!, singleThroughput));
+  const commit = await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: repositoryRoot }).then(
+    ({ stdout }) => stdout.trim(),
+    () => 'unknown',
+  );
+  const knobNames = ['PAYMENT_LATENCY_MS', 'EMAIL_LATENCY_MS', 'CONSUMER_CONCURRENCY', 'CONSUMER_PREFETCH', 'DATABASE_POOL_MAX', 'PRODUCT_CACHE'];
+  const conditions = {
+    commit,
+    cores: availableParallelism(),
+    node: process.versions.node,
+    knobs: Object.fromEntries(knobNames.flatMap((name) => (process.env[name] ? [[name, process.env[name]!]] : []))),
+    duration_s: options.durationSeconds,
+    repeat: options.repeat,
+  };
+  const results: ExperimentResults = {
+    service: options.service,
+    scenario: options.scenario,
+    slo: { metric: unit === 'orders/s' ? 'saga completion' : 'HTTP', ...options.slo },
+    conditions,
+    points,
+    latency,
+    usl: fitPoints(points),
+    warnings: warningsFor({ points, conditions, service: options.service, cpuBound: !['payment', 'email'].includes(options.service) }),
+    started_at: started.toISOString(),
+    finished_at: new Date().toISOString(),
+  };
+  mkdirSync(options.out, { recursive: true });
+  writeFileSync(join(options.out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(options.out, 'report.md'), reportMarkdown(results));
+  writeFileSync(join(options.out, 'throughput.svg'), await throughputChart(results));
+  writeFileSync(join(options.out, 'latency.svg'), await latencyChart(results));
+  process.stdout.write(`${reportMarkdown(results)}\nwritten to ${options.out}\n`);
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`experiment: ${(error as Error).message}\nusage: npm run experiment -- --service <name> --replicas 1,2,4 --scenario buyer [--slo 'p99<500ms'] [--repeat 1] [--duration 20s] [--warmup 5s] [--out DIR]\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`experiment failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
