@@ -5,9 +5,10 @@ import type { gatewayConfig } from './config.ts';
 import { registerDocs } from './docs.ts';
 import { registerShopHealth } from './health.ts';
 import { registerProxy } from './proxy.ts';
+import { registerStorefront } from './storefront.ts';
 import { monitoredServices, upstreamsFrom } from './upstreams.ts';
 
-/** The single entry point: rate limit → authenticate → forward to the owning service. */
+/** The single entry point: rate limit → authenticate → forward to the owning service; pages to the storefront. */
 export async function createGateway(config: ConfigOf<typeof gatewayConfig>, logger: Logger): Promise<App> {
   const publicKey = loadPublicKey(config.JWT_PUBLIC_KEY);
   const upstreams = upstreamsFrom(config);
@@ -25,5 +26,6 @@ export async function createGateway(config: ConfigOf<typeof gatewayConfig>, logg
   }
   registerShopHealth(app, monitoredServices(config));
   await registerDocs(app, upstreams);
+  await registerStorefront(app, config.STOREFRONT_URL, config.UPSTREAM_TIMEOUT_MS);
   return app;
 }
