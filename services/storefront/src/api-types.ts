@@ -9,8 +9,15 @@ import openapiTS, { astToString } from 'openapi-typescript';
 export const openApiSnapshotPath = 'services/storefront/openapi.json';
 export const generatedTypesPath = 'services/storefront/web/src/api/schema.ts';
 
+/** Keys sorted: the gateway merges the services' schemas in the order they answer, which varies. */
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, item]) => [key, sortedKeys(item)]));
+}
+
 export function renderOpenApiSnapshot(document: unknown): string {
-  return `${JSON.stringify(document, null, 2)}\n`;
+  return `${JSON.stringify(sortedKeys(document), null, 2)}\n`;
 }
 
 export async function generatedApiTypes(document: unknown): Promise<string> {

@@ -35,10 +35,10 @@ export interface paths {
                     content: {
                         "application/json": {
                             access_token: string;
-                            /** @enum {string} */
-                            token_type: "bearer";
                             /** @description seconds until the token expires */
                             expires_in: number;
+                            /** @enum {string} */
+                            token_type: "bearer";
                         };
                     };
                 };
@@ -110,9 +110,9 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            email: string;
                             /** Format: uuid */
                             id: string;
-                            email: string;
                             name: string;
                             role: "customer" | "admin";
                         };
@@ -162,8 +162,8 @@ export interface paths {
                          * @example jane@example.com
                          */
                         email: string;
-                        password: string;
                         name: string;
+                        password: string;
                     };
                 };
             };
@@ -175,9 +175,9 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            email: string;
                             /** Format: uuid */
                             id: string;
-                            email: string;
                             name: string;
                         };
                     };
@@ -647,71 +647,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/orders/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** One of the caller's orders, with its status history */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Order"];
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description Default Response */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/orders/checkout": {
         parameters: {
             query?: never;
@@ -808,6 +743,71 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/orders/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One of the caller's orders, with its status history */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Order"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/products": {
         parameters: {
             query?: never;
@@ -866,16 +866,16 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        name: string;
+                        category: string;
                         /** @default  */
                         description: string;
+                        name: string;
                         /**
                          * @description exact decimal amount, at most 9999999999.99
                          * @example 1299.99
                          */
                         price: string;
                         stock: number;
-                        category: string;
                     };
                 };
             };
@@ -1073,29 +1073,22 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        ErrorBody: {
-            error: {
-                /** @enum {string} */
-                code: "BAD_REQUEST" | "VALIDATION_ERROR" | "UNAUTHORIZED" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "INVALID_CREDENTIALS" | "TOO_MANY_ATTEMPTS" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "UNPROCESSABLE_ENTITY" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "EMAIL_TAKEN" | "PRODUCT_NOT_FOUND" | "PRODUCT_EXISTS" | "INSUFFICIENT_STOCK" | "LINE_LIMIT_EXCEEDED" | "ITEM_NOT_IN_CART" | "CART_EMPTY" | "ORDER_TOO_LARGE" | "ORDER_NOT_FOUND" | "PAYMENT_NOT_FOUND" | "INTERNAL_ERROR" | "BAD_GATEWAY" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "SERVICE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "BUSY" | "GATEWAY_TIMEOUT";
-                message: string;
-            };
-        };
         /** @description the caller's cart at current catalog prices */
         Cart: {
             items: {
-                product_id: number;
+                /**
+                 * @description exact decimal amount, e.g. "1299.99"
+                 * @example 1299.99
+                 */
+                line_total: string;
                 name: string;
                 /**
                  * @description exact decimal amount, e.g. "1299.99"
                  * @example 1299.99
                  */
                 price: string;
+                product_id: number;
                 quantity: number;
-                /**
-                 * @description exact decimal amount, e.g. "1299.99"
-                 * @example 1299.99
-                 */
-                line_total: string;
             }[];
             /**
              * @description exact decimal amount, e.g. "1299.99"
@@ -1103,21 +1096,43 @@ export interface components {
              */
             total: string;
         };
-        Product: {
-            id: number;
-            name: string;
-            description: string;
-            /**
-             * @description exact decimal amount, at most 9999999999.99
-             * @example 1299.99
-             */
-            price: string;
-            stock: number;
-            category: string;
+        ErrorBody: {
+            error: {
+                /** @enum {string} */
+                code: "BAD_REQUEST" | "VALIDATION_ERROR" | "UNAUTHORIZED" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "INVALID_CREDENTIALS" | "TOO_MANY_ATTEMPTS" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "UNPROCESSABLE_ENTITY" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "EMAIL_TAKEN" | "PRODUCT_NOT_FOUND" | "PRODUCT_EXISTS" | "INSUFFICIENT_STOCK" | "LINE_LIMIT_EXCEEDED" | "ITEM_NOT_IN_CART" | "CART_EMPTY" | "ORDER_TOO_LARGE" | "ORDER_NOT_FOUND" | "PAYMENT_NOT_FOUND" | "INTERNAL_ERROR" | "BAD_GATEWAY" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "SERVICE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "BUSY" | "GATEWAY_TIMEOUT";
+                message: string;
+            };
         };
         Order: {
+            /** Format: date-time */
+            created_at: string;
+            failure_reason: string | null;
+            /** @description every status the order has been in, oldest first */
+            history: {
+                /** Format: date-time */
+                at: string;
+                /** @enum {unknown} */
+                status: "pending" | "stock_reserved" | "paid" | "completed" | "rejected" | "payment_failed";
+            }[];
             /** Format: uuid */
             id: string;
+            items: {
+                /**
+                 * @description exact decimal amount, at most 9999999999.99
+                 * @example 1299.99
+                 */
+                line_total: string;
+                name: string;
+                /**
+                 * @description exact decimal amount, at most 9999999999.99
+                 * @example 1299.99
+                 */
+                price: string;
+                product_id: number;
+                quantity: number;
+            }[];
+            /** @description async: from the request to the order's commit; sync: from the request to its final status */
+            processing_duration_ms: number | null;
             /** @enum {unknown} */
             status: "pending" | "stock_reserved" | "paid" | "completed" | "rejected" | "payment_failed";
             /**
@@ -1125,33 +1140,18 @@ export interface components {
              * @example 1299.99
              */
             total_amount: string;
-            items: {
-                product_id: number;
-                name: string;
-                /**
-                 * @description exact decimal amount, at most 9999999999.99
-                 * @example 1299.99
-                 */
-                price: string;
-                quantity: number;
-                /**
-                 * @description exact decimal amount, at most 9999999999.99
-                 * @example 1299.99
-                 */
-                line_total: string;
-            }[];
-            /** @description async: from the request to the order's commit; sync: from the request to its final status */
-            processing_duration_ms: number | null;
-            failure_reason: string | null;
-            /** Format: date-time */
-            created_at: string;
-            /** @description every status the order has been in, oldest first */
-            history: {
-                /** @enum {unknown} */
-                status: "pending" | "stock_reserved" | "paid" | "completed" | "rejected" | "payment_failed";
-                /** Format: date-time */
-                at: string;
-            }[];
+        };
+        Product: {
+            category: string;
+            description: string;
+            id: number;
+            name: string;
+            /**
+             * @description exact decimal amount, at most 9999999999.99
+             * @example 1299.99
+             */
+            price: string;
+            stock: number;
         };
     };
     responses: never;

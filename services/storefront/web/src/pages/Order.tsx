@@ -1,6 +1,7 @@
 import { Link, useLocation, useParams } from 'react-router';
 import { api, finalStatuses, useOrderQuery, type OrderStatus } from '../api/api.ts';
-import { useAppSelector } from '../hooks.ts';
+import { useEffect } from 'react';
+import { useAppDispatch, useAppSelector } from '../hooks.ts';
 import { formatMoney } from '../money.ts';
 import { ErrorMessage } from './common.tsx';
 
@@ -22,6 +23,11 @@ export function OrderPage() {
   const done = cached !== undefined && finalStatuses.has(cached.status);
   const { data: order, error } = useOrderQuery(id, { pollingInterval: done ? 0 : pollingIntervalMs, skipPollingIfUnfocused: true });
   const final = order ? finalStatuses.has(order.status) : false;
+  const dispatch = useAppDispatch();
+  // The saga empties the cart and moves stock behind the checkout's answer: once final, both are stale.
+  useEffect(() => {
+    if (final) dispatch(api.util.invalidateTags(['Cart', 'Product']));
+  }, [final, dispatch]);
   const lessonState = useAppSelector((state) => state.lesson);
 
   if (!order) return error ? <ErrorMessage error={error} /> : <p>Loading the order…</p>;
