@@ -31,7 +31,8 @@ export interface CheckoutResult {
 }
 
 const rawBaseQuery = fetchBaseQuery({
-  baseUrl: '/api',
+  // Absolute, so that the same code runs under a test's fetch, which has no page to resolve against.
+  baseUrl: `${globalThis.location.origin}/api`,
   prepareHeaders: (headers, { getState }) => {
     const { token } = (getState() as { session: SessionState }).session;
     if (token) headers.set('authorization', `Bearer ${token}`);
@@ -59,6 +60,16 @@ const baseQuery = retry(endingSessionOn401, {
   },
 });
 
+/** Every cart change answers with the cart: shown at once, with no second request. A failure is the mutation's own to show. */
+async function showReturnedCart(_argument: unknown, { dispatch, queryFulfilled }: { dispatch: (action: unknown) => unknown; queryFulfilled: Promise<{ data: Cart }> }) {
+  try {
+    const { data } = await queryFulfilled;
+    dispatch(api.util.upsertQueryData('cart', undefined, data));
+  } catch {
+    // shown by the component from the mutation's error
+  }
+}
+
 export const api = createApi({
   reducerPath: 'api',
   baseQuery,
@@ -75,25 +86,15 @@ export const api = createApi({
     cart: build.query<Cart, void>({ query: () => '/cart', providesTags: ['Cart'] }),
     addToCart: build.mutation<Cart, { product_id: number; quantity: number }>({
       query: (body) => ({ url: '/cart/items', method: 'POST', body }),
-      // The answer is the cart: no second request to show it.
-      async onQueryStarted(_item, { dispatch, queryFulfilled }) {
-        const { data } = await queryFulfilled;
-        dispatch(api.util.upsertQueryData('cart', undefined, data));
-      },
+      onQueryStarted: showReturnedCart,
     }),
     setQuantity: build.mutation<Cart, { product_id: number; quantity: number }>({
       query: ({ product_id, quantity }) => ({ url: `/cart/items/${product_id}`, method: 'PATCH', body: { quantity } }),
-      async onQueryStarted(_item, { dispatch, queryFulfilled }) {
-        const { data } = await queryFulfilled;
-        dispatch(api.util.upsertQueryData('cart', undefined, data));
-      },
+      onQueryStarted: showReturnedCart,
     }),
     removeFromCart: build.mutation<Cart, number>({
       query: (productId) => ({ url: `/cart/items/${productId}`, method: 'DELETE' }),
-      async onQueryStarted(_item, { dispatch, queryFulfilled }) {
-        const { data } = await queryFulfilled;
-        dispatch(api.util.upsertQueryData('cart', undefined, data));
-      },
+      onQueryStarted: showReturnedCart,
     }),
     checkout: build.mutation<CheckoutResult, { mode: 'async' | 'sync'; idempotencyKey: string }>({
       async queryFn({ mode, idempotencyKey }, _api, _extra, fetchWithBq) {

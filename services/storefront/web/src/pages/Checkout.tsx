@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useNavigate } from 'react-router';
 import { useCheckoutMutation } from '../api/api.ts';
 import { ErrorMessage } from './common.tsx';
@@ -27,8 +27,16 @@ export function Checkout() {
   const dispatch = useAppDispatch();
   const navigate = useNavigate();
 
+  // A second click can land before React re-renders the button as disabled.
+  const sending = useRef(false);
+
   const submit = async () => {
-    const answer = await checkout({ mode, idempotencyKey });
+    if (sending.current) return;
+    sending.current = true;
+    const answer = await checkout({ mode, idempotencyKey }).finally(() => {
+      sending.current = false;
+    });
+    // A failed checkout keeps its key: trying again cannot place a second order.
     if ('error' in answer) return;
     setIdempotencyKey(crypto.randomUUID());
     const { order, answeredInMs, traceId } = answer.data;
