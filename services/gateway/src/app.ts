@@ -1,5 +1,5 @@
 import rateLimit from '@fastify/rate-limit';
-import { createHttpApp, HttpError, loadPublicKey, type App, type ConfigOf, type Logger } from '@scaleshop/platform';
+import { createHttpApp, HttpError, loadPublicKey, traceFields, type App, type ConfigOf, type Logger } from '@scaleshop/platform';
 import { registerAuthentication } from './authentication.ts';
 import type { gatewayConfig } from './config.ts';
 import { registerDocs } from './docs.ts';
@@ -14,6 +14,12 @@ export async function createGateway(config: ConfigOf<typeof gatewayConfig>, logg
   const upstreams = upstreamsFrom(config);
   const app = await createHttpApp({ service: 'gateway', logger, bodyLimit: config.BODY_LIMIT_BYTES, metricsPort: config.METRICS_PORT });
 
+  // The trace of each request, for a client to link to (the storefront's order page does): the
+  // gateway starts every trace, so its id is the whole request's. Absent when tracing is off.
+  app.addHook('onRequest', async (_request, reply) => {
+    const traceId = traceFields().trace_id;
+    if (traceId) reply.header('trace-id', traceId);
+  });
   await app.register(rateLimit, {
     max: config.RATE_LIMIT_MAX,
     timeWindow: config.RATE_LIMIT_WINDOW_MS,

@@ -221,7 +221,9 @@ export const topology = {
     PASSWORD_HASHING_CONCURRENCY: env.integer({ default: 4, min: 1, max: 64, description: 'Password hashes computed at once (argon2id, 19 MiB each).' }),
     PASSWORD_HASHING_QUEUE: env.integer({ default: 64, min: 0, description: 'Password hashes that may wait for a turn; beyond them, 503 BUSY.' }),
   }),
-  storefront: service('storefront', {}),
+  storefront: service('storefront', {
+    JAEGER_UI_URL: env.optionalString("Jaeger's UI as a browser reaches it (e.g. http://localhost:16686): each order page then links its checkout's trace."),
+  }),
   cart: service('cart', {
     PRODUCT_TIMEOUT_MS: env.integer({ default: 2_000, min: 100, description: 'Deadline of each call to the product service (each retry gets its own).' }),
   }),

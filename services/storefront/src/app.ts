@@ -30,6 +30,14 @@ export const contentSecurityPolicy = [
  * cached for a year; index.html names the current ones, so it is never cached. Any other path
  * is a page of the app (client-side routing) and gets index.html.
  */
+const escapeAttribute = (value: string) => value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+
+/** The page's run-time settings, as meta tags: an inline script would need the CSP loosened. */
+function withSettings(html: string, config: ConfigOf<typeof storefrontConfig>): string {
+  const tags = config.JAEGER_UI_URL ? `<meta name="scaleshop-jaeger-ui" content="${escapeAttribute(config.JAEGER_UI_URL.replace(/\/+$/, ''))}">` : '';
+  return html.replace('</head>', `${tags}</head>`);
+}
+
 export async function createStorefront(config: ConfigOf<typeof storefrontConfig>, logger: Logger, buildDirectory = defaultBuildDirectory): Promise<App> {
   const indexPath = join(buildDirectory, 'index.html');
   const app = await createHttpApp({ service: 'storefront', logger, ...(config.METRICS_PORT === undefined ? {} : { metricsPort: config.METRICS_PORT }) });
@@ -41,7 +49,7 @@ export async function createStorefront(config: ConfigOf<typeof storefrontConfig>
     );
     return app;
   }
-  const indexHtml = readFileSync(indexPath);
+  const indexHtml = withSettings(readFileSync(indexPath, 'utf8'), config);
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('content-security-policy', contentSecurityPolicy);

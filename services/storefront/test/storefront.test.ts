@@ -20,7 +20,7 @@ describe('the storefront server', () => {
   before(async () => {
     directory = mkdtempSync(join(tmpdir(), 'storefront-'));
     mkdirSync(join(directory, 'assets'));
-    writeFileSync(join(directory, 'index.html'), '<!doctype html><script type="module" src="/assets/index-Ab12.js"></script>');
+    writeFileSync(join(directory, 'index.html'), '<!doctype html><html><head></head><body><script type="module" src="/assets/index-Ab12.js"></script>');
     writeFileSync(join(directory, 'assets', 'index-Ab12.js'), 'console.log(1)');
     app = await createStorefront(config, testLogger('storefront'), directory);
   });
@@ -52,6 +52,13 @@ describe('the storefront server', () => {
     assert.equal((await app.inject({ url: '/health/ready' })).statusCode, 200);
     assert.match((await app.inject({ url: '/metrics' })).body, /http_server_request_duration_seconds/);
     assert.equal((await app.inject({ method: 'POST', url: '/products', payload: {} })).statusCode, 404);
+  });
+
+  test('tells the page where Jaeger is when the shop is configured with it', async () => {
+    const linked = await createStorefront(loadConfig(storefrontConfig, { JAEGER_UI_URL: 'http://localhost:16686/' }), testLogger('storefront'), directory);
+    assert.match((await linked.inject({ url: '/orders/1' })).body, /<meta name="scaleshop-jaeger-ui" content="http:\/\/localhost:16686">/);
+    await linked.close();
+    assert.doesNotMatch((await app.inject({ url: '/' })).body, /scaleshop-jaeger-ui/);
   });
 
   test('without a build it starts and says what is missing', async () => {

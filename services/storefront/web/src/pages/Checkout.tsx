@@ -40,7 +40,7 @@ export function Checkout() {
     if ('error' in answer) return;
     setIdempotencyKey(crypto.randomUUID());
     const { order, answeredInMs, traceId } = answer.data;
-    dispatch(lesson.actions.checkedOut({ mode, answeredInMs, orderId: order.id }));
+    dispatch(lesson.actions.checkedOut({ mode, answeredInMs, orderId: order.id, traceId }));
     navigate(`/orders/${order.id}`, { state: { answeredInMs, mode, traceId } });
   };
 

@@ -7,12 +7,12 @@ import { ErrorMessage } from './common.tsx';
 
 const happyPath: OrderStatus[] = ['pending', 'stock_reserved', 'paid', 'completed'];
 const pollingIntervalMs = 700;
-const jaegerUiUrl = import.meta.env.VITE_JAEGER_UI_URL as string | undefined;
+// Set by the storefront server when the shop is configured with JAEGER_UI_URL.
+const jaegerUiUrl = document.querySelector<HTMLMetaElement>('meta[name="scaleshop-jaeger-ui"]')?.content;
 
 interface CheckoutAnswer {
   answeredInMs: number;
   mode: 'async' | 'sync';
-  traceId: string | null;
 }
 
 export function OrderPage() {
@@ -29,6 +29,7 @@ export function OrderPage() {
     if (final) dispatch(api.util.invalidateTags(['Cart', 'Product']));
   }, [final, dispatch]);
   const lessonState = useAppSelector((state) => state.lesson);
+  const traceId = lessonState.traces[id];
 
   if (!order) return error ? <ErrorMessage error={error} /> : <p>Loading the order…</p>;
   const first = order.history[0];
@@ -70,10 +71,10 @@ export function OrderPage() {
         <dd>{order.processing_duration_ms === null ? '—' : `${order.processing_duration_ms} ms`}</dd>
         <dt>From checkout to final status</dt>
         <dd>{totalMs === null ? 'not final yet' : `${(totalMs / 1000).toFixed(1)} s`}</dd>
-        {answer?.traceId && (
+        {traceId && (
           <>
-            <dt>Trace</dt>
-            <dd>{jaegerUiUrl ? <a href={`${jaegerUiUrl}/trace/${answer.traceId}`}>{answer.traceId}</a> : <code>{answer.traceId}</code>}</dd>
+            <dt>Trace of the checkout</dt>
+            <dd>{jaegerUiUrl ? <a href={`${jaegerUiUrl}/trace/${traceId}`}>{traceId}</a> : <code>{traceId}</code>}</dd>
           </>
         )}
       </dl>
