@@ -15,7 +15,7 @@ function useCategories(): string[] {
 export function StockNote({ stock }: { stock: number }) {
   if (stock === 0) return <span className="stock out">out of stock</span>;
   if (stock <= 5) return <span className="stock low">only {stock} left</span>;
-  return <span className="stock">in stock</span>;
+  return <span className="stock">{stock} in stock</span>;
 }
 
 /** Filter and page live in the URL, so the back button and shared links keep them. */

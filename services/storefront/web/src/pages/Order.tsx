@@ -50,7 +50,7 @@ export function OrderPage() {
         {expected.map((status) => {
           const entry = order.history.find((item) => item.status === status);
           return (
-            <li key={status} className={seen.has(status) ? 'done' : 'waiting'}>
+            <li key={status} className={status === 'rejected' || status === 'payment_failed' ? 'failed' : seen.has(status) ? 'done' : 'waiting'}>
               <span>{status}</span> {entry ? <time dateTime={entry.at}>{new Date(entry.at).toLocaleTimeString()}</time> : <span className="visually-hidden">not yet</span>}
             </li>
           );
