@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,19 +33,47 @@ export function buildIsCurrent(): boolean {
   return existsSync(join(defaultBuildDirectory, 'index.html')) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === sourceHash();
 }
 
+/** Held while a build runs: test files run side by side, and two builds would empty each other's output. */
+const lockDirectory = join(serviceRoot, '.build-lock');
+const staleLockMs = 5 * 60_000;
+
+async function withBuildLock<T>(work: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      mkdirSync(lockDirectory);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      // A build that died keeps its lock; after a while it is taken over.
+      const held = statSync(lockDirectory, { throwIfNoEntry: false });
+      if (held && Date.now() - held.mtimeMs > staleLockMs) rmSync(lockDirectory, { recursive: true, force: true });
+      await sleep(200);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    rmSync(lockDirectory, { recursive: true, force: true });
+  }
+}
+
 /** Builds the storefront when there is no build or it is older than its sources; says whether it built. */
 export async function ensureStorefrontBuild(options: { quiet?: boolean } = {}): Promise<boolean> {
   if (buildIsCurrent()) return false;
-  const hash = sourceHash();
-  const vite = join(dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin', 'vite.js');
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, [vite, 'build', '--config', join(webRoot, 'vite.config.ts')], {
-      cwd: serviceRoot,
-      stdio: options.quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit',
+  return withBuildLock(async () => {
+    // Another process may have built it while this one waited.
+    if (buildIsCurrent()) return false;
+    const hash = sourceHash();
+    const vite = join(dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin', 'vite.js');
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(process.execPath, [vite, 'build', '--config', join(webRoot, 'vite.config.ts')], {
+        cwd: serviceRoot,
+        stdio: options.quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit',
+      });
+      child.on('error', reject);
+      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`the storefront build failed (exit code ${code})`))));
     });
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`the storefront build failed (exit code ${code})`))));
+    writeFileSync(stampFile, hash);
+    return true;
   });
-  writeFileSync(stampFile, hash);
-  return true;
 }
