@@ -85,6 +85,16 @@ describe('the storefront in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Add Gaming Laptop to cart' }).waitFor();
     await shot(page, 'catalog');
     await expectNoSeriousViolations(page, 'the catalog');
+    await page.getByRole('link', { name: 'Gaming Laptop' }).click();
+    await page.getByRole('heading', { name: 'Gaming Laptop' }).waitFor();
+    await shot(page, 'product');
+    await expectNoSeriousViolations(page, 'the product page');
+    await page.goto('/register');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByText('Use 8 to 128 characters.').waitFor();
+    await shot(page, 'register');
+    await expectNoSeriousViolations(page, 'the register page');
+    await nav(page, 'Products').click();
 
     // An account page without a session: log in, then back to it.
     await nav(page, 'Orders').click();
@@ -157,6 +167,31 @@ describe('the storefront in Chromium', { skip }, () => {
     await logIn(page);
     await page.waitForURL(/\/orders$/);
     await page.getByRole('heading', { name: 'Orders' }).waitFor();
+    await page.context().close();
+  });
+
+  test('the admin adds a product and sets its stock', async () => {
+    const { page, failures } = await newPage(shop);
+    await page.goto('/login?next=%2Fadmin');
+    await logIn(page, 'admin@example.com', 'admin123');
+    await page.getByRole('heading', { name: 'Admin' }).waitFor();
+    const name = `Lamp ${Date.now()}`;
+    await page.getByLabel('Name').fill(name);
+    await page.getByLabel('Description').fill('A lamp');
+    await page.getByLabel(/^Price/).fill('12.50');
+    await page.getByLabel('Stock', { exact: true }).fill('3');
+    await page.getByLabel('Category').fill('Furniture');
+    await page.getByRole('button', { name: 'Add product' }).click();
+    await page.getByText(`Added ${name}`).waitFor();
+    await shot(page, 'admin');
+    await expectNoSeriousViolations(page, 'the admin page');
+    const stock = page.getByRole('spinbutton', { name });
+    await stock.fill('7');
+    await stock.press('Tab');
+    const stockOf = async () => ((await shopTools(shop).call('GET', '/api/products?category=Furniture&limit=100')).body.items as Array<{ name: string; stock: number }>).find((item) => item.name === name)?.stock;
+    for (let tries = 0; tries < 50 && (await stockOf()) !== 7; tries++) await page.waitForTimeout(100);
+    assert.equal(await stockOf(), 7);
+    assert.deepEqual(failures, []);
     await page.context().close();
   });
 

@@ -1,5 +1,5 @@
 import { createApi, fetchBaseQuery, retry, type BaseQueryFn, type FetchArgs, type FetchBaseQueryError, type FetchBaseQueryMeta } from '@reduxjs/toolkit/query/react';
-import type { components, operations, paths } from './schema.ts';
+import type { components, paths } from './schema.ts';
 import { expired, type SessionState } from '../session.ts';
 
 export type Product = components['schemas']['Product'];

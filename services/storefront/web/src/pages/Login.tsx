@@ -59,8 +59,9 @@ function AccountForm({ registering }: { registering: boolean }) {
   const navigate = useNavigate();
   const [params] = useSearchParams();
   const ended = useAppSelector((state) => state.session.ended);
-  // Only a path of this shop: never an address elsewhere.
-  const next = params.get('next')?.startsWith('/') && !params.get('next')?.startsWith('//') ? params.get('next')! : '/products';
+  // Only a path of this shop: never an address elsewhere (//host and /\\host are other hosts to a browser).
+  const wanted = params.get('next') ?? '';
+  const next = /^\/(?![/\\])/.test(wanted) ? wanted : '/products';
   const busy = loginState.isLoading || registerState.isLoading;
 
   const submit = async (event: FormEvent) => {
