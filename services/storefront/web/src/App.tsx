@@ -1,4 +1,4 @@
-import { Component, type ReactNode } from 'react';
+import { Component, useEffect, type ReactNode } from 'react';
 import { Link, NavLink, Navigate, Outlet, Route, Routes, useLocation, useNavigate } from 'react-router';
 import { useCartQuery, useMeQuery } from './api/api.ts';
 import { useAppDispatch, useAppSelector } from './hooks.ts';
@@ -40,6 +40,11 @@ function Layout() {
   const navigate = useNavigate();
   const { data: cart } = useCartQuery(undefined, { skip: !token });
   const { data: me } = useMeQuery(undefined, { skip: !token });
+  const location = useLocation();
+  // Logging out happens once the shop's page is shown: ended on an account page, the session would send the user to log in instead.
+  useEffect(() => {
+    if ((location.state as { logOut?: boolean } | null)?.logOut && token) logOut(dispatch);
+  }, [location, token, dispatch]);
   const count = cart?.items.reduce((sum, item) => sum + item.quantity, 0) ?? 0;
   return (
     <>
@@ -66,8 +71,7 @@ function Layout() {
               <button
                 type="button"
                 onClick={() => {
-                  logOut(dispatch);
-                  navigate('/products');
+                  void navigate('/products', { state: { logOut: true } });
                 }}
               >
                 Log out

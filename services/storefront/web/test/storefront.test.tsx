@@ -137,6 +137,31 @@ describe('sessions and errors', () => {
     expect(localStorage.length).toBe(0);
   });
 
+  test('logging out forgets the session and everything it saw', async () => {
+    const user = userEvent.setup();
+    server.use(http.get('*/api/cart', () => HttpResponse.json(cartWithLaptop)));
+    const { store } = renderApp('/cart', { token: 't' });
+    await screen.findByTestId('cart-total');
+    await user.click(screen.getByRole('button', { name: 'Log out' }));
+    await waitFor(() => expect(location()).toBe('/products'));
+    expect(store.getState().session.token).toBeNull();
+    expect(Object.keys(store.getState().api.queries).filter((key) => !key.startsWith('products'))).toEqual([]);
+    expect(screen.getByRole('link', { name: 'Log in' })).toBeTruthy();
+  });
+
+  test('a page that throws shows the error boundary, not a blank page', async () => {
+    server.use(http.get('*/api/orders/:id', () => HttpResponse.json({ ...order('pending'), history: null })));
+    const quiet = console.error;
+    console.error = () => {};
+    try {
+      renderApp('/orders/x', { token: 't' });
+      expect((await screen.findByRole('alert')).textContent).toMatch(/^Something went wrong/);
+      expect(screen.getByRole('link', { name: 'Back to the shop' })).toBeTruthy();
+    } finally {
+      console.error = quiet;
+    }
+  });
+
   test('a failing read is retried, and a service that stays unavailable is named as such', async () => {
     let calls = 0;
     server.use(
