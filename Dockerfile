@@ -2,6 +2,7 @@
 #
 #   docker build --build-arg SERVICE=order -t scaleshop/order .              # production (default target)
 #   docker build --build-arg SERVICE=order --target dev -t scaleshop/order .  # what Tilt builds
+#   docker build --build-arg SERVICE=storefront --build-arg WEB=build -t scaleshop/storefront .
 #
 # SERVICE is one of gateway, order, payment, email, product, user, cart, storefront.
 #
@@ -13,6 +14,10 @@
 # The base is pinned by tag. Follow-up: pin it by digest as well
 # (node:24-bookworm-slim@sha256:...), and let Renovate/Dependabot move the digest.
 ARG NODE_IMAGE=node:24-bookworm-slim
+# `build` for the storefront, whose image holds its static build (the web-build stage); the other
+# services leave it at `none` and never touch the storefront's files (Tilt sends each image only
+# its own service's folder).
+ARG WEB=none
 
 # ---------------------------------------------------------------------------------------------
 # base: Node 24 on Debian, tini as PID 1, and the numeric non-root user 10001.
@@ -52,20 +57,25 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
       -o -name '*.ts.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
 # ---------------------------------------------------------------------------------------------
-# web: the storefront's static build, which needs its devDependencies (Vite, React) only to be
-# made. Every image copies the folder it leaves, empty but for the storefront's.
-FROM base AS web
+# web: the storefront's static build (WEB=build), which needs its devDependencies (Vite, React)
+# only to be made; or an empty folder for every other service (WEB=none). Every image copies it.
+FROM base AS web-build
 ARG SERVICE
+RUN [ "${SERVICE}" = storefront ] || { echo "WEB=build is for SERVICE=storefront only" >&2; exit 1; }
 COPY package.json package-lock.json ./
 COPY services/platform/package.json services/platform/
 COPY services/storefront/package.json services/storefront/
 COPY services/storefront/web services/storefront/web
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
-    mkdir -p services/storefront/dist \
- && if [ "${SERVICE}" = storefront ]; then \
-      npm ci --workspace services/storefront --include-workspace-root=false --no-audit --no-fund --loglevel=warn \
-      && npm run build --workspace services/storefront; \
-    fi
+    npm ci --workspace services/storefront --include-workspace-root=false --no-audit --no-fund --loglevel=warn \
+ && npm run build --workspace services/storefront
+
+FROM base AS web-none
+ARG SERVICE
+RUN [ "${SERVICE}" != storefront ] || { echo "build the storefront with --build-arg WEB=build" >&2; exit 1; } \
+ && mkdir -p services/storefront/dist
+
+FROM web-${WEB} AS web
 
 # ---------------------------------------------------------------------------------------------
 # dev: what Tilt runs. The same files, but the sources belong to the app user so that live

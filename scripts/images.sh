@@ -78,6 +78,8 @@ services_from_args() {
 }
 
 image_of() { echo "scaleshop/$1:$tag"; }
+# The storefront's image holds its static build (the Dockerfile's web-build stage).
+web_of() { if [ "$1" = storefront ]; then echo build; else echo none; fi; }
 
 # ---------------------------------------------------------------------------------------------
 # build
@@ -99,8 +101,8 @@ build() {
     say "building $(image_of "$s") (target $target, with $builder)"
     local started=$SECONDS
     case $builder in
-      docker) docker build --build-arg SERVICE="$s" --target "$target" -t "$(image_of "$s")" . ;;
-      buildah) buildah bud --isolation chroot --layers --build-arg SERVICE="$s" --target "$target" -t "$(image_of "$s")" . ;;
+      docker) docker build --build-arg SERVICE="$s" --build-arg WEB="$(web_of "$s")" --target "$target" -t "$(image_of "$s")" . ;;
+      buildah) buildah bud --isolation chroot --layers --build-arg SERVICE="$s" --build-arg WEB="$(web_of "$s")" --target "$target" -t "$(image_of "$s")" . ;;
       *) die "unknown BUILDER '$builder'" ;;
     esac
     say "built $(image_of "$s") in $((SECONDS - started))s"
