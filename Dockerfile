@@ -2,8 +2,9 @@
 #
 #   docker build --build-arg SERVICE=order -t scaleshop/order .              # production (default target)
 #   docker build --build-arg SERVICE=order --target dev -t scaleshop/order .  # what Tilt builds
+#   docker build --build-arg SERVICE=storefront --build-arg WEB=build -t scaleshop/storefront .
 #
-# SERVICE is one of gateway, order, payment, email, product, user, cart.
+# SERVICE is one of gateway, order, payment, email, product, user, cart, storefront.
 #
 # Nothing here is architecture-specific: the base image is multi-arch, tini comes from
 # Debian's archive for the build's own architecture, and the only native addon (argon2, in
@@ -13,6 +14,10 @@
 # The base is pinned by tag. Follow-up: pin it by digest as well
 # (node:24-bookworm-slim@sha256:...), and let Renovate/Dependabot move the digest.
 ARG NODE_IMAGE=node:24-bookworm-slim
+# `build` for the storefront, whose image holds its static build (the web-build stage); the other
+# services leave it at `none` and never touch the storefront's files (Tilt sends each image only
+# its own service's folder).
+ARG WEB=none
 
 # ---------------------------------------------------------------------------------------------
 # base: Node 24 on Debian, tini as PID 1, and the numeric non-root user 10001.
@@ -31,8 +36,8 @@ WORKDIR /app
 FROM base AS deps
 ARG SERVICE
 RUN case "${SERVICE}" in \
-      gateway|order|payment|email|product|user|cart) ;; \
-      *) echo "build with --build-arg SERVICE=<gateway|order|payment|email|product|user|cart>, got '${SERVICE}'" >&2; exit 1 ;; \
+      gateway|order|payment|email|product|user|cart|storefront) ;; \
+      *) echo "build with --build-arg SERVICE=<gateway|order|payment|email|product|user|cart|storefront>, got '${SERVICE}'" >&2; exit 1 ;; \
     esac
 COPY package.json package-lock.json ./
 COPY services/platform/package.json services/platform/
@@ -52,6 +57,27 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
       -o -name '*.ts.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
 # ---------------------------------------------------------------------------------------------
+# web: the storefront's static build (WEB=build), which needs its devDependencies (Vite, React)
+# only to be made; or an empty folder for every other service (WEB=none). Every image copies it.
+FROM base AS web-build
+ARG SERVICE
+RUN [ "${SERVICE}" = storefront ] || { echo "WEB=build is for SERVICE=storefront only" >&2; exit 1; }
+COPY package.json package-lock.json ./
+COPY services/platform/package.json services/platform/
+COPY services/storefront/package.json services/storefront/
+COPY services/storefront/web services/storefront/web
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm ci --workspace services/storefront --include-workspace-root=false --no-audit --no-fund --loglevel=warn \
+ && npm run build --workspace services/storefront
+
+FROM base AS web-none
+ARG SERVICE
+RUN [ "${SERVICE}" != storefront ] || { echo "build the storefront with --build-arg WEB=build" >&2; exit 1; } \
+ && mkdir -p services/storefront/dist
+
+FROM web-${WEB} AS web
+
+# ---------------------------------------------------------------------------------------------
 # dev: what Tilt runs. The same files, but the sources belong to the app user so that live
 # update can write them, and `node --watch` restarts the service when the Tiltfile's live update
 # copies an edit over a file it loaded (in place: see the Tiltfile for why not a plain sync).
@@ -62,6 +88,7 @@ ENV NODE_ENV=development
 COPY --from=deps /app/ ./
 COPY --chown=10001:10001 services/platform/src services/platform/src
 COPY --chown=10001:10001 services/${SERVICE}/src services/${SERVICE}/src
+COPY --from=web /app/services/storefront/dist services/${SERVICE}/dist
 USER 10001
 WORKDIR /app/services/${SERVICE}
 ENTRYPOINT ["/usr/bin/tini", "--"]
@@ -76,6 +103,7 @@ ENV NODE_ENV=production
 COPY --from=deps /app/ ./
 COPY services/platform/src services/platform/src
 COPY services/${SERVICE}/src services/${SERVICE}/src
+COPY --from=web /app/services/storefront/dist services/${SERVICE}/dist
 USER 10001
 # The working directory names the service, so the command needs no variable: exec form,
 # tini as PID 1 forwarding signals to node, node handling SIGTERM itself.

@@ -2,14 +2,14 @@
 # Builds the service images from the one Dockerfile and proves that they start, answer
 # /health/ready, work together, send traces and stop cleanly on SIGTERM.
 #
-#   scripts/images.sh build [service...]   build scaleshop/<service>:dev (all seven by default)
+#   scripts/images.sh build [service...]   build scaleshop/<service>:dev (all eight by default)
 #   scripts/images.sh smoke [service...]   run built images against the local Postgres and RabbitMQ
 #   scripts/images.sh sizes                list the built images with their sizes
 #   scripts/images.sh all                  build, smoke, sizes
 #   scripts/images.sh env <service>        the environment smoke gives it, NUL-separated (throwaway keys)
 #   (npm run images -- build order)
 #
-# `smoke` with no service starts all seven images together, wired as in local mode, and goes
+# `smoke` with no service starts all eight images together, wired as in local mode, and goes
 # through the gateway: /health, register, login, /api/auth/me, the catalog and a checkout
 # whose saga runs through RabbitMQ to the confirmation email. `smoke <service>` starts that
 # image alone and checks only its own readiness and shutdown. Every run uses throwaway
@@ -43,8 +43,8 @@ say() { printf '\033[1mimages:\033[0m %s\n' "$*"; }
 die() { printf 'images: %s\n' "$*" >&2; exit 1; }
 
 # The services, their ports, what they call and which secrets they take: topology.json, which
-# `npm run synth` writes from services/platform/src/topology.ts. Smoke runs listen on 19000 plus
-# the last three digits of the usual ports, so that a local shop can keep running beside them.
+# `npm run synth` writes from services/platform/src/topology.ts. Smoke runs listen on 20000 plus
+# the last four digits of the usual ports, so that a local shop can keep running beside them.
 [ -f topology.json ] || die "no topology.json: run \`npm run synth\`"
 declare -A port=() metrics_port=() calls=() secrets=()
 eval "$(node -e '
@@ -52,8 +52,8 @@ eval "$(node -e '
   const words = (object) => Object.entries(object).map(([key, value]) => key + "=" + value).join(" ");
   console.log("all_services=(" + topology.serviceNames.join(" ") + ")");
   for (const [name, service] of Object.entries(topology.services)) {
-    console.log(`port[${name}]=${19000 + (service.port % 1000)}`);
-    if (service.metricsPort !== undefined) console.log(`metrics_port[${name}]=${19000 + (service.metricsPort % 1000)}`);
+    console.log(`port[${name}]=${20000 + (service.port % 10000)}`);
+    if (service.metricsPort !== undefined) console.log(`metrics_port[${name}]=${20000 + (service.metricsPort % 10000)}`);
     console.log(`calls[${name}]="${words(service.calls)}"`);
     console.log(`secrets[${name}]="${words(service.secrets)}"`);
   }')"
@@ -78,6 +78,8 @@ services_from_args() {
 }
 
 image_of() { echo "scaleshop/$1:$tag"; }
+# The storefront's image holds its static build (the Dockerfile's web-build stage).
+web_of() { if [ "$1" = storefront ]; then echo build; else echo none; fi; }
 
 # ---------------------------------------------------------------------------------------------
 # build
@@ -99,8 +101,8 @@ build() {
     say "building $(image_of "$s") (target $target, with $builder)"
     local started=$SECONDS
     case $builder in
-      docker) docker build --build-arg SERVICE="$s" --target "$target" -t "$(image_of "$s")" . ;;
-      buildah) buildah bud --isolation chroot --layers --build-arg SERVICE="$s" --target "$target" -t "$(image_of "$s")" . ;;
+      docker) docker build --build-arg SERVICE="$s" --build-arg WEB="$(web_of "$s")" --target "$target" -t "$(image_of "$s")" . ;;
+      buildah) buildah bud --isolation chroot --layers --build-arg SERVICE="$s" --build-arg WEB="$(web_of "$s")" --target "$target" -t "$(image_of "$s")" . ;;
       *) die "unknown BUILDER '$builder'" ;;
     esac
     say "built $(image_of "$s") in $((SECONDS - started))s"

@@ -1,10 +1,11 @@
 /**
- * `npm start`: the whole shop on this machine. Creates the databases when missing,
+ * `npm start`: the whole shop on this machine. Builds the storefront when its build is missing or stale, creates the databases when missing,
  * migrates and seeds them (services do that themselves at start), and stops everything on Ctrl-C.
  *   npm start -- --scale product=2,payment=3   that many processes of those services (default 1)
  */
 import { askReplicaControl, parseReplicaCounts, UsageError } from './replicas.ts';
 import { controlSocketPath, localTokenKeys, repositoryRoot, serviceNames, startShop } from './local-shop.ts';
+import { ensureStorefrontBuild } from '../services/storefront/src/build.ts';
 
 function usage(message: string): never {
   process.stderr.write(`npm start: ${message}\nusage: npm start [-- --scale <service>=<replicas>[,...]]\n`);
@@ -37,6 +38,9 @@ if (alreadyRunning) {
   process.exit(1);
 }
 
+process.stdout.write('checking the storefront build…\n');
+if (await ensureStorefrontBuild()) process.stdout.write('built the storefront\n');
+
 const shop = await startShop({
   tokenKeys: localTokenKeys(),
   restartOnCrash: true,
@@ -51,6 +55,7 @@ const shop = await startShop({
 const gateway = shop.gatewayUrl.replace('127.0.0.1', 'localhost');
 process.stdout.write(`
 scaleshop is running
+  shop       ${gateway}            (the storefront, in a browser)
   API        ${gateway}/api       (e.g. curl ${gateway}/api/products)
   API docs   ${gateway}/docs
   health     ${gateway}/health

@@ -36,7 +36,7 @@ describe('the shop through the gateway', () => {
     assert.equal(health.status, 200);
     assert.deepEqual(health.body, {
       status: 'ok',
-      services: { user: 'ready', product: 'ready', cart: 'ready', order: 'ready', payment: 'ready', email: 'ready' },
+      services: { user: 'ready', product: 'ready', cart: 'ready', order: 'ready', payment: 'ready', email: 'ready', storefront: 'ready' },
     });
   });
 

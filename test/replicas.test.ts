@@ -85,10 +85,10 @@ describe('replicas of a running local shop', () => {
     const state = JSON.parse(listed.stdout) as Record<string, { replicas: number; pids: number[]; metrics: string[] }>;
     assert.deepEqual(
       Object.fromEntries(Object.entries(state).map(([service, { replicas }]) => [service, replicas])),
-      { gateway: 1, order: 1, payment: 2, email: 1, product: 2, user: 1, cart: 1 },
+      { gateway: 1, order: 1, payment: 2, email: 1, product: 2, user: 1, cart: 1, storefront: 1 },
     );
     assert.deepEqual(state.payment!.pids, shop.services.payment.processes().map((child) => child.pid));
-    assert.equal(new Set(Object.values(state).flatMap(({ metrics }) => metrics)).size, 9, 'every replica has a metrics port of its own');
+    assert.equal(new Set(Object.values(state).flatMap(({ metrics }) => metrics)).size, 10, 'every replica has a metrics port of its own');
     const table = await scaleCommand();
     assert.match(table.stdout, /^payment\s+2\s+\d+ \d+/m);
   });

@@ -99,6 +99,19 @@ describe('a checkout through the gateway', () => {
     );
   });
 
+  test("the gateway answers with the request's trace id, the one its spans are exported under", async () => {
+    const response = await fetch(`${shop.gatewayUrl}/api/products/1`);
+    await response.arrayBuffer();
+    const id = response.headers.get('trace-id');
+    assert.match(id ?? '', /^[0-9a-f]{32}$/);
+    const span = await eventually(
+      () => receiver.spans().find((candidate) => candidate.serviceName === 'gateway' && candidate.kind === SERVER && candidate.traceId === id),
+      (found) => found !== undefined,
+      sagaTimeoutMs,
+    );
+    assert.equal(span?.attributes['url.path'], '/api/products/1');
+  });
+
   test('is one trace with spans from the gateway, order, cart, product, payment and email', () => {
     const services = new Set(spans.map((span) => span.serviceName));
     for (const service of ['gateway', 'order', 'cart', 'product', 'payment', 'email']) assert.ok(services.has(service), `no span from ${service} in trace ${traceId}: ${[...services].join(', ')}`);

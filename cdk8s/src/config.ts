@@ -100,6 +100,8 @@ export const defaultConfig: ShopConfig = {
     // argon2id hashes (19 MiB each, up to four at once on the libuv pool) come on top of the heap.
     user: { resources: resources(50, 1000, 256, 640), env: {} },
     cart: { resources: nodeService, env: {} },
+    // Static files only: no database, no broker, no password hashing.
+    storefront: { resources: resources(20, 500, 192, 384), env: {} },
   },
   logLevel: 'info',
   devSeed: true,

@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import { isAllowed, type Endpoint } from './network-evaluator.ts';
 import { networkPolicies, variants, workloads, type K8sObject, type NetworkPolicyObject } from './manifests.ts';
 
-const apps = ['gateway', 'order', 'payment', 'email', 'product', 'user', 'cart'];
+const apps = ['gateway', 'order', 'payment', 'email', 'product', 'user', 'cart', 'storefront'];
 const databaseOwners = ['order', 'payment', 'email', 'product', 'user', 'cart'];
 const sagaServices = ['order', 'payment', 'email', 'product', 'cart'];
 
@@ -50,6 +50,8 @@ function intendedFlows(options: { sharedPostgres: boolean; jaeger: boolean; mail
     { from: 'gateway', to: 'order', port: 8001 },
     { from: 'gateway', to: 'payment', port: 8002 },
     { from: 'gateway', to: 'email', port: 8003 },
+    // Every page the gateway serves comes from the storefront.
+    { from: 'gateway', to: 'storefront', port: 3000 },
     // The cart prices items at the catalog; checkout reads the cart.
     { from: 'cart', to: 'product', port: 8004 },
     { from: 'order', to: 'cart', port: 8006 },

@@ -200,7 +200,7 @@ describe('the environment of the Node services (default configuration)', () => {
         assert.equal(settingsOf(name)[urlVariable(callee)], `http://${callee}:${service.spec.ports[0]!.port}`, `${name} → ${callee}`);
       }
     }
-    assert.deepEqual(calleesOf('gateway').sort(), ['cart', 'email', 'order', 'payment', 'product', 'user'], 'the gateway routes to four services and watches the health of all six');
+    assert.deepEqual(calleesOf('gateway').sort(), ['cart', 'email', 'order', 'payment', 'product', 'storefront', 'user'], 'the gateway routes to four services and the storefront, and watches the health of all seven');
   });
 
   test('secrets by reference: database and broker URLs, the JWT keys only where they belong', () => {

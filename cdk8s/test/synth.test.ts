@@ -9,7 +9,7 @@ import { manifestFile, renderManifests } from '../src/render.ts';
 import { writeIfChanged } from '../src/write-if-changed.ts';
 import { allContainers, objectId, parseManifests, readCommittedManifests, repositoryRoot, variants, workloads } from './manifests.ts';
 
-const appServices = ['gateway', 'order', 'payment', 'email', 'product', 'user', 'cart'];
+const appServices = ['gateway', 'order', 'payment', 'email', 'product', 'user', 'cart', 'storefront'];
 const dbServices = ['order', 'payment', 'email', 'product', 'user', 'cart'];
 
 describe('npm run synth', () => {

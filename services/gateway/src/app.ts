@@ -1,18 +1,25 @@
 import rateLimit from '@fastify/rate-limit';
-import { createHttpApp, HttpError, loadPublicKey, type App, type ConfigOf, type Logger } from '@scaleshop/platform';
+import { createHttpApp, HttpError, loadPublicKey, traceFields, type App, type ConfigOf, type Logger } from '@scaleshop/platform';
 import { registerAuthentication } from './authentication.ts';
 import type { gatewayConfig } from './config.ts';
 import { registerDocs } from './docs.ts';
 import { registerShopHealth } from './health.ts';
 import { registerProxy } from './proxy.ts';
+import { registerStorefront } from './storefront.ts';
 import { monitoredServices, upstreamsFrom } from './upstreams.ts';
 
-/** The single entry point: rate limit → authenticate → forward to the owning service. */
+/** The single entry point: rate limit → authenticate → forward to the owning service; pages to the storefront. */
 export async function createGateway(config: ConfigOf<typeof gatewayConfig>, logger: Logger): Promise<App> {
   const publicKey = loadPublicKey(config.JWT_PUBLIC_KEY);
   const upstreams = upstreamsFrom(config);
   const app = await createHttpApp({ service: 'gateway', logger, bodyLimit: config.BODY_LIMIT_BYTES, metricsPort: config.METRICS_PORT });
 
+  // The trace of each request, for a client to link to (the storefront's order page does): the
+  // gateway starts every trace, so its id is the whole request's. Absent when tracing is off.
+  app.addHook('onRequest', async (_request, reply) => {
+    const traceId = traceFields().trace_id;
+    if (traceId) reply.header('trace-id', traceId);
+  });
   await app.register(rateLimit, {
     max: config.RATE_LIMIT_MAX,
     timeWindow: config.RATE_LIMIT_WINDOW_MS,
@@ -25,5 +32,6 @@ export async function createGateway(config: ConfigOf<typeof gatewayConfig>, logg
   }
   registerShopHealth(app, monitoredServices(config));
   await registerDocs(app, upstreams);
+  await registerStorefront(app, config.STOREFRONT_URL, config.UPSTREAM_TIMEOUT_MS);
   return app;
 }

@@ -44,12 +44,13 @@ describe('gateway', () => {
   let order: FastifyInstance;
   let payment: FastifyInstance;
   let email: FastifyInstance;
+  let storefront: FastifyInstance;
   let gateway: App;
   let token: string;
 
   before(async () => {
-    [user, product, cart, order, payment, email] = (await Promise.all(['user', 'product', 'cart', 'order', 'payment', 'email'].map(echoUpstream))) as [
-      FastifyInstance, FastifyInstance, FastifyInstance, FastifyInstance, FastifyInstance, FastifyInstance,
+    [user, product, cart, order, payment, email, storefront] = (await Promise.all(['user', 'product', 'cart', 'order', 'payment', 'email', 'storefront'].map(echoUpstream))) as [
+      FastifyInstance, FastifyInstance, FastifyInstance, FastifyInstance, FastifyInstance, FastifyInstance, FastifyInstance,
     ];
     const config = loadConfig(gatewayConfig, {
       USER_URL: urlOf(user),
@@ -58,6 +59,7 @@ describe('gateway', () => {
       ORDER_URL: urlOf(order),
       PAYMENT_URL: urlOf(payment),
       EMAIL_URL: urlOf(email),
+      STOREFRONT_URL: urlOf(storefront),
       JWT_PUBLIC_KEY: keys.publicKeyPem,
       RATE_LIMIT_MAX: '40',
       BODY_LIMIT_BYTES: '2048',
@@ -67,7 +69,7 @@ describe('gateway', () => {
   });
   after(async () => {
     await gateway.close();
-    await Promise.all([user, product, cart, order, payment, email].map((server) => server.close()));
+    await Promise.all([user, product, cart, order, payment, email, storefront].map((server) => server.close()));
   });
 
   test('routes each /api prefix to its service with the service path', async () => {
@@ -139,10 +141,27 @@ describe('gateway', () => {
     assert.equal(response.json().error.code, 'NOT_FOUND');
   });
 
+  test('sends pages and assets to the storefront, with no credentials, and nothing internal or of the API', async () => {
+    for (const url of ['/', '/products?category=Books&page=2', '/orders/42', '/assets/index-Ab12_x.js']) {
+      const page = await gateway.inject({ url, headers: { authorization: `Bearer ${token}`, cookie: 'a=b' } });
+      assert.equal(page.statusCode, 200, url);
+      assert.deepEqual([page.json().service, page.json().url], ['storefront', url]);
+      assert.equal(page.json().headers.authorization, undefined);
+      assert.equal(page.json().headers.cookie, undefined);
+    }
+    for (const url of ['/api/nothing', '/metrics', '/health/x', '/openapi.json', '/a/../metrics', '/a/%2e%2e/metrics', '/assets/a/b.js', '/docs/x']) {
+      const refused = await gateway.inject({ url });
+      assert.equal(refused.statusCode, 404, url);
+      assert.equal(refused.json().error.code, 'NOT_FOUND', url);
+    }
+    const write = await gateway.inject({ method: 'POST', url: '/orders/42', payload: {} });
+    assert.equal(write.statusCode, 404);
+  });
+
   test('reports each service in /health and names the one that is down', async () => {
     const healthy = await gateway.inject({ url: '/health' });
     assert.equal(healthy.statusCode, 200);
-    assert.deepEqual(Object.keys(healthy.json().services).sort(), ['cart', 'email', 'order', 'payment', 'product', 'user']);
+    assert.deepEqual(Object.keys(healthy.json().services).sort(), ['cart', 'email', 'order', 'payment', 'product', 'storefront', 'user']);
     await cart.close();
     const degraded = await gateway.inject({ url: '/health' });
     assert.equal(degraded.statusCode, 503);

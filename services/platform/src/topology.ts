@@ -16,7 +16,7 @@ import { telemetryConfig } from './telemetry/variables.ts';
 export { telemetryConfig };
 
 /** In the order the cluster's objects are written in (k8s/ stays stable when this order does). */
-export const serviceNames = ['gateway', 'order', 'payment', 'email', 'product', 'user', 'cart'] as const;
+export const serviceNames = ['gateway', 'order', 'payment', 'email', 'product', 'user', 'cart', 'storefront'] as const;
 export type ServiceName = (typeof serviceNames)[number];
 
 export interface ServiceShape {
@@ -53,6 +53,7 @@ const shapes = {
       order: 'The order service, behind /api/orders.',
       payment: 'The payment service: not behind the public API, only asked for /health.',
       email: 'The email service: not behind the public API, only asked for /health.',
+      storefront: 'The web shop, behind every GET that is not /api, /docs or /health.',
     },
     tokenKey: 'public',
   },
@@ -90,6 +91,8 @@ const shapes = {
     saga: true,
     calls: { product: 'The catalog: names, current prices and stock of the products in carts.' },
   },
+  // Only static files: the browser calls the API through the gateway, on the same origin.
+  storefront: { about: 'the web shop: the built React app, served through the gateway', port: 3000, ownsDatabase: false, saga: false, calls: {} },
 } as const satisfies Record<ServiceName, ServiceShape>;
 
 type Shapes = typeof shapes;
@@ -219,6 +222,9 @@ export const topology = {
     REGISTRATIONS_PER_ADDRESS: env.integer({ default: 100, min: 1, description: 'Registrations from one address per hour.' }),
     PASSWORD_HASHING_CONCURRENCY: env.integer({ default: 4, min: 1, max: 64, description: 'Password hashes computed at once (argon2id, 19 MiB each).' }),
     PASSWORD_HASHING_QUEUE: env.integer({ default: 64, min: 0, description: 'Password hashes that may wait for a turn; beyond them, 503 BUSY.' }),
+  }),
+  storefront: service('storefront', {
+    JAEGER_UI_URL: env.optionalString("Jaeger's UI as a browser reaches it (e.g. http://localhost:16686): each order page then links its checkout's trace."),
   }),
   cart: service('cart', {
     PRODUCT_TIMEOUT_MS: env.integer({ default: 2_000, min: 100, description: 'Deadline of each call to the product service (each retry gets its own).' }),
