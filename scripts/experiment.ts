@@ -191,8 +191,8 @@ function cpuMs(pids: readonly number[]): number {
   }, 0);
 }
 
-/** The work each replica of the service has done so far: requests served, or messages consumed. */
-async function workDone(metricsUrls: readonly string[]): Promise<number[]> {
+/** Per replica, the sum of the series in its /metrics whose lines match `series` (0 when it cannot be read). */
+async function seriesSums(metricsUrls: readonly string[], series: RegExp): Promise<number[]> {
   return Promise.all(
     metricsUrls.map(async (url) => {
       const text = await fetch(url)
@@ -200,28 +200,18 @@ async function workDone(metricsUrls: readonly string[]): Promise<number[]> {
         .catch(() => '');
       return text
         .split('\n')
-        .filter((line) => /^(messaging_consumer_duration_seconds_count|http_server_request_duration_seconds_count)\{/.test(line))
+        .filter((line) => series.test(line))
         .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
     }),
   );
 }
 
-async function poolWaiting(metricsUrls: readonly string[]): Promise<number> {
-  const values = await Promise.all(
-    metricsUrls.map(async (url) => {
-      const text = await fetch(url)
-        .then((response) => response.text())
-        .catch(() => '');
-      return text
-        .split('\n')
-        .filter((line) => line.startsWith('db_pool_waiting_clients'))
-        .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
-    }),
-  );
-  return values.reduce((sum, value) => sum + value, 0);
-}
+/** The work each replica of the service has done so far: requests served, or messages consumed. */
+const workDone = (metricsUrls: readonly string[]) => seriesSums(metricsUrls, /^(messaging_consumer_duration_seconds_count|http_server_request_duration_seconds_count)\{/);
 
-/** What the SLO is judged on, and what counts as one unit of throughput, for each scenario. */
+/** Queries waiting for a database connection, over all replicas. */
+const poolWaiting = async (metricsUrls: readonly string[]) => (await seriesSums(metricsUrls, /^db_pool_waiting_clients\b/)).reduce((sum, value) => sum + value, 0);
+
 /**
  * Throughput counts over the time the iterations really took (`elapsedSeconds`), not the
  * configured duration: past capacity, sagas keep completing after the last iteration was due,
