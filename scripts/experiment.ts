@@ -280,7 +280,8 @@ async function main() {
       rate,
       durationSeconds: seconds,
       env: process.env,
-      traceSampling: 0.01,
+      // Sampled often enough that the slowest requests of a run have trace ids to look up.
+      traceSampling: 0.1,
       onIterationsStarted: (_progress, startedAt) => (iterationsStarted = startedAt),
     }).finally(() => clearInterval(sampler));
     const wallMs = performance.now() - wallStarted;
@@ -303,6 +304,15 @@ async function main() {
       ...(consumerQueues.length > 0 ? { max_queue_depth: maxDepth } : {}),
       pool_waits_max: maxWaiting,
       generator_saturated: generatorSaturated,
+      slowest_traces: result.slowest
+        .filter((request) => request.traceId !== undefined)
+        .slice(0, 3)
+        .map((request) => ({
+          name: request.name,
+          ms: Math.round(request.ms),
+          trace_id: request.traceId!,
+          ...(process.env.JAEGER_UI_URL ? { link: `${process.env.JAEGER_UI_URL.replace(/\/$/, '')}/trace/${request.traceId}` } : {}),
+        })),
     };
     const holds = !generatorSaturated && verdict.p99 < options.slo.p99_ms && verdict.errorRate < options.slo.max_error_rate;
     latency.push({ replicas, offered_rate: rate, p50_ms: verdict.p50, p99_ms: verdict.p99 });

@@ -25,9 +25,13 @@ test('a short experiment writes results.json, report.md and two charts that agre
   assert.equal(results.points[0]!.throughput_unit, 'requests/s');
   assert.ok(results.points.every((point) => point.runs.length === 1 && point.runs[0]!.replica_shares.length === point.replicas));
   assert.ok(results.points[0]!.throughput > 0, 'one replica served something');
+  const traces = results.points.flatMap((point) => point.runs.flatMap((run) => run.slowest_traces));
+  assert.ok(traces.every((trace) => /^[0-9a-f]{32}$/.test(trace.trace_id) && trace.ms >= 0), JSON.stringify(traces));
   assert.deepEqual(inconsistencies(results), []);
   assert.equal(results.conditions.cores > 0, true);
-  assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /\| 3 \| [\d.]+ \| [\d.]+ \|/);
+  const report = readFileSync(join(out, 'report.md'), 'utf8');
+  assert.match(report, /\| 3 \| [\d.]+ \| [\d.]+ \|/);
+  assert.match(report, /## Slowest requests, to look up in Jaeger\n\n- N=1: /);
   for (const chart of ['throughput.svg', 'latency.svg']) assert.match(readFileSync(join(out, chart), 'utf8'), /^<svg /, chart);
   assert.ok(existsSync(join(out, 'report.md')));
 });

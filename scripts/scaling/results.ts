@@ -22,6 +22,8 @@ export interface RunMeasurement {
   pool_waits_max?: number;
   /** A step the load generator could not drive (dropped iterations, its CPU pegged): not a measurement of the shop. */
   generator_saturated: boolean;
+  /** The slowest sampled requests of the run, to look up in Jaeger (a link when JAEGER_UI_URL is set). */
+  slowest_traces: Array<{ name: string; ms: number; trace_id: string; link?: string }>;
 }
 
 export interface ExperimentPoint {
@@ -135,6 +137,13 @@ export function reportMarkdown(results: ExperimentResults): string {
     '',
     '![throughput](throughput.svg)',
     '![latency](latency.svg)',
+    '',
+    '## Slowest requests, to look up in Jaeger',
+    '',
+    ...results.points.map((point) => {
+      const traces = point.runs.flatMap((run) => run.slowest_traces).sort((a, b) => b.ms - a.ms).slice(0, 2);
+      return `- N=${point.replicas}: ${traces.map((trace) => `${trace.name} ${trace.ms} ms, ${trace.link ? `[${trace.trace_id}](${trace.link})` : trace.trace_id}`).join('; ') || 'none sampled'}`;
+    }),
     '',
     '## Warnings',
     '',
