@@ -254,6 +254,8 @@ async function main() {
   const watcher = queueWatcher(target.rabbitMqUrl);
   const latency: LatencyPoint[] = [];
   const runsByReplicas = new Map<number, RunMeasurement[]>();
+  /** The lowest offered rate, per N, at which the load generator itself could not keep up. */
+  const saturatedAt = new Map<number, number>();
   // buyer and hot-item are judged by their sagas; browse and mixed by their HTTP requests.
   let unit = options.scenario === 'buyer' || options.scenario === 'hot-item' ? 'orders/s' : 'requests/s';
   const originalReplicas = (await target.state())[options.service]?.replicas ?? 1;
@@ -315,6 +317,7 @@ async function main() {
         })),
     };
     const holds = !generatorSaturated && verdict.p99 < options.slo.p99_ms && verdict.errorRate < options.slo.max_error_rate;
+    if (generatorSaturated) saturatedAt.set(replicas, Math.min(saturatedAt.get(replicas) ?? Number.POSITIVE_INFINITY, rate));
     latency.push({ replicas, offered_rate: rate, p50_ms: verdict.p50, p99_ms: verdict.p99 });
     log(`N=${replicas} at ${rate.toFixed(1)}/s: ${verdict.throughput.toFixed(1)} ${verdict.unit}, p99 ${verdict.p99.toFixed(0)} ms, errors ${(verdict.errorRate * 100).toFixed(1)} %${generatorSaturated ? ', generator saturated' : ''} → ${holds ? 'holds' : 'breaks'} the SLO`);
     return { measurement, holds };
@@ -411,7 +414,13 @@ async function main() {
     points,
     latency,
     usl: fitPoints(points),
-    warnings: warningsFor({ points, conditions, service: options.service, cpuBound: !['payment', 'email'].includes(options.service) }),
+    warnings: [
+      ...warningsFor({ points, conditions, service: options.service, cpuBound: !['payment', 'email'].includes(options.service) }),
+      ...[...saturatedAt].map(
+        ([replicas, rate]) =>
+          `N=${replicas}: at ${rate.toFixed(0)}/s offered the load generator itself was saturated (it runs on the same cores as the shop), so X(${replicas}) may be the generator's limit rather than the shop's; run the load from another machine to know.`,
+      ),
+    ],
     started_at: started.toISOString(),
     finished_at: new Date().toISOString(),
   };
