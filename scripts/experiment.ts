@@ -249,6 +249,23 @@ async function main() {
   process.env.BUYER_SESSIONS ??= 'reuse';
   const started = new Date();
   const target = await connectTarget(options.service, log);
+  const originalReplicasAtStart = (await target.state())[options.service]?.replicas ?? 1;
+  // Interrupted, it still puts the replicas back and stops a shop it started: left running, that
+  // shop's consumers would compete with the next one's on the same queues.
+  let interrupted = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      if (interrupted) process.exit(130);
+      interrupted = true;
+      log(`${signal}: restoring the replicas and stopping what this run started`);
+      void target
+        .scale(options.service, originalReplicasAtStart)
+        .catch(() => {})
+        .then(() => target.close())
+        .finally(() => process.exit(130));
+    });
+  }
+
   const scenario = scenarios[options.scenario];
   const consumerQueues = queuesOf(options.service);
   const watcher = queueWatcher(target.rabbitMqUrl);
@@ -258,7 +275,7 @@ async function main() {
   const saturatedAt = new Map<number, number>();
   // buyer and hot-item are judged by their sagas; browse and mixed by their HTTP requests.
   let unit = options.scenario === 'buyer' || options.scenario === 'hot-item' ? 'orders/s' : 'requests/s';
-  const originalReplicas = (await target.state())[options.service]?.replicas ?? 1;
+  const originalReplicas = originalReplicasAtStart;
 
   /** One load run at `rate`: the measurement, and whether the SLO held. */
   const measure = async (replicas: number, rate: number, seconds: number) => {
