@@ -9,15 +9,16 @@
  */
 import { execFile } from 'node:child_process';
 import amqp from 'amqplib';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { queues, serviceNames } from '@scaleshop/platform';
+import { queues, serviceNames, serviceOf } from '@scaleshop/platform';
 import { scenarios } from '../loadtests/journeys/index.ts';
 import { parseDuration } from '../loadtests/lib/run.ts';
 import { scenarioNames, type ScenarioName } from '../loadtests/lib/runtime.ts';
 import type { LoadSummary } from '../loadtests/lib/summary.ts';
+import { processCpuMs } from '../bench/cpu.ts';
 import { runLoad } from '../load/driver.ts';
 import { controlSocketPath, localTokenKeys, repositoryRoot, startShop, type Shop } from './local-shop.ts';
 import { askReplicaControl, type ReplicaState } from './replicas.ts';
@@ -31,6 +32,8 @@ interface Options {
   service: string;
   replicas: number[];
   scenario: ScenarioName;
+  /** buyer and hot-item are judged by their sagas (X in orders/s); browse and mixed by their HTTP requests. */
+  judgedBySaga: boolean;
   slo: { p99_ms: number; max_error_rate: number };
   repeat: number;
   durationSeconds: number;
@@ -65,7 +68,8 @@ function parseOptions(argv: string[]): Options {
   if (!scenarioNames.includes(scenario)) problems.push(`--scenario must be one of ${scenarioNames.join(', ')}`);
   // Tight enough that a backlog growing during a window breaks it: a loose bound would pass rates
   // the shop cannot keep up with, as long as the window is short.
-  const sloText = values.slo ?? (scenario === 'buyer' || scenario === 'hot-item' ? 'p99<1000ms' : 'p99<100ms');
+  const judgedBySaga = scenario === 'buyer' || scenario === 'hot-item';
+  const sloText = values.slo ?? (judgedBySaga ? 'p99<1000ms' : 'p99<100ms');
   const slo = /^p99<(\d+(?:\.\d+)?)ms$/.exec(sloText.replace(/\s+/g, ''));
   if (!slo) problems.push(`--slo takes the form 'p99<500ms', got "${sloText}"`);
   const repeat = Number(values.repeat);
@@ -80,6 +84,7 @@ function parseOptions(argv: string[]): Options {
     service,
     replicas: [...new Set(replicas)].sort((a, b) => a - b),
     scenario,
+    judgedBySaga,
     slo: { p99_ms: Number(slo![1]), max_error_rate: 0.01 },
     repeat,
     durationSeconds,
@@ -106,7 +111,7 @@ async function connectTarget(service: string, log: (line: string) => void): Prom
   if (running) {
     log('using the running local shop (npm start)');
     return {
-      baseUrl: 'http://127.0.0.1:9000',
+      baseUrl: `http://127.0.0.1:${serviceOf('gateway').port}`,
       state: async () => (await askReplicaControl(socket, 'GET')).body as Record<string, ReplicaState>,
       async scale(service, replicas) {
         const answer = await askReplicaControl(socket, 'PUT', { [service]: replicas });
@@ -179,17 +184,8 @@ function queueWatcher(url: string) {
   };
 }
 
-/** CPU time of processes so far, in ms, from /proc (utime + stime, in clock ticks of 10 ms). */
-function cpuMs(pids: readonly number[]): number {
-  return pids.reduce((sum, pid) => {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return sum + (Number(fields[11]) + Number(fields[12])) * 10;
-    } catch {
-      return sum;
-    }
-  }, 0);
-}
+/** CPU time of processes so far, in ms, from /proc; a process that has exited counts nothing. */
+const cpuMs = (pids: readonly number[]) => pids.reduce((sum, pid) => sum + (processCpuMs(pid) || 0), 0);
 
 /** Per replica, the sum of the series in its /metrics whose lines match `series` (0 when it cannot be read). */
 async function seriesSums(metricsUrls: readonly string[], series: RegExp): Promise<number[]> {
@@ -273,8 +269,7 @@ async function main() {
   const runsByReplicas = new Map<number, RunMeasurement[]>();
   /** The lowest offered rate, per N, at which the load generator itself could not keep up. */
   const saturatedAt = new Map<number, number>();
-  // buyer and hot-item are judged by their sagas; browse and mixed by their HTTP requests.
-  let unit = options.scenario === 'buyer' || options.scenario === 'hot-item' ? 'orders/s' : 'requests/s';
+  let unit = options.judgedBySaga ? 'orders/s' : 'requests/s';
   const originalReplicas = originalReplicasAtStart;
 
   /** One load run at `rate`: the measurement, and whether the SLO held. */
@@ -308,7 +303,7 @@ async function main() {
     const self = process.cpuUsage(before.self);
     const work = (await workDone(metricsUrls)).map((count, index) => count - (before.work[index] ?? 0));
     const totalWork = work.reduce((sum, value) => sum + value, 0);
-    const verdict = judge(result.summary, elapsedSeconds, options.scenario === 'buyer' || options.scenario === 'hot-item');
+    const verdict = judge(result.summary, elapsedSeconds, options.judgedBySaga);
     unit = verdict.unit;
     const units = verdict.throughput * elapsedSeconds;
     // The generator is the limit when it drops iterations or spends most of a core itself.
