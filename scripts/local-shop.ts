@@ -358,26 +358,8 @@ export function localTokenKeys(): { privateKeyPem: string; publicKeyPem: string 
   return keys;
 }
 
-/** A replica listens once its own /metrics answers: runService serves it right after the app listens. */
-async function waitUntilReplicaListens(name: string, replica: { child: ChildProcess; metricsPort: number }, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (replica.child.exitCode !== null || replica.child.signalCode !== null) {
-      throw new Error(`${name} exited during start-up (${replica.child.signalCode ?? `code ${replica.child.exitCode}`})`);
-    }
-    try {
-      const response = await fetch(`http://127.0.0.1:${replica.metricsPort}/metrics`, { signal: AbortSignal.timeout(1_000) });
-      await response.arrayBuffer();
-      if (response.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`${name} did not listen within ${timeoutMs / 1000} s`);
-}
-
-async function waitUntilReady(name: ServiceName, url: string, child: () => ChildProcess, timeoutMs = 60_000): Promise<void> {
+/** Polls `url` until it answers 200, failing at once when the process exits first. */
+async function waitForAnswer(name: string, url: string, child: () => ChildProcess, notYet: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const process = child();
@@ -385,15 +367,22 @@ async function waitUntilReady(name: ServiceName, url: string, child: () => Child
       throw new Error(`${name} exited during start-up (${process.signalCode ?? `code ${process.exitCode}`})`);
     }
     try {
-      const response = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(1_000) });
+      const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      await response.arrayBuffer();
       if (response.status === 200) return;
     } catch {
       // not listening yet
     }
     await sleep(100);
   }
-  throw new Error(`${name} was not ready at ${url} within ${timeoutMs / 1000} s`);
+  throw new Error(`${name} ${notYet} within ${timeoutMs / 1000} s`);
 }
+
+/** A replica listens once its own /metrics answers: runService serves it right after the app listens. */
+const waitUntilReplicaListens = (name: string, replica: { child: ChildProcess; metricsPort: number }) =>
+  waitForAnswer(name, `http://127.0.0.1:${replica.metricsPort}/metrics`, () => replica.child, 'did not listen');
+
+const waitUntilReady = (name: ServiceName, url: string, child: () => ChildProcess) => waitForAnswer(name, `${url}/health/ready`, child, `was not ready at ${url}`);
 
 async function stopProcess(child: ChildProcess, timeoutMs = 20_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
