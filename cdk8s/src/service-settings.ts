@@ -25,6 +25,7 @@ export function serviceSettings(config: ShopConfig, name: AppServiceName): Recor
   switch (name) {
     case 'product':
       settings.SEED_CATALOG = String(config.devSeed);
+      settings.PRODUCT_CACHE = config.productCache;
       break;
     case 'user':
       settings.SEED_DEV_USERS = String(config.devSeed);
