@@ -16,7 +16,8 @@ export interface ObjectMeta {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   ownerReferences?: OwnerReference[];
-  deletionTimestamp?: string;
+  // A string on the wire; client-node types it as a Date. Only its presence is read.
+  deletionTimestamp?: Date;
 }
 
 export interface OwnerReference {
