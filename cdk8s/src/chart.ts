@@ -20,6 +20,8 @@ import { appServiceNames, databaseName, databaseServiceNames, postgresInstanceOf
 
 /** The image of a service: what the Tiltfile's docker_build() names. */
 export function imageOf(config: ShopConfig, service: AppServiceName): string {
+  const image = config.services[service].image;
+  if (image) return image;
   const repository = `${config.images.repository}/${service}`;
   return config.images.tag ? `${repository}:${config.images.tag}` : repository;
 }

@@ -43,6 +43,7 @@ export function renderValuesSchema(): string {
           },
           resources: { type: 'object', additionalProperties: false, required: ['requests', 'limits'], properties: { requests: resourcePair, limits: resourcePair } },
           logLevel: { enum: logLevels },
+          liveUpdate: { type: 'boolean' },
         },
       },
       shop: { ...beforeDefaults(shopSpecSchema), description: 'The spec of the Shop this release creates (scaleshop.dev/v1alpha1); every field has a default.' },

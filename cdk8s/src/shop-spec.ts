@@ -81,6 +81,9 @@ function serviceSchema(name: AppServiceName) {
   return withRules(
     Type.Object(
       {
+        image: Type.Optional(
+          Type.String({ minLength: 1, maxLength: 512, description: 'The whole image reference, instead of <images.repository>/<service>[:<images.tag>] (Tilt sets it in operator mode).' }),
+        ),
         resources: resourcesSchema(),
         env: envSchema,
         replicas: Type.Optional(

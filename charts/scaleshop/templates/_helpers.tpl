@@ -22,3 +22,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{ .Values.operator.image.repository }}
 {{- end -}}
 {{- end }}
+
+{{- /* The folders the operator image runs from, which live update writes (the Tiltfile's OPERATOR_SOURCES). */ -}}
+{{- define "scaleshop.liveUpdatePaths" -}}
+["/app/services/operator/src", "/app/cdk8s/src", "/app/services/platform/src"]
+{{- end }}
