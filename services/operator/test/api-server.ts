@@ -13,6 +13,8 @@ import type { AddressInfo } from 'node:net';
 export interface RecordedRequest {
   /** When it arrived (Date.now()). */
   at: number;
+  /** The bearer token it came with: whose request it is. */
+  token?: string;
   method: string;
   path: string;
   /** What RBAC authorizes it as. */
@@ -65,10 +67,14 @@ export class ApiServerStandIn {
   private readonly kinds: Record<string, string> = {};
   kedaInstalled = false;
 
+  /** Its address, once started. */
+  url = '';
+
   async start(): Promise<string> {
     this.server = createServer((request, response) => void this.handle(request, response));
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.url;
   }
 
   async stop(): Promise<void> {
@@ -147,7 +153,8 @@ export class ApiServerStandIn {
     const query = Object.fromEntries(url.searchParams.entries());
     const body = await readBody(request);
     const match = pathPattern.exec(url.pathname);
-    const recorded: RecordedRequest = { at: Date.now(), method: request.method ?? '', path: url.pathname, verb: '', apiGroup: '', resource: '', query, ...(request.headers['content-type'] ? { contentType: request.headers['content-type'] } : {}) };
+    const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
+    const recorded: RecordedRequest = { at: Date.now(), ...(token ? { token } : {}), method: request.method ?? '', path: url.pathname, verb: '', apiGroup: '', resource: '', query, ...(request.headers['content-type'] ? { contentType: request.headers['content-type'] } : {}) };
     if (!match) {
       recorded.verb = 'get';
       this.requests.push(recorded);

@@ -19,6 +19,7 @@ const deployments = `apps/v1/${namespace}/deployments`;
 const statefulSets = `apps/v1/${namespace}/statefulsets`;
 const configMaps = `v1/${namespace}/configmaps`;
 const allRequests: RecordedRequest[] = [];
+const operatorToken = 'the-operators-token';
 
 interface Harness {
   server: ApiServerStandIn;
@@ -35,7 +36,7 @@ async function startHarness(options: { keda?: boolean; shop?: Partial<Shop> } = 
   const kubeConfig = new k8s.KubeConfig();
   kubeConfig.loadFromOptions({
     clusters: [{ name: 'stand-in', server: url, skipTLSVerify: true }],
-    users: [{ name: 'operator', token: 'stand-in-token' }],
+    users: [{ name: 'operator', token: operatorToken }],
     contexts: [{ name: 'stand-in', cluster: 'stand-in', user: 'operator', namespace }],
     currentContext: 'stand-in',
   });
@@ -177,8 +178,16 @@ describe('the reconcile loop against an API server stand-in', () => {
     assert.equal(server.get(configMaps, 'order-config')?.data.LOG_LEVEL, 'debug');
   });
 
-  test('replicas set in the spec are the operator’s to keep', async () => {
+  test('replicas set in the spec are the operator’s to keep: it takes them over from kubectl scale by force', async () => {
     const { server } = harness;
+    // kubectl owns spec.replicas of order (the test above): an apply that sets them without
+    // force is a 409 conflict, as the API server answers.
+    const conflict = await fetch(`${server.url}/apis/apps/v1/namespaces/${namespace}/deployments/order?fieldManager=someone-else`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/apply-patch+yaml' },
+      body: JSON.stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'order' }, spec: { replicas: 5 } }),
+    });
+    assert.equal(conflict.status, 409);
     server.write(shops, { metadata: { name: 'demo' }, spec: { services: { order: { replicas: 2 } } } }, 'kubectl');
     await waitFor('replicas 2', () => server.get(deployments, 'order')?.spec.replicas === 2);
   });
@@ -208,7 +217,7 @@ describe('the reconcile loop against an API server stand-in', () => {
 });
 
 describe('failures: retried with backoff, nothing missed', () => {
-  test('a 500 on an apply: an Event on the Shop, Degraded, then retried until applied', async () => {
+  test('a 500 on an apply: an Event on the Shop, then retried until applied, and nothing left Degraded', async () => {
     const harness = await startHarness();
     try {
       const { server } = harness;
@@ -221,6 +230,20 @@ describe('failures: retried with backoff, nothing missed', () => {
       assert.match(events[0]?.message, /Deployment\/payment: HTTP 500/);
       assert.ok(harness.reconciles.some((reconcile) => reconcile.outcome === 'error'));
       await waitFor('Degraded cleared', () => condition(server, 'Degraded')?.status === 'False');
+    } finally {
+      await harness.stop();
+    }
+  });
+
+  test('a 409 conflict on an apply: an Event, then retried until applied', async () => {
+    const harness = await startHarness();
+    try {
+      const { server } = harness;
+      server.failNext((request) => request.method === 'PATCH' && request.path.endsWith('/configmaps/order-config'), 409);
+      await waitFor('every object', () => ownedCount(server) === expectedCount(server));
+      const events = server.list(`v1/${namespace}/events`);
+      assert.deepEqual(events.map((event) => event.reason), ['ApplyFailed']);
+      assert.match(events[0]?.message, /ConfigMap\/order-config: HTTP 409/);
     } finally {
       await harness.stop();
     }
@@ -342,7 +365,9 @@ describe('RBAC', () => {
     const rules = role.rules;
     assert.ok(rules.every((rule) => ![...rule.apiGroups, ...rule.resources, ...rule.verbs].includes('*')));
 
-    const resourceRequests = allRequests.filter((request) => request.resource !== '');
+    // The operator's requests: those with its token (the tests' own writes come without one).
+    const operatorRequests = allRequests.filter((request) => request.token === operatorToken);
+    const resourceRequests = operatorRequests.filter((request) => request.resource !== '');
     assert.ok(resourceRequests.length > 100, `${resourceRequests.length} requests recorded`);
     const denied = resourceRequests
       .filter((request) => !rules.some((rule) => rule.apiGroups.includes(request.apiGroup) && rule.resources.includes(request.resource) && rule.verbs.includes(request.verb)))
@@ -350,7 +375,7 @@ describe('RBAC', () => {
     assert.deepEqual([...new Set(denied)], []);
     // Outside the resources there is only discovery (GET /api/v1, /apis, /apis/<group>/<version>),
     // which the default ClusterRole system:discovery lets every authenticated user read.
-    const nonResource = allRequests.filter((request) => request.resource === '');
+    const nonResource = operatorRequests.filter((request) => request.resource === '');
     assert.deepEqual(nonResource.filter((request) => request.method !== 'GET' || !/^\/(api\/v1|apis(\/[^/]+\/[^/]+)?)$/.test(request.path)), []);
 
     // Nothing granted in excess: every resource of the Role was asked for, and every verb used.
