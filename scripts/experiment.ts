@@ -20,9 +20,10 @@ import { scenarioNames, type ScenarioName } from '../loadtests/lib/runtime.ts';
 import type { LoadSummary } from '../loadtests/lib/summary.ts';
 import { processCpuMs } from '../bench/cpu.ts';
 import { runLoad } from '../load/driver.ts';
+import type { SlowRequest } from '../load/node-runtime.ts';
 import { controlSocketPath, localTokenKeys, repositoryRoot, startShop, type Shop } from './local-shop.ts';
 import { askReplicaControl, type ReplicaState } from './replicas.ts';
-import { fitPoints, latencyChart, pointFrom, reportMarkdown, throughputChart, warningsFor, type ExperimentResults, type LatencyPoint, type RunMeasurement } from './scaling/results.ts';
+import { fitPoints, latencyChart, pointFrom, reportMarkdown, throughputChart, warningsFor, type ExperimentResults, type LatencyPoint, type RunMeasurement, type SampledTrace } from './scaling/results.ts';
 
 const run = promisify(execFile);
 
@@ -185,6 +186,13 @@ function queueWatcher(url: string) {
 }
 
 /** CPU time of processes so far, in ms, from /proc; a process that has exited counts nothing. */
+const sampledTrace = (request: SlowRequest): SampledTrace => ({
+  name: request.name,
+  ms: Math.round(request.ms),
+  trace_id: request.traceId!,
+  ...(process.env.JAEGER_UI_URL ? { link: `${process.env.JAEGER_UI_URL.replace(/\/$/, '')}/trace/${request.traceId}` } : {}),
+});
+
 const cpuMs = (pids: readonly number[]) => pids.reduce((sum, pid) => sum + (processCpuMs(pid) || 0), 0);
 
 /** Per replica, the sum of the series in its /metrics whose lines match `series` (0 when it cannot be read). */
@@ -321,12 +329,8 @@ async function main() {
       slowest_traces: result.slowest
         .filter((request) => request.traceId !== undefined)
         .slice(0, 3)
-        .map((request) => ({
-          name: request.name,
-          ms: Math.round(request.ms),
-          trace_id: request.traceId!,
-          ...(process.env.JAEGER_UI_URL ? { link: `${process.env.JAEGER_UI_URL.replace(/\/$/, '')}/trace/${request.traceId}` } : {}),
-        })),
+        .map(sampledTrace),
+      ...(result.medianTraced ? { median_trace: sampledTrace(result.medianTraced) } : {}),
     };
     const holds = !generatorSaturated && verdict.p99 < options.slo.p99_ms && verdict.errorRate < options.slo.max_error_rate;
     if (generatorSaturated) saturatedAt.set(replicas, Math.min(saturatedAt.get(replicas) ?? Number.POSITIVE_INFINITY, rate));

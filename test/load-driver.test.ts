@@ -133,6 +133,29 @@ describe('the open loop', () => {
     }
   });
 
+  test('beside the slowest traced requests it keeps one of median latency, of the same name', async () => {
+    // The server answers each request after the delay its path names, so every latency is known.
+    const { server, url } = await listen((request, response) => {
+      setTimeout(() => response.end('{}'), Number(request.url!.slice(1)));
+    });
+    try {
+      const http = new NodeHttp(url, new Metrics(), { connections: 16, traceSampling: 1 });
+      const delays = [5, 10, 15, 20, 25, 30, 35, 40, 45, 200, 400];
+      for (const delay of delays) await http.client(undefined).request({ method: 'GET', path: `/${delay}`, name: 'slow' });
+      await http.client(undefined).request({ method: 'GET', path: '/1', name: 'other' });
+      await http.close();
+      assert.equal(http.slowest[0]!.name, 'slow');
+      const median = http.medianTraced('slow')!;
+      // The sixth of eleven sorted delays is 30 ms; a request never takes less than its delay.
+      assert.ok(median.ms >= 30 && median.ms < 35 + 20, `median ${median.ms} ms`);
+      assert.match(median.traceId!, /^[0-9a-f]{32}$/);
+      assert.notEqual(median.traceId, http.slowest[0]!.traceId);
+      assert.equal(http.medianTraced('never sent'), undefined);
+    } finally {
+      server.close();
+    }
+  });
+
   test('a trend refuses a negative or NaN duration instead of hiding it', () => {
     const trend = new Trend();
     assert.throws(() => trend.add(-0.13), RangeError);

@@ -23,7 +23,16 @@ export interface RunMeasurement {
   /** A step the load generator could not drive (dropped iterations, its CPU pegged): not a measurement of the shop. */
   generator_saturated: boolean;
   /** The slowest sampled requests of the run, to look up in Jaeger (a link when JAEGER_UI_URL is set). */
-  slowest_traces: Array<{ name: string; ms: number; trace_id: string; link?: string }>;
+  slowest_traces: SampledTrace[];
+  /** A traced request of median latency, of the same name as the slowest: what a typical one looks like beside it. */
+  median_trace?: SampledTrace;
+}
+
+export interface SampledTrace {
+  name: string;
+  ms: number;
+  trace_id: string;
+  link?: string;
 }
 
 export interface ExperimentPoint {
@@ -138,11 +147,13 @@ export function reportMarkdown(results: ExperimentResults): string {
     '![throughput](throughput.svg)',
     '![latency](latency.svg)',
     '',
-    '## Slowest requests, to look up in Jaeger',
+    '## A median and the slowest requests, to look up in Jaeger',
     '',
     ...results.points.map((point) => {
       const traces = point.runs.flatMap((run) => run.slowest_traces).sort((a, b) => b.ms - a.ms).slice(0, 2);
-      return `- N=${point.replicas}: ${traces.map((trace) => `${trace.name} ${trace.ms} ms, ${trace.link ? `[${trace.trace_id}](${trace.link})` : trace.trace_id}`).join('; ') || 'none sampled'}`;
+      const median = point.runs.find((run) => run.median_trace !== undefined)?.median_trace;
+      const described = (trace: SampledTrace) => `${trace.name} ${trace.ms} ms, ${trace.link ? `[${trace.trace_id}](${trace.link})` : trace.trace_id}`;
+      return `- N=${point.replicas}: median ${median ? described(median) : 'none sampled'}; slowest ${traces.map(described).join('; ') || 'none sampled'}`;
     }),
     '',
     '## Warnings',
