@@ -29,8 +29,8 @@ export interface LoadRunResult {
   summary: LoadSummary;
   data: EndOfTestData;
   slowest: SlowRequest[];
-  /** For the name of the slowest traced request, a traced request of median latency. */
-  medianTraced: SlowRequest | undefined;
+  /** Per request name, a uniform sample of the requests that carried a sampled trace, fastest first. */
+  traced: Map<string, SlowRequest[]>;
   startLag: Trend;
   statuses: Map<number, number>;
   iterationsThatThrew: number;
@@ -68,13 +68,12 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
     if (result.dropped > 0) metrics.count(builtinMetrics.dropped, result.dropped);
     await scenario.teardown?.(runtimeFor(undefined), data);
 
-    const slowestTraced = http.slowest.find((request) => request.traceId !== undefined);
     const endOfTest = metrics.endOfTestData(thresholdsFor(scenario), summaryTrendStats, performance.now() - runStarted);
     return {
       summary: summarize(scenario, { generator: 'node', baseUrl: options.baseUrl, rate, durationSeconds }, endOfTest),
       data: endOfTest,
       slowest: http.slowest,
-      medianTraced: slowestTraced && http.medianTraced(slowestTraced.name),
+      traced: http.traced(),
       startLag: result.startLag,
       statuses: metrics.statuses,
       iterationsThatThrew: result.failed,

@@ -133,10 +133,9 @@ export class NodeHttp {
     }
   }
 
-  /** A traced request of that name whose latency is the median of the traced ones: a typical trace beside the slowest. */
-  medianTraced(name: string): SlowRequest | undefined {
-    const kept = [...(this.sampled.get(name)?.kept ?? [])].sort((a, b) => a.ms - b.ms);
-    return kept[Math.floor((kept.length - 1) / 2)];
+  /** Per request name, a uniform sample of the traced requests (all of them, up to 256), fastest first. */
+  traced(): Map<string, SlowRequest[]> {
+    return new Map([...this.sampled].map(([name, reservoir]) => [name, [...reservoir.kept].sort((a, b) => a.ms - b.ms)]));
   }
 
   close(): Promise<void> {

@@ -101,9 +101,19 @@ const startOrder = topologyStartOrder();
 const palette = ['35', '36', '91', '94', '32', '34', '33', '95', '96', '92'];
 const colors = new Map(serviceNames.map((name, index) => [name, palette[index % palette.length]!]));
 
+const defaultPostgresUrl = () => process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const defaultDatabasePrefix = 'scaleshop_';
+
+/** Where local mode keeps a service's database: its own database on the one Postgres server. */
+export function localDatabaseUrl(name: ServiceName, postgresUrl = defaultPostgresUrl(), prefix = defaultDatabasePrefix): string {
+  const url = new URL(postgresUrl);
+  url.pathname = `/${databaseName(name, prefix)}`;
+  return url.toString();
+}
+
 export async function startShop(options: ShopOptions = {}): Promise<Shop> {
-  const postgresUrl = options.postgresUrl ?? process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const prefix = options.databasePrefix ?? 'scaleshop_';
+  const postgresUrl = options.postgresUrl ?? defaultPostgresUrl();
+  const prefix = options.databasePrefix ?? defaultDatabasePrefix;
   const names = options.services ?? startOrder;
   const output = options.output ?? 'pretty';
   const tokenKeys = options.tokenKeys ?? generateTokenKeys();
@@ -130,10 +140,8 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
   const databaseUrls: Partial<Record<ServiceName, string>> = {};
   for (const name of names) {
     if (!serviceOf(name).ownsDatabase) continue;
-    const url = new URL(postgresUrl);
-    url.pathname = `/${databaseName(name, prefix)}`;
-    databaseUrls[name] = url.toString();
-    await ensureDatabaseExists(url.toString());
+    databaseUrls[name] = localDatabaseUrl(name, postgresUrl, prefix);
+    await ensureDatabaseExists(databaseUrls[name]);
   }
 
   const secretValue = (name: ServiceName, kind: SecretKind): string | undefined => {
