@@ -29,6 +29,10 @@ export type MailCatcher = Awaited<ReturnType<typeof startMailCatcher>> & { url: 
 
 export const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** Where local mode looks for Postgres and RabbitMQ when POSTGRES_URL and RABBITMQ_URL are not set. */
+export const defaultPostgresUrl = 'postgres://postgres@127.0.0.1:5432/postgres';
+export const defaultRabbitMqUrl = 'amqp://guest:guest@127.0.0.1:5672';
+
 export type { ServiceName };
 export { serviceNames };
 
@@ -102,12 +106,12 @@ const palette = ['35', '36', '91', '94', '32', '34', '33', '95', '96', '92'];
 const colors = new Map(serviceNames.map((name, index) => [name, palette[index % palette.length]!]));
 
 export async function startShop(options: ShopOptions = {}): Promise<Shop> {
-  const postgresUrl = options.postgresUrl ?? process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const postgresUrl = options.postgresUrl ?? process.env.POSTGRES_URL ?? defaultPostgresUrl;
   const prefix = options.databasePrefix ?? 'scaleshop_';
   const names = options.services ?? startOrder;
   const output = options.output ?? 'pretty';
   const tokenKeys = options.tokenKeys ?? generateTokenKeys();
-  const rabbitMqUrl = options.rabbitMqUrl ?? process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+  const rabbitMqUrl = options.rabbitMqUrl ?? process.env.RABBITMQ_URL ?? defaultRabbitMqUrl;
   let mailCatcher: MailCatcher | undefined;
   let smtpUrl = options.smtpUrl ?? process.env.SMTP_URL;
   if (!smtpUrl && names.includes('email')) {

@@ -33,6 +33,7 @@ export async function createCartService(config: ConfigOf<typeof cartConfig>, log
     logger,
     ...(config.METRICS_PORT === undefined ? {} : { metricsPort: config.METRICS_PORT }),
     readiness: { database: database.ping },
+    optionalChecks: messaging.optionalChecks,
     openapi: { title: 'cart', description: 'Each user\'s shopping cart, priced from the catalog' },
     // Messaging first: the messages in flight finish while the database is still open.
     closeOnShutdown: [messaging, productClient, database],

@@ -26,6 +26,7 @@ export async function createEmailService(config: ConfigOf<typeof emailConfig>, l
       logger,
       ...(config.METRICS_PORT === undefined ? {} : { metricsPort: config.METRICS_PORT }),
       readiness: { database: database.ping },
+      optionalChecks: messaging.optionalChecks,
       // Messaging first: its consumers finish the emails in flight, which need SMTP and the database.
       closeOnShutdown: [messaging, mailer, database],
     });

@@ -10,6 +10,9 @@ const keys = generateTokenKeys();
 const tokenSettings = { issuer: 'scaleshop', audience: 'scaleshop-api', ttlSeconds: 60 };
 const alice = { id: '11111111-1111-4111-8111-111111111111', email: 'alice@example.com', role: 'customer' as const };
 
+/** What each upstream's /health/ready reports of its broker connection; services without one report nothing. */
+const brokerConnected = new Map<string, boolean>(['product', 'cart', 'order', 'payment', 'email'].map((name) => [name, true]));
+
 /** Calls each upstream answered with 503, by service. */
 const unavailableCalls = new Map<string, number>();
 
@@ -19,7 +22,10 @@ const unavailableCalls = new Map<string, number>();
  */
 async function echoUpstream(name: string): Promise<FastifyInstance> {
   const upstream = Fastify();
-  upstream.get('/health/ready', async () => ({ status: 'ready' }));
+  upstream.get('/health/ready', async () => {
+    const broker = brokerConnected.get(name);
+    return { status: 'ready', checks: { database: true }, ...(broker === undefined ? {} : { optional: { broker } }) };
+  });
   upstream.all('/*', async (request, reply) => {
     if (request.url.endsWith('/unavailable')) {
       unavailableCalls.set(name, (unavailableCalls.get(name) ?? 0) + 1);
@@ -156,6 +162,27 @@ describe('gateway', () => {
     }
     const write = await gateway.inject({ method: 'POST', url: '/orders/42', payload: {} });
     assert.equal(write.statusCode, 404);
+  });
+
+  test('says in /health, apart from readiness, that the broker is missing, what that means and how to start one', async () => {
+    const connected = await gateway.inject({ url: '/health' });
+    assert.equal(connected.statusCode, 200);
+    assert.equal(connected.json().broker, 'connected');
+    assert.equal(connected.json().warnings, undefined);
+    brokerConnected.set('payment', false);
+    try {
+      const missing = await gateway.inject({ url: '/health' });
+      assert.equal(missing.statusCode, 200, 'every service is still ready');
+      assert.equal(missing.json().status, 'ok');
+      assert.equal(missing.json().broker, 'unreachable');
+      const [warning] = missing.json().warnings as string[];
+      assert.match(warning!, /RabbitMQ/);
+      assert.match(warning!, /checkouts answer 202/);
+      assert.match(warning!, /stay pending/);
+      assert.match(warning!, /docker compose up -d rabbitmq/);
+    } finally {
+      brokerConnected.set('payment', true);
+    }
   });
 
   test('reports each service in /health and names the one that is down', async () => {

@@ -32,6 +32,7 @@ export async function createPaymentService(config: ConfigOf<typeof paymentConfig
       logger,
       ...(config.METRICS_PORT === undefined ? {} : { metricsPort: config.METRICS_PORT }),
       readiness: { database: database.ping },
+      optionalChecks: messaging.optionalChecks,
       // Messaging first: its consumers finish the messages in flight, which need the database.
       closeOnShutdown: [messaging, database],
     });

@@ -38,6 +38,26 @@ export class BrokerUnavailableError extends Error {
   }
 }
 
+/**
+ * What a missing broker means and how to get one, in a person's words: the gateway's /health
+ * and the banner of `npm start` both say it.
+ */
+export const brokerMissingNotice =
+  'No message broker (RabbitMQ) can be reached. The catalog, accounts and carts work; checkouts answer 202, but their orders stay ' +
+  'pending, their events waiting in the outbox, until a broker answers: they then complete by themselves, with no restart. ' +
+  'Start one with `docker compose up -d rabbitmq` (compose.yaml at the repository root) or `rabbitmq-server -detached`; in a cluster, see the rabbitmq pod.';
+
+/** Whether a broker accepts an AMQP connection at `url` (credentials and virtual host included) within the time given. */
+export async function brokerAnswers(url: string, timeoutMs = 2_000): Promise<boolean> {
+  try {
+    const connection = await amqp.connect(url, { timeout: timeoutMs });
+    await connection.close().catch(() => {});
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const confirmTimeoutMs = 10_000;
 
 /**
