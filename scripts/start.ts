@@ -63,6 +63,8 @@ const stop = async (signal: string, code = 0) => {
 };
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
+// The terminal closed: stop as for Ctrl-C, rather than leave the services and the embedded Postgres running.
+process.on('SIGHUP', () => void stop('SIGHUP'));
 
 const fail = async (error: unknown): Promise<never> => {
   process.stderr.write(`\nscaleshop could not start: ${error instanceof Error ? error.message : String(error)}\n`);

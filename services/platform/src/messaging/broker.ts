@@ -59,6 +59,8 @@ export async function brokerAnswers(url: string, timeoutMs = 2_000): Promise<boo
 }
 
 const confirmTimeoutMs = 10_000;
+/** At the 5 s maximum back-off, a warning about a minute apart. */
+const connectFailuresPerWarning = 12;
 
 /**
  * One recovering AMQP connection per process. amqplib reconnects with backoff; on every
@@ -105,8 +107,17 @@ export function connectBroker(options: { url: string; logger: Logger; service: s
       publishChannel = undefined;
       if (!closing) logger.warn({ err: error }, 'lost the message broker; reconnecting');
     });
+    // Retried every few seconds for as long as the broker is away (a fresh laptop may have none):
+    // said on the first failure and then once a minute or so, not on every attempt.
+    let failedAttempts = 0;
+    recovering.on('connect', () => {
+      failedAttempts = 0;
+    });
     recovering.on('connect-failed', (error: Error) => {
-      if (!closing) logger.warn({ error: error.message, broker: redactUrl(options.url) }, 'cannot reach the message broker; retrying');
+      failedAttempts++;
+      if (!closing && (failedAttempts === 1 || failedAttempts % connectFailuresPerWarning === 0)) {
+        logger.warn({ error: error.message, broker: redactUrl(options.url), attempts: failedAttempts }, 'cannot reach the message broker; retrying');
+      }
     });
     recovering.on('error', (error: Error) => logger.warn({ err: error }, 'message broker connection error'));
   });
