@@ -130,7 +130,7 @@ Press Ctrl-C to stop.
 
 if (!brokerThere) {
   const rule = '─'.repeat(78);
-  process.stdout.write(`${rule}\nNo message broker at ${redactUrl(rabbitMqUrl)}.\n${brokerMissingNotice}\n${rule}\n\n`);
+  process.stdout.write(`${rule}\nNothing answers at ${redactUrl(rabbitMqUrl)}.\n${brokerMissingNotice}\n${rule}\n\n`);
   // Say so when one appears: the services reconnect by themselves, and the held orders go on.
   while (!stopping && !(await brokerAnswers(rabbitMqUrl))) await sleep(3_000);
   if (!stopping) process.stdout.write(`\nThe message broker answers now at ${redactUrl(rabbitMqUrl)}: the services connect to it, and pending orders go on.\n\n`);
