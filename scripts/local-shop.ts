@@ -32,6 +32,8 @@ export const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), '..'
 /** Where local mode looks for Postgres and RabbitMQ when POSTGRES_URL and RABBITMQ_URL are not set. */
 export const defaultPostgresUrl = 'postgres://postgres@127.0.0.1:5432/postgres';
 export const defaultRabbitMqUrl = 'amqp://guest:guest@127.0.0.1:5672';
+/** The local mail catcher's ports, Mailpit's too (compose.yaml). */
+export const mailCatcherPorts = { smtp: 1025, http: 8025 };
 
 export type { ServiceName };
 export { serviceNames };
@@ -115,7 +117,7 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
   let mailCatcher: MailCatcher | undefined;
   let smtpUrl = options.smtpUrl ?? process.env.SMTP_URL;
   if (!smtpUrl && names.includes('email')) {
-    const catcherPorts = options.mailCatcherPorts ?? (options.ephemeralPorts ? { smtp: 0, http: 0 } : { smtp: 1025, http: 8025 });
+    const catcherPorts = options.mailCatcherPorts ?? (options.ephemeralPorts ? { smtp: 0, http: 0 } : mailCatcherPorts);
     const caught = await startMailCatcher({ host: '127.0.0.1', smtpPort: catcherPorts.smtp, httpPort: catcherPorts.http });
     mailCatcher = { ...caught, url: `http://127.0.0.1:${caught.httpPort}` };
     smtpUrl = `smtp://127.0.0.1:${caught.smtpPort}`;

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { brokerAnswers, brokerMissingNotice, redactUrl } from '@scaleshop/platform';
 import { askReplicaControl, parseReplicaCounts, UsageError } from './replicas.ts';
-import { controlSocketPath, defaultPostgresUrl, defaultRabbitMqUrl, localTokenKeys, repositoryRoot, serviceNames, startShop, type Shop } from './local-shop.ts';
-import { choosePostgres, describePostgres, type EmbeddedPostgres } from './local-postgres.ts';
+import { controlSocketPath, defaultPostgresUrl, defaultRabbitMqUrl, localTokenKeys, mailCatcherPorts, repositoryRoot, serviceNames, startShop, type Shop } from './local-shop.ts';
+import { answers, choosePostgres, describePostgres, type EmbeddedPostgres } from './local-postgres.ts';
 import { ensureStorefrontBuild } from '../services/storefront/src/build.ts';
 
 function usage(message: string): never {
@@ -88,12 +88,15 @@ process.stdout.write(`postgres: ${postgresLine}\n`);
 
 const rabbitMqUrl = process.env.RABBITMQ_URL ?? defaultRabbitMqUrl;
 const brokerThere = await brokerAnswers(rabbitMqUrl);
+// A Mailpit already on the catcher's SMTP port (compose.yaml's) is used rather than the catcher failing to bind it.
+const mailpitFound = !process.env.SMTP_URL && (await answers('127.0.0.1', mailCatcherPorts.smtp));
 // Ctrl-C came while Postgres was starting: stop() takes it from here.
 if (stopping) await new Promise(() => {});
 
 const launching = startShop({
   postgresUrl: postgres.url,
   rabbitMqUrl,
+  ...(mailpitFound ? { smtpUrl: `smtp://127.0.0.1:${mailCatcherPorts.smtp}` } : {}),
   tokenKeys: localTokenKeys(),
   restartOnCrash: true,
   output: process.env.LOG_FORMAT === 'json' ? 'json' : 'pretty',
@@ -115,7 +118,7 @@ scaleshop is running
     .map((service) => `${service.name} :${service.port}`)
     .join(', ')}   (each replica's /metrics: npm run scale)
   metrics    ${shop.gatewayMetricsUrl.replace('127.0.0.1', 'localhost')}   (the gateway's, off its public port)
-  mail       ${shop.mailCatcher ? `${shop.mailCatcher.url.replace('127.0.0.1', 'localhost')}   (caught by the local SMTP catcher on :${shop.mailCatcher.smtpPort})` : `sent to ${shop.smtpUrl}`}
+  mail       ${shop.mailCatcher ? `${shop.mailCatcher.url.replace('127.0.0.1', 'localhost')}   (caught by the local SMTP catcher on :${shop.mailCatcher.smtpPort})` : `sent to ${shop.smtpUrl}${mailpitFound ? `   (the server answering there, such as compose.yaml's Mailpit: http://localhost:${mailCatcherPorts.http})` : ''}`}
   postgres   ${postgresLine}
   broker     ${redactUrl(rabbitMqUrl)}   (${brokerThere ? 'connected' : 'NOT REACHABLE: see below'})
   replicas   ${Object.entries(shop.replicaState())
