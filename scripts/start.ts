@@ -51,6 +51,8 @@ let stopping = false;
 const stop = async (signal: string, code = 0) => {
   if (stopping) return;
   stopping = true;
+  // After a hangup the terminal is gone and every write fails: that must not end the launcher before it has stopped what it started.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   process.stdout.write(`\n${signal}: stopping every service…\n`);
   await starting.catch(() => {});
   await shop?.stop();
