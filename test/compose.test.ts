@@ -100,6 +100,7 @@ describe('compose.yaml', () => {
     assert.equal(compose.services.jaeger!.image, defaultConfig.jaeger.image);
     assert.equal(compose.services.mailpit!.image, defaultConfig.mailpit.image);
     assert.equal(compose.services.postgres!.image, defaultConfig.postgres.image);
+    assert.equal(compose.services.redis!.image, defaultConfig.redis.image);
   });
 
   test('checks the health of every service, and keeps Postgres behind its profile', () => {

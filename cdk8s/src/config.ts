@@ -3,6 +3,7 @@
  * `defaultConfig` into k8s/; an operator will later render its own copy at runtime, so
  * everything here is plain data (no kplus types, no file reads, no process.env).
  */
+import { productCacheModes, type ProductCacheMode } from '@scaleshop/platform/topology';
 import { appServiceNames, type AppServiceName } from './topology.ts';
 
 /** Requests and limits of one container: CPU in millicores, memory in MiB. */
@@ -56,6 +57,11 @@ export interface ShopConfig {
     /** PAYMENT_FAILURE_RATE, 0 to 1 */
     readonly paymentFailureRate: number;
   };
+  /**
+   * PRODUCT_CACHE: each product replica's memory (local), one Redis the replicas share (redis),
+   * or none (off). Only `redis` adds a Redis to the cluster.
+   */
+  readonly productCache: ProductCacheMode;
   /** Which infrastructure to include. RabbitMQ and Postgres are always there: the shop needs them. */
   readonly infrastructure: {
     readonly jaeger: boolean;
@@ -73,6 +79,8 @@ export interface ShopConfig {
     readonly resources: Resources;
   };
   readonly mailpit: { readonly image: string; readonly replicas: InfraReplicas; readonly maxMessages: number; readonly resources: Resources };
+  /** Runs only with productCache `redis`. */
+  readonly redis: { readonly image: string; readonly replicas: InfraReplicas; readonly maxMemoryMiB: number; readonly resources: Resources };
 }
 
 export function resources(cpuRequestMillis: number, cpuLimitMillis: number, memoryRequestMiB: number, memoryLimitMiB: number): Resources {
@@ -107,11 +115,14 @@ export const defaultConfig: ShopConfig = {
   devSeed: true,
   liveUpdate: true,
   latency: { paymentLatencyMs: 1000, emailLatencyMs: 2000, paymentFailureRate: 0 },
+  productCache: 'local',
   infrastructure: { jaeger: true, mailpit: true, sharedPostgres: false },
   postgres: { image: 'postgres:17.11-bookworm', replicas: 1, storageGiB: 1, resources: resources(50, 1000, 96, 384) },
   rabbitmq: { image: 'rabbitmq:4.1.6-management', replicas: 1, storageGiB: 1, resources: resources(100, 1000, 256, 1024) },
   jaeger: { image: 'jaegertracing/jaeger:2.17.0', replicas: 1, maxTraces: 5000, resources: resources(50, 500, 128, 512) },
   mailpit: { image: 'axllent/mailpit:v1.29', replicas: 1, maxMessages: 500, resources: resources(10, 200, 32, 128) },
+  // The catalog is a few hundred keys: 64 MiB holds it many times over.
+  redis: { image: 'redis:8.10.2', replicas: 1, maxMemoryMiB: 64, resources: resources(20, 500, 32, 128) },
 };
 
 /** The same configuration with one Postgres instance for all the databases. */
@@ -143,7 +154,7 @@ export function configProblems(config: ShopConfig): string[] {
       if (/PASSWORD|SECRET|PRIVATE|TOKEN|DATABASE_URL|RABBITMQ_URL/.test(key)) problems.push(`services.${name}.env: "${key}" looks like a secret; secrets come from Secrets created outside the YAML`);
     }
   }
-  for (const name of ['postgres', 'rabbitmq', 'jaeger', 'mailpit'] as const) checkResources(`${name}.resources`, config[name].resources);
+  for (const name of ['postgres', 'rabbitmq', 'jaeger', 'mailpit', 'redis'] as const) checkResources(`${name}.resources`, config[name].resources);
   for (const name of ['postgres', 'rabbitmq'] as const) {
     if (!Number.isInteger(config[name].storageGiB) || config[name].storageGiB < 1) problems.push(`${name}.storageGiB must be a whole number of GiB, at least 1`);
   }
@@ -153,6 +164,11 @@ export function configProblems(config: ShopConfig): string[] {
   if (!(paymentFailureRate >= 0 && paymentFailureRate <= 1)) problems.push('latency.paymentFailureRate must be between 0 and 1');
   if (!Number.isInteger(config.jaeger.maxTraces) || config.jaeger.maxTraces < 1) problems.push('jaeger.maxTraces must be a positive whole number');
   if (!Number.isInteger(config.mailpit.maxMessages) || config.mailpit.maxMessages < 0) problems.push('mailpit.maxMessages must be a whole number >= 0');
+  if (!productCacheModes.includes(config.productCache)) problems.push(`productCache "${config.productCache}" is not one of ${productCacheModes.join(', ')}`);
+  const { maxMemoryMiB } = config.redis;
+  // Redis needs room above its data for connections and fragmentation, or the kernel kills it before it evicts.
+  if (!Number.isInteger(maxMemoryMiB) || maxMemoryMiB < 1) problems.push('redis.maxMemoryMiB must be a positive whole number');
+  else if (maxMemoryMiB > config.redis.resources.memory.limitMiB * 0.75) problems.push(`redis.maxMemoryMiB ${maxMemoryMiB} leaves too little of the ${config.redis.resources.memory.limitMiB} MiB limit: at most three quarters of it`);
   if (!config.infrastructure.mailpit && !config.services.email.env.SMTP_URL) {
     problems.push('infrastructure.mailpit is off: set services.email.env.SMTP_URL to the SMTP server the email service should use');
   }
