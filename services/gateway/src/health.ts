@@ -4,7 +4,7 @@ const ServiceStates = Type.Record(Type.String(), Type.Union([Type.Literal('ready
 
 /** GET /health: the whole shop at a glance — 200 when every service is ready, 503 naming those that are not. */
 export function registerShopHealth(app: App, services: ReadonlyArray<{ service: string; baseUrl: string }>): void {
-  const clients = services.map(({ service, baseUrl }) => createServiceClient({ service, baseUrl, timeoutMs: 2_000, retries: 0 }));
+  const clients = services.map(({ service, baseUrl }) => createServiceClient({ service, baseUrl, timeoutMs: 2_000, retries: 0, breaker: false }));
   app.addHook('onClose', async () => {
     await Promise.all(clients.map((client) => client.close()));
   });
