@@ -73,14 +73,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResults> {
   try {
     // A clean slate: whatever an earlier run of this label left is dropped first.
     const databaseUrl = (name: ServiceName) => Object.assign(new URL(options.postgresUrl), { pathname: `/${databaseName(name, prefix)}` }).toString();
-    for (const name of chaosServices) if (serviceOf(name).ownsDatabase) await dropDatabase(databaseUrl(name));
-    const brokerUrl = await recreateVhost(options.rabbitMqUrl, vhost);
-    if (options.cleanUp) {
-      closers.push(async () => {
-        for (const name of chaosServices) if (serviceOf(name).ownsDatabase) await dropDatabase(databaseUrl(name));
-        await exec('rabbitmqctl', ['-q', 'delete_vhost', vhost]);
-      });
-    }
+    const dropDatabases = () => Promise.all(chaosServices.filter((name) => serviceOf(name).ownsDatabase).map((name) => dropDatabase(databaseUrl(name))));
+    const [, brokerUrl] = await Promise.all([dropDatabases(), recreateVhost(options.rabbitMqUrl, vhost)]);
+    if (options.cleanUp) closers.push(() => Promise.all([dropDatabases(), exec('rabbitmqctl', ['-q', 'delete_vhost', vhost])]));
 
     const proxies = new Map<string, TcpProxy>();
     const serviceEnvironment: Partial<Record<ServiceName, Record<string, string>>> = {};
@@ -222,6 +217,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResults> {
     writeFileSync(join(options.out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
     writeFileSync(join(options.out, 'report.md'), reportMarkdown(results));
     writeFileSync(join(options.out, 'timeline.svg'), await timelineChart(results));
+    log(`report written to ${options.out}; stopping the shop…`);
     return results;
   } finally {
     await close();
