@@ -82,6 +82,9 @@ function parseOptions(argv: string[]): Omit<ChaosOptions, 'log' | 'signal'> | 'h
     quiesceTimeoutMs: 180_000,
     postgresUrl: process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     rabbitMqUrl: process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    // A dozen replicas at the default 10 connections each would take more than a shared
+    // Postgres's usual max_connections of 100.
+    environment: { DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX ?? '4' },
   };
 }
 

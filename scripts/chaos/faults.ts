@@ -145,6 +145,7 @@ async function stopBroker(durationMs: number): Promise<FaultRecord> {
 async function cutDatabase(fault: PlannedFault, context: FaultContext): Promise<FaultRecord> {
   const database = context.databaseNames[fault.service as ServiceName]!;
   const client = new pg.Client({ connectionString: context.postgresAdminUrl, application_name: 'chaos-db-cut' });
+  client.on('error', () => {});
   await client.connect();
   const start = Date.now();
   let terminated = 0;

@@ -112,6 +112,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResults> {
       serviceEnvironment,
     });
     closers.push(() => shop.stop());
+    // The services run in process groups of their own: should this process die without
+    // stopping them (a crash), they must not live on, holding ports and Postgres connections.
+    const killShop = () => {
+      for (const { pids } of Object.values(shop.replicaState())) for (const pid of pids) if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* gone already */ }
+    };
+    process.once('exit', killShop);
+    closers.push(async () => void process.off('exit', killShop));
     const databaseNames = Object.fromEntries(chaosServices.filter((name) => serviceOf(name).ownsDatabase).map((name) => [name, databaseName(name, prefix)]));
 
     const requests: RequestRecord[] = [];
@@ -128,7 +135,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResults> {
         if (wait > 0) await sleep(wait, undefined, { signal: stop.signal }).catch(() => {});
         if (stop.signal.aborted) return;
         log(`${((Date.now() - loadStart) / 1000).toFixed(1)} s: ${fault.kind} ${fault.service ?? ''}${fault.dependency ? ` → ${fault.dependency}` : ''}`);
-        const record = await injectFault(fault, { shop, postgresAdminUrl: options.postgresUrl, databaseNames, proxies, log });
+        const start = Date.now();
+        // A fault that could not be injected (Postgres refusing the connection that would cut
+        // another's) is recorded as such; the run goes on.
+        const record = await injectFault(fault, { shop, postgresAdminUrl: options.postgresUrl, databaseNames, proxies, log }).catch(
+          (error: Error): FaultRecord => ({ kind: fault.kind, target: fault.service ?? fault.kind, start, end: Date.now(), note: `not injected: ${error.message}` }),
+        );
         faults.push(record);
         log(`  ${record.kind} ${record.target}: ${((record.end - record.start) / 1000).toFixed(1)} s${record.note ? ` (${record.note})` : ''}`);
       }

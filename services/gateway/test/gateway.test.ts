@@ -183,6 +183,27 @@ describe('gateway', () => {
     assert.equal(unavailableCalls.get('order'), 1);
   });
 
+  test('PUT /api/admin/faults: admins only, validated against the knobs\' bounds, passed to the service that owns each knob', async () => {
+    const adminToken = await signAccessToken({ id: '22222222-2222-4222-8222-222222222222', email: 'admin@example.com', role: 'admin' }, loadPrivateKey(keys.privateKeyPem), tokenSettings);
+    const put = (bearer: string | undefined, payload: unknown) =>
+      gateway.inject({ method: 'PUT', url: '/api/admin/faults', headers: bearer ? { authorization: `Bearer ${bearer}` } : {}, payload: payload as object, remoteAddress: '10.8.8.8' });
+    assert.equal((await put(undefined, { payment: { failure_rate: 0.5 } })).statusCode, 401);
+    assert.equal((await put(token, { payment: { failure_rate: 0.5 } })).statusCode, 403);
+    for (const invalid of [{ payment: { failure_rate: 2 } }, { email: { latency_ms: -1 } }, { email: { failure_rate: 0.5 } }, { payment: {} }, {}, { shipping: { latency_ms: 1 } }]) {
+      const refused = await put(adminToken, invalid);
+      assert.equal(refused.statusCode, 400, JSON.stringify(invalid));
+      assert.equal(refused.json().error.code, 'VALIDATION_ERROR', JSON.stringify(invalid));
+    }
+    const changed = await put(adminToken, { payment: { failure_rate: 0.5, latency_ms: 3000 } });
+    assert.equal(changed.statusCode, 200);
+    // The upstreams echo what they were sent: the payment service got the change, with the admin as the caller.
+    const { payment: toPayment, email: toEmail } = changed.json();
+    assert.deepEqual([toPayment.service, toPayment.method, toPayment.url, toPayment.body], ['payment', 'PUT', '/admin/faults', { failure_rate: 0.5, latency_ms: 3000 }]);
+    assert.equal(toPayment.headers['x-user-role'], 'admin');
+    assert.equal(toPayment.headers['x-user-email'], 'admin@example.com');
+    assert.deepEqual([toEmail.service, toEmail.method, toEmail.url], ['email', 'GET', '/admin/faults']);
+  });
+
   test('limits the request rate per client with 429 in the one error body', async () => {
     let limited: Awaited<ReturnType<App['inject']>> | undefined;
     for (let i = 0; i < 60 && !limited; i++) {
