@@ -1,5 +1,5 @@
 /**
- * `npm run chaos -- [--duration 120s] [--rate 30] [--faults kill,term,pg-restart,broker-stop,db-cut,net-delay,net-cut]
+ * `npm run chaos -- [--duration 120s] [--rate 30] [--faults kill,term,pg-restart,broker-stop,db-cut,net-delay,net-cut,payment-slow]
  *   [--seed N] [--scale gateway=2,…] [--out DIR]`
  *
  * Shoppers buy while a seeded schedule of faults hits a local shop with replicas; then a checker

@@ -40,7 +40,42 @@ export async function injectFault(fault: PlannedFault, context: FaultContext): P
     case 'net-delay':
     case 'net-cut':
       return disturbPath(fault, context);
+    case 'payment-slow':
+      return slowPayments(fault, context);
   }
+}
+
+/**
+ * The payment provider slowed down through the admin API (PUT /api/admin/faults), as an operator
+ * would in the middle of a load run: the saga's queue grows behind it. Put back as it was after.
+ */
+async function slowPayments(fault: PlannedFault, context: FaultContext): Promise<FaultRecord> {
+  const gateway = context.shop.gatewayUrl;
+  const login = await fetch(`${gateway}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: process.env.ADMIN_EMAIL || 'admin@example.com', password: process.env.ADMIN_PASSWORD || 'admin123' }),
+  });
+  const { access_token: token } = (await login.json()) as { access_token?: string };
+  if (!token) throw new Error(`cannot log in as the admin (${login.status})`);
+  const knobs = async (method: 'GET' | 'PUT', body?: unknown) => {
+    const answer = await fetch(`${gateway}/api/admin/faults`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    if (answer.status !== 200) throw new Error(`${method} /api/admin/faults answered ${answer.status}: ${await answer.text()}`);
+    return (await answer.json()) as { payment: { latency_ms: number } };
+  };
+  const before = (await knobs('GET')).payment.latency_ms;
+  const start = Date.now();
+  try {
+    await knobs('PUT', { payment: { latency_ms: fault.delayMs } });
+    await sleep(fault.durationMs);
+  } finally {
+    await knobs('PUT', { payment: { latency_ms: before } });
+  }
+  return { kind: 'payment-slow', target: 'payment provider', start, end: Date.now(), note: `latency ${before} → ${fault.delayMs} ms` };
 }
 
 async function stopReplica(fault: PlannedFault, signal: 'SIGKILL' | 'SIGTERM', context: FaultContext): Promise<FaultRecord> {

@@ -25,7 +25,7 @@ export interface RequestRecord {
   orderId?: string;
 }
 
-export const faultKinds = ['kill', 'term', 'pg-restart', 'broker-stop', 'db-cut', 'net-delay', 'net-cut'] as const;
+export const faultKinds = ['kill', 'term', 'pg-restart', 'broker-stop', 'db-cut', 'net-delay', 'net-cut', 'payment-slow'] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
 /** One fault as it was injected: from `start` to `end` (ms since the epoch) the shop was under it. */

@@ -24,7 +24,7 @@ export interface PlannedFault {
   pick?: number;
   /** net-delay and net-cut: which path of the service. */
   dependency?: Dependency;
-  /** net-delay: added to each chunk on the path, ms. */
+  /** net-delay: added to each chunk on the path, ms; payment-slow: the payment provider's latency, ms. */
   delayMs?: number;
 }
 
@@ -54,9 +54,10 @@ const holdMs: Record<FaultKind, [number, number]> = {
   'db-cut': [2_000, 4_000],
   'net-delay': [3_000, 6_000],
   'net-cut': [2_000, 4_000],
+  'payment-slow': [3_000, 6_000],
 };
 /** What a fault held for 0 ms still costs before the shop is whole again (a restart, a replica's boot), to leave room for. */
-const settleMs: Record<FaultKind, number> = { kill: 4_000, term: 4_000, 'pg-restart': 4_000, 'broker-stop': 2_000, 'db-cut': 1_000, 'net-delay': 1_000, 'net-cut': 1_000 };
+const settleMs: Record<FaultKind, number> = { kill: 4_000, term: 4_000, 'pg-restart': 4_000, 'broker-stop': 2_000, 'db-cut': 1_000, 'net-delay': 1_000, 'net-cut': 1_000, 'payment-slow': 2_000 };
 /** The pause after a fault has settled, before the next (ms, inclusive range). */
 const gapMs: [number, number] = [3_000, 6_000];
 
@@ -96,6 +97,8 @@ function plan(kind: FaultKind, at: number, rng: RandomGenerator, options: Schedu
     case 'pg-restart':
     case 'broker-stop':
       return { kind, at, durationMs };
+    case 'payment-slow':
+      return { kind, at, durationMs, service: 'payment', delayMs: between([2_000, 5_000]) };
     case 'db-cut':
       return { kind, at, durationMs, service: pickFrom(options.databaseServices) };
     case 'net-delay':
