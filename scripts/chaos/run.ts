@@ -31,6 +31,8 @@ export interface ChaosOptions {
   rate: number;
   durationSeconds: number;
   faults: readonly FaultKind[];
+  /** A schedule of its own instead of one drawn from the seed (a test that wants exactly these faults). */
+  schedule?: readonly PlannedFault[];
   replicas: Partial<Record<ServiceName, number>>;
   out: string;
   /** Names this run's databases (`<label>_<service>`) and broker virtual host; both are made anew at the start. */
@@ -52,7 +54,7 @@ export const chaosServices = startOrder().filter((name) => name !== 'storefront'
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosResults> {
   const { log } = options;
-  const plan = planFaults({
+  const plan = options.schedule ?? planFaults({
     seed: options.seed,
     durationMs: options.durationSeconds * 1000,
     kinds: options.faults,

@@ -1,5 +1,5 @@
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleAll, IsolatedCircuitError, type CircuitBreakerPolicy } from 'cockatiel';
-import { HttpError } from './errors.ts';
+import { upstreamUnavailable } from './errors.ts';
 import { recordBreakerState } from './metrics.ts';
 
 /**
@@ -41,7 +41,7 @@ export function createBreaker(options: BreakerOptions): Breaker {
     if (name === 'open') options.logger?.warn({ ...fields, reason: describe(policy.lastFailure) }, `circuit breaker to ${options.dependency} opened: calls fail fast for ${halfOpenAfterMs} ms`);
     else options.logger?.info(fields, `circuit breaker to ${options.dependency} ${name === 'closed' ? 'closed: calls go through again' : 'half-open: letting a probe through'}`);
   });
-  const retryAfter = String(Math.max(1, Math.ceil(halfOpenAfterMs / 1000)));
+  const retryAfterSeconds = Math.max(1, Math.ceil(halfOpenAfterMs / 1000));
   return {
     get state() {
       return stateNames[policy.state];
@@ -51,7 +51,7 @@ export function createBreaker(options: BreakerOptions): Breaker {
         return await policy.execute(() => work());
       } catch (error) {
         if (error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError) {
-          throw new HttpError(503, 'UPSTREAM_UNAVAILABLE', `${options.dependency} is unavailable (circuit open after repeated failures)`, { 'retry-after': retryAfter });
+          throw upstreamUnavailable(`${options.dependency} is unavailable (circuit open after repeated failures)`, retryAfterSeconds);
         }
         throw error;
       }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, errors as undiciErrors } from 'undici';
 import { createBreaker } from './breaker.ts';
-import { HttpError } from './errors.ts';
+import { HttpError, upstreamUnavailable } from './errors.ts';
 import type { Logger } from './logger.ts';
 
 /**
@@ -126,14 +126,11 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
   };
 }
 
-/** A caller may try again shortly: its 503 says when, as every 503 of the shop does. */
-const retryAfter = { 'retry-after': '1' };
-
 function upstreamFailure(service: string, error: unknown): HttpError {
-  if (error instanceof HttpError) return new HttpError(503, 'UPSTREAM_UNAVAILABLE', `${service} is unavailable: ${error.message}`, retryAfter);
+  if (error instanceof HttpError) return upstreamUnavailable(`${service} is unavailable: ${error.message}`);
   const name = (error as Error | undefined)?.name;
   if (name === 'TimeoutError' || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
     return new HttpError(504, 'UPSTREAM_TIMEOUT', `${service} did not answer in time`);
   }
-  return new HttpError(503, 'UPSTREAM_UNAVAILABLE', `${service} is unavailable: ${(error as Error | undefined)?.message ?? 'unknown error'}`, retryAfter);
+  return upstreamUnavailable(`${service} is unavailable: ${(error as Error | undefined)?.message ?? 'unknown error'}`);
 }
