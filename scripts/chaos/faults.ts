@@ -46,26 +46,56 @@ export async function injectFault(fault: PlannedFault, context: FaultContext): P
 }
 
 /**
+ * An admin's token, kept for ten minutes (they last fifteen): an earlier fault may have left the
+ * user service restarting just when this one needs to log in, so a login answered 503 is tried
+ * again for up to 15 s.
+ */
+const adminTokens = new Map<string, { token: string; until: number }>();
+async function adminToken(gateway: string): Promise<string> {
+  const kept = adminTokens.get(gateway);
+  if (kept && kept.until > Date.now()) return kept.token;
+  let status = 0;
+  for (let attempt = 0; attempt < 15; attempt++) {
+    if (attempt > 0) await sleep(1_000);
+    const login = await fetch(`${gateway}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: process.env.ADMIN_EMAIL || 'admin@example.com', password: process.env.ADMIN_PASSWORD || 'admin123' }),
+    }).catch(() => undefined);
+    status = login?.status ?? 0;
+    const token = login && status === 200 ? ((await login.json()) as { access_token?: string }).access_token : (await login?.arrayBuffer(), undefined);
+    if (token) {
+      adminTokens.set(gateway, { token, until: Date.now() + 10 * 60_000 });
+      return token;
+    }
+    if (status !== 0 && status < 500) break;
+  }
+  throw new Error(`cannot log in as the admin (${status || 'no answer'})`);
+}
+
+/**
  * The payment provider slowed down through the admin API (PUT /api/admin/faults), as an operator
  * would in the middle of a load run: the saga's queue grows behind it. Put back as it was after.
  */
 async function slowPayments(fault: PlannedFault, context: FaultContext): Promise<FaultRecord> {
   const gateway = context.shop.gatewayUrl;
-  const login = await fetch(`${gateway}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: process.env.ADMIN_EMAIL || 'admin@example.com', password: process.env.ADMIN_PASSWORD || 'admin123' }),
-  });
-  const { access_token: token } = (await login.json()) as { access_token?: string };
-  if (!token) throw new Error(`cannot log in as the admin (${login.status})`);
+  const token = await adminToken(gateway);
+  // The payment or email service may be restarting after an earlier fault: a 5xx is tried again
+  // for up to 15 s, above all the PUT that puts the latency back.
   const knobs = async (method: 'GET' | 'PUT', body?: unknown) => {
-    const answer = await fetch(`${gateway}/api/admin/faults`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    if (answer.status !== 200) throw new Error(`${method} /api/admin/faults answered ${answer.status}: ${await answer.text()}`);
-    return (await answer.json()) as { payment: { latency_ms: number } };
+    let problem = '';
+    for (let attempt = 0; attempt < 15; attempt++) {
+      if (attempt > 0) await sleep(1_000);
+      const answer = await fetch(`${gateway}/api/admin/faults`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      }).catch(() => undefined);
+      if (answer?.status === 200) return (await answer.json()) as { payment: { latency_ms: number } };
+      problem = answer ? `${answer.status}: ${await answer.text()}` : 'no answer';
+      if (answer && answer.status < 500) break;
+    }
+    throw new Error(`${method} /api/admin/faults answered ${problem}`);
   };
   const before = (await knobs('GET')).payment.latency_ms;
   const start = Date.now();
