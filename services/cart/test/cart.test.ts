@@ -302,6 +302,7 @@ describe('cart service', () => {
     assert.deepEqual(Object.keys(body), ['error']);
     assert.equal(body.error.code, 'UPSTREAM_UNAVAILABLE');
     assert.match(body.error.message, /product/);
+    assert.equal(response.headers['retry-after'], '1');
     assert.deepEqual(await rowsOf(id), []);
 
     assert.equal((await app.inject({ url: '/cart', headers })).statusCode, 200); // empty: nothing to look up

@@ -13,7 +13,7 @@ type BrokerState = 'connected' | 'unreachable' | 'unknown';
  * leaves the status alone and is told apart, in `broker` and a warning a person can act on.
  */
 export function registerShopHealth(app: App, services: ReadonlyArray<{ service: string; baseUrl: string }>): void {
-  const clients = services.map(({ service, baseUrl }) => createServiceClient({ service, baseUrl, timeoutMs: 2_000, retries: 0 }));
+  const clients = services.map(({ service, baseUrl }) => createServiceClient({ service, baseUrl, timeoutMs: 2_000, retries: 0, breaker: false }));
   app.addHook('onClose', async () => {
     await Promise.all(clients.map((client) => client.close()));
   });

@@ -25,7 +25,7 @@ export async function createOrderService(config: ConfigOf<typeof orderConfig>, l
   const messaging = startMessaging({ service: 'order', config, logger, db: database.db });
   await messaging.consume('order.saga', createSagaHandlers());
 
-  const cartClient = createServiceClient({ service: 'cart', baseUrl: config.CART_URL, timeoutMs: config.CART_TIMEOUT_MS });
+  const cartClient = createServiceClient({ service: 'cart', baseUrl: config.CART_URL, timeoutMs: config.CART_TIMEOUT_MS, logger });
 
   const waiters = createStatusWaiters();
   const statusListener = listenForNotifications({
