@@ -24,6 +24,14 @@ import { evaluateTiltfile, gnuTar, python, root, runSteps, syncAsTilt, type Obj,
 const editedFile = 'services/storefront/web/src/pages/Order.tsx';
 const before = 'Trace of the checkout';
 const after = 'Trace of this checkout, live-updated';
+/** The environment the steps run in: the ENV of the Dockerfile's dev stage (NODE_ENV=development). */
+function devImageEnv(): Record<string, string> {
+  const dev = /^FROM\s+\S+\s+AS\s+dev\s*$([\s\S]*?)(?=^FROM\s)/im.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'))?.[1];
+  assert.ok(dev, 'the Dockerfile has a dev stage');
+  const env = Object.fromEntries([...dev.matchAll(/^ENV\s+(\w+)=(\S+)\s*$/gm)].map((match) => [match[1]!, match[2]!]));
+  assert.ok(env.NODE_ENV, 'the dev stage sets NODE_ENV');
+  return env;
+}
 
 describe('live update of the storefront', { skip: !python ? 'python3 is needed to evaluate the Tiltfile' : !gnuTar ? 'GNU tar is needed (Tilt extracts with the container’s tar)' : false }, () => {
   test('an edit of a page is synced, built again in the container and served by the running server at the next page load', async () => {
@@ -35,6 +43,7 @@ describe('live update of the storefront', { skip: !python ? 'python3 is needed t
     const sync = syncs.find((candidate) => editedFile.startsWith(`${candidate.local}/`));
     assert.ok(sync, `a sync step covers ${editedFile}`);
     const source = readFileSync(join(root, editedFile), 'utf8');
+    const imageEnv = devImageEnv();
     assert.ok(source.includes(before), `${editedFile} shows "${before}"`);
 
     const scratch = mkdtempSync(join(tmpdir(), 'storefront-live-update-'));
@@ -57,7 +66,7 @@ describe('live update of the storefront', { skip: !python ? 'python3 is needed t
       // The image's build, by the same step: the server starts on it.
       const build = runs.find((run) => run.trigger.length > 0);
       assert.ok(build, 'a run() step with triggers builds the pages');
-      runSteps([build], editedFile, container);
+      runSteps([build], editedFile, container, imageEnv);
       const server = await createStorefront(loadConfig(storefrontConfig, {}), testLogger('storefront'), dist);
       const servedScript = async (): Promise<{ path: string; body: string }> => {
         const page = await server.inject({ url: '/orders/0b7c1d2e' });
@@ -74,16 +83,18 @@ describe('live update of the storefront', { skip: !python ? 'python3 is needed t
 
         // An edit of the server's sources copies them in (node --watch restarts it) but builds nothing.
         const serverSource = 'services/storefront/src/app.ts';
-        assert.deepEqual(runSteps(runs, serverSource, container), runs.filter((run) => run.trigger.length === 0).map((run) => run.cmd));
+        assert.deepEqual(runSteps(runs, serverSource, container, imageEnv), runs.filter((run) => run.trigger.length === 0).map((run) => run.cmd));
 
         syncAsTilt({ container, archive: join(scratch, 'archive'), sync, file: editedFile, content: source.replace(before, after) });
-        const ran = runSteps(runs, editedFile, container);
+        const ran = runSteps(runs, editedFile, container, imageEnv);
         assert.deepEqual(ran, runs.map((run) => run.cmd), 'the copy, then the build');
         assert.equal(readFileSync(join(app, editedFile), 'utf8'), source.replace(before, after), 'copied into place');
 
         const second = await servedScript();
         assert.notEqual(second.path, first.path, 'a new hashed asset');
         assert.ok(second.body.includes(after), 'the new build serves the edit');
+        // The pages the image was built with: React's production bundle, not its development one.
+        assert.ok(!second.body.includes('jsxDEV'), 'a production build');
         assert.equal((await server.inject({ url: first.path })).statusCode, 404, 'the old asset is gone: the page names only the new one');
       } finally {
         await server.close();

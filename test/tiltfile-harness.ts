@@ -135,15 +135,15 @@ export function inContainer(command: string, container: string): string {
 /**
  * Runs the run() steps an edit of `changed` triggers, as Tilt does after its syncs: a step with
  * triggers only when the file is one of them or under one, in order, with `sh -c` (with this
- * process's node first on the PATH, as the image's). Returns the commands run.
+ * process's node first on the PATH, as the image's, and `env`, the image's). Returns the commands run.
  */
-export function runSteps(runs: readonly RunStep[], changed: string, container: string): string[] {
+export function runSteps(runs: readonly RunStep[], changed: string, container: string, env: Record<string, string> = {}): string[] {
   const ran: string[] = [];
   for (const run of runs) {
     if (run.trigger.length > 0 && !run.trigger.some((trigger) => changed === trigger || changed.startsWith(`${trigger}/`))) continue;
     const sh = spawnSync('sh', ['-c', inContainer(run.cmd, container)], {
       encoding: 'utf8',
-      env: { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}` },
+      env: { ...process.env, ...env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}` },
     });
     assert.equal(sh.status, 0, `run(${run.cmd}): ${sh.stdout}${sh.stderr}`);
     ran.push(run.cmd);
