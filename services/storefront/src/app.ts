@@ -81,7 +81,7 @@ export async function createStorefront(config: ConfigOf<typeof storefrontConfig>
   const page = { logLevel: 'warn' as const, schema: { hide: true } };
   const sendIndex = async (reply: FastifyReply) => {
     const indexHtml = await readIndex();
-    // Vite empties the build folder before writing the new build: a page asked for in between waits for none.
+    // Vite empties the build folder before writing the new build: a page asked for in between is a short 503.
     if (indexHtml === undefined) return reply.code(503).header('retry-after', '1').send(errorBody('SERVICE_UNAVAILABLE', 'the storefront is being built: try again in a moment'));
     return reply.header('cache-control', 'no-cache').type('text/html; charset=utf-8').send(indexHtml);
   };
