@@ -402,14 +402,33 @@ async function stopProcess(child: ChildProcess, timeoutMs = 20_000): Promise<voi
 }
 
 /** A port nothing listens on right now, for a server a test or benchmark starts next. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports handed out below the kernel's ephemeral range (32768–60999 on Linux): a port taken there
+ * with listen(0) and released can be given to any process's next outgoing connection (a pool's
+ * connection to Postgres, say) before the service binds it, and the service then fails to start.
+ * Nothing is given a port in this range without asking, so only another caller of this function
+ * could take one, and that is a one-in-ten-thousand chance per port, not a race with every socket.
+ */
+const portRange = { first: 10_000, last: 19_999 };
+const handedOut = new Set<number>();
+
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = portRange.first + Math.floor(Math.random() * (portRange.last - portRange.first + 1));
+    if (handedOut.has(port)) continue;
+    // Reserved before the check, so two callers at once cannot both be handed it.
+    handedOut.add(port);
+    if (await canListen(port)) return port;
+    handedOut.delete(port);
+  }
+  throw new Error(`no free port between ${portRange.first} and ${portRange.last} after 200 tries`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
