@@ -60,6 +60,7 @@ interface OrderBody {
   items: { product_id: number; name: string; price: string; quantity: number; line_total: string }[];
   processing_duration_ms: number | null;
   failure_reason: string | null;
+  trace_id: string | null;
   created_at: string;
   history: { status: string; at: string }[];
 }
@@ -166,7 +167,10 @@ describe('order service', () => {
   test('checkout records a pending order from the cart and publishes order.created exactly once', async () => {
     const customer = newCustomer();
     carts.set(customer.caller.id, [laptop, pens]);
-    const response = await app.inject({ method: 'POST', url: '/orders/checkout', headers: { ...customer.headers, 'x-request-id': 'trace-checkout' } });
+    // This process runs without tracing (no OTEL_EXPORTER_OTLP_ENDPOINT), as a service does with
+    // OTEL off: an incoming traceparent is then not the order's trace, and nothing fails over it.
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const response = await app.inject({ method: 'POST', url: '/orders/checkout', headers: { ...customer.headers, 'x-request-id': 'trace-checkout', traceparent } });
     assert.equal(response.statusCode, 202);
     const order = response.json() as OrderBody;
     assert.match(order.id, uuid);
@@ -187,10 +191,12 @@ describe('order service', () => {
         ],
         processing_duration_ms: undefined,
         failure_reason: null,
+        trace_id: null,
         created_at: undefined,
         history: undefined,
       },
     );
+    assert.equal((await app.inject({ url: `/orders/${order.id}`, headers: customer.headers })).json().trace_id, null);
 
     // The cart was read as the caller, under the caller's request id.
     assert.deepEqual(cartRequests.at(-1), { userId: customer.caller.id, email: customer.caller.email, role: 'customer', requestId: 'trace-checkout' });
