@@ -34,6 +34,7 @@ export interface TiltRun {
 const harness = String.raw`
 import json, os, sys
 context, subcommand, yaml_json, tiltfile = sys.argv[1:5]
+tilt_args = json.loads(sys.argv[5])
 streams = json.load(open(yaml_json))
 calls = []
 class TiltfileFailed(Exception):
@@ -50,6 +51,16 @@ def listdir(directory, recursive=False):
     return [os.path.join(base, f) for f in sorted(os.listdir(base)) if os.path.isfile(os.path.join(base, f))]
 class Config:
     tilt_subcommand = subcommand
+    def __init__(self):
+        self.flags = []
+    def define_bool(self, name, args=False, usage=''):
+        self.flags.append(name)
+    def parse(self):
+        # What Tilt does with the arguments after "--": each defined flag given as --<name> is set.
+        unknown = [a for a in tilt_args if a[2:] not in self.flags]
+        if unknown:
+            raise TiltfileFailed('unknown arguments %s' % unknown)
+        return {a[2:]: True for a in tilt_args}
 env = {
     'fail': fail, 'listdir': listdir, 'config': Config(),
     'k8s_context': lambda: context,
@@ -61,9 +72,10 @@ env = {
     'sync': lambda local_path, remote_path: {'step': 'sync', 'local': local_path, 'remote': remote_path},
     'run': lambda cmd, trigger=[], echo_off=False: {'step': 'run', 'cmd': cmd, 'trigger': trigger},
     'fall_back_on': lambda files: {'step': 'fall_back_on', 'files': files if isinstance(files, list) else [files]},
+    'helm': recorder('helm', lambda *args, **kwargs: {'helm': args[0]}),
 }
 for name in ['version_settings', 'allow_k8s_contexts', 'local', 'local_resource', 'watch_file', 'k8s_yaml',
-             'docker_build', 'k8s_resource', 'update_settings', 'warn']:
+             'docker_build', 'k8s_resource', 'update_settings', 'warn', 'k8s_kind']:
     env[name] = recorder(name)
 result = {'calls': calls}
 try:
@@ -75,7 +87,8 @@ print(json.dumps(result))
 
 export const python = spawnSync('python3', ['--version']).status === 0 ? 'python3' : undefined;
 
-export function evaluateTiltfile(context: string, subcommand = 'up'): TiltRun {
+/** args: what follows `--` on the command line (`tilt up -- --operator`). */
+export function evaluateTiltfile(context: string, subcommand = 'up', args: string[] = []): TiltRun {
   const dir = mkdtempSync(join(tmpdir(), 'tiltfile-'));
   try {
     const streams: Record<string, Obj[]> = {};
@@ -84,7 +97,7 @@ export function evaluateTiltfile(context: string, subcommand = 'up'): TiltRun {
     }
     writeFileSync(join(dir, 'streams.json'), JSON.stringify(streams));
     writeFileSync(join(dir, 'harness.py'), harness);
-    const run = spawnSync(python!, [join(dir, 'harness.py'), context, subcommand, join(dir, 'streams.json'), join(root, 'Tiltfile')], {
+    const run = spawnSync(python!, [join(dir, 'harness.py'), context, subcommand, join(dir, 'streams.json'), join(root, 'Tiltfile'), JSON.stringify(args)], {
       cwd: root,
       encoding: 'utf8',
     });

@@ -4,6 +4,7 @@
  */
 import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
+import { Autoscaling, autoscalerKind, KedaAuthentication } from './autoscaling.ts';
 import { assertValidConfig, type Resources, type ShopConfig } from './config.ts';
 import { networkFlows, workloadNames } from './flows.ts';
 import { Jaeger } from './jaeger.ts';
@@ -20,6 +21,8 @@ import { appServiceNames, databaseName, databaseServiceNames, postgresInstanceOf
 
 /** The image of a service: what the Tiltfile's docker_build() names. */
 export function imageOf(config: ShopConfig, service: AppServiceName): string {
+  const image = config.services[service].image;
+  if (image) return image;
   const repository = `${config.images.repository}/${service}`;
   return config.images.tag ? `${repository}:${config.images.tag}` : repository;
 }
@@ -48,8 +51,16 @@ function withLiveUpdateHeadroom(service: AppServiceName, resources: Resources): 
 /** Where Tilt syncs edits before the Tiltfile's run() step copies them onto liveUpdatePaths (the Tiltfile's LIVE_UPDATE_STAGING). */
 export const liveUpdateStaging = '/live-update';
 
+export interface RenderOptions {
+  /**
+   * KEDA's CRDs are installed, so saga consumers that autoscale get a ScaledObject. The operator
+   * asks the cluster; offline rendering assumes they are (`npm run render -- --no-keda` does not).
+   */
+  readonly keda: boolean;
+}
+
 export class ShopChart extends Chart {
-  constructor(scope: Construct, id: string, config: ShopConfig) {
+  constructor(scope: Construct, id: string, config: ShopConfig, options: RenderOptions = { keda: true }) {
     assertValidConfig(config);
     super(scope, id, { namespace: config.namespace, disableResourceNameHashes: true });
 
@@ -67,6 +78,7 @@ export class ShopChart extends Chart {
         pullPolicy: config.images.pullPolicy,
         replicas: config.postgres.replicas,
         storageGiB: config.postgres.storageGiB,
+        deleteVolumes: config.deleteVolumesWithShop,
         resources: config.postgres.resources,
         databases,
         passwordSecret: { name: postgresSecretName(instance), key: postgresPasswordKey },
@@ -79,6 +91,7 @@ export class ShopChart extends Chart {
       pullPolicy: config.images.pullPolicy,
       replicas: config.rabbitmq.replicas,
       storageGiB: config.rabbitmq.storageGiB,
+      deleteVolumes: config.deleteVolumesWithShop,
       resources: config.rabbitmq.resources,
       credentialsSecret: { name: rabbitmqSecret.name, usernameKey: rabbitmqSecret.username, passwordKey: rabbitmqSecret.password },
     });
@@ -124,12 +137,19 @@ export class ShopChart extends Chart {
         port,
         ...(metricsPort === undefined ? {} : { metricsPort }),
         resources: config.liveUpdate ? withLiveUpdateHeadroom(service, config.services[service].resources) : config.services[service].resources,
+        ...(config.services[service].replicas === undefined ? {} : { replicas: config.services[service].replicas }),
         settings: serviceSettings(config, service),
         secretEnv: serviceSecretEnv(service),
         liveUpdatePaths: config.liveUpdate ? liveUpdatePaths(service) : [],
         liveUpdateStaging,
       });
     }
+
+    const autoscaled = appServiceNames.filter((service) => config.services[service].autoscaling?.enabled);
+    for (const service of autoscaled) {
+      new Autoscaling(this, `${service}-autoscaling`, { service, autoscaling: config.services[service].autoscaling!, keda: options.keda });
+    }
+    if (options.keda && autoscaled.some((service) => autoscalerKind(service) === 'keda')) new KedaAuthentication(this, 'keda-authentication');
 
     new NetworkPolicies(this, 'network-policies', { namespace: config.namespace, workloads: workloadNames(config), flows: networkFlows(config) });
   }

@@ -18,7 +18,7 @@ import {
   restrictedContainer,
   restrictedPod,
   selectorFor,
-  withoutReplicas,
+  withReplicas,
 } from './workload-defaults.ts';
 
 /** The numeric user of the images (the Dockerfile's `USER 10001`). */
@@ -38,6 +38,8 @@ export interface NodeServiceProps {
   /** Where /metrics is served, when not on `port`: a container port only, not on the Service. */
   readonly metricsPort?: number;
   readonly resources: Resources;
+  /** Unset: no spec.replicas, so `kubectl scale` and autoscalers own the count. */
+  readonly replicas?: number;
   /** Plain settings, delivered through the ConfigMap. */
   readonly settings: Readonly<Record<string, string>>;
   /** Secret settings: environment variable → Secret key, created outside the manifests. */
@@ -83,7 +85,7 @@ export class NodeService extends Construct {
       automountServiceAccountToken: false,
     });
     this.deployment.select(kplus.LabelSelector.of({ labels: selectorFor(props.name) }));
-    withoutReplicas(this.deployment);
+    withReplicas(this.deployment, props.replicas);
     hardenPodTemplate(this.deployment);
 
     const env: Record<string, kplus.EnvValue> = {

@@ -9,6 +9,7 @@ import type { InfraReplicas, PullPolicy, Resources } from './config.ts';
 import {
   hardenedStatefulSet,
   addVolumeClaimTemplate,
+  deleteVolumesWithWorkload,
   containerResources,
   emptyDir,
   labelsFor,
@@ -30,6 +31,8 @@ export interface PostgresProps {
   readonly pullPolicy: PullPolicy;
   readonly replicas: InfraReplicas;
   readonly storageGiB: number;
+  /** Delete the data volumes with the StatefulSet; by default they are kept. */
+  readonly deleteVolumes: boolean;
   readonly resources: Resources;
   /** The databases to create when the volume is first initialized. */
   readonly databases: readonly string[];
@@ -88,5 +91,6 @@ export class Postgres extends Construct {
     }
 
     addVolumeClaimTemplate(this.statefulSet, { name: 'data', storageGiB: props.storageGiB, mountPath: dataPath, labels });
+    if (props.deleteVolumes) deleteVolumesWithWorkload(this.statefulSet);
   }
 }

@@ -12,6 +12,7 @@ import type { InfraReplicas, PullPolicy, Resources } from './config.ts';
 import {
   hardenedStatefulSet,
   addVolumeClaimTemplate,
+  deleteVolumesWithWorkload,
   containerResources,
   emptyDir,
   labelsFor,
@@ -62,6 +63,8 @@ export interface RabbitMqProps {
   readonly pullPolicy: PullPolicy;
   readonly replicas: InfraReplicas;
   readonly storageGiB: number;
+  /** Delete the data volumes with the StatefulSet; by default they are kept. */
+  readonly deleteVolumes: boolean;
   readonly resources: Resources;
   /** The Secret with the default user's credentials and its two keys. */
   readonly credentialsSecret: { readonly name: string; readonly usernameKey: string; readonly passwordKey: string };
@@ -139,5 +142,6 @@ export class RabbitMq extends Construct {
 
     // HOME and the data directory: the Erlang cookie, the message store, the definitions.
     addVolumeClaimTemplate(this.statefulSet, { name: 'data', storageGiB: props.storageGiB, mountPath: '/var/lib/rabbitmq', labels });
+    if (props.deleteVolumes) deleteVolumesWithWorkload(this.statefulSet);
   }
 }

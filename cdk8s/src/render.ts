@@ -3,7 +3,7 @@
  * staleness test renders it again and compares; an operator can call it at runtime.
  */
 import { App } from 'cdk8s';
-import { ShopChart } from './chart.ts';
+import { ShopChart, type RenderOptions } from './chart.ts';
 import type { ShopConfig } from './config.ts';
 
 /** The file `npm run synth` writes, relative to the repository root. */
@@ -21,4 +21,11 @@ export function renderManifests(config: ShopConfig): string {
   const app = new App();
   new ShopChart(app, 'scaleshop', config);
   return header + app.synthYaml();
+}
+
+/** The objects of a configuration, as JSON, in the order of k8s/. Deterministic. */
+export function renderObjects(config: ShopConfig, options?: RenderOptions): Record<string, unknown>[] {
+  const app = new App();
+  const chart = new ShopChart(app, 'scaleshop', config, options);
+  return chart.toJson() as Record<string, unknown>[];
 }

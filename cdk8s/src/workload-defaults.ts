@@ -105,6 +105,20 @@ export function withoutReplicas(deployment: kplus.Deployment): void {
   ApiObject.of(deployment).addJsonPatch(JsonPatch.remove('/spec/replicas'));
 }
 
+/** Replicas the configuration sets: then they are its to keep, and `kubectl scale` does not stick. */
+export function withReplicas(deployment: kplus.Deployment, replicas: number | undefined): void {
+  if (replicas === undefined) withoutReplicas(deployment);
+  else ApiObject.of(deployment).addJsonPatch(JsonPatch.replace('/spec/replicas', replicas));
+}
+
+/**
+ * The volumes of a StatefulSet go with it when it is deleted (its Shop is, say). Unset, as
+ * by default, Kubernetes keeps them (whenDeleted: Retain), and with them the data.
+ */
+export function deleteVolumesWithWorkload(statefulSet: kplus.StatefulSet): void {
+  ApiObject.of(statefulSet).addJsonPatch(JsonPatch.add('/spec/persistentVolumeClaimRetentionPolicy', { whenDeleted: 'Delete', whenScaled: 'Retain' }));
+}
+
 /** A persistent volume per replica of a StatefulSet (cdk8s-plus-28 has no volumeClaimTemplates). */
 export function addVolumeClaimTemplate(statefulSet: kplus.StatefulSet, claim: { name: string; storageGiB: number; mountPath: string; labels: Record<string, string> }): void {
   const object = ApiObject.of(statefulSet);

@@ -12,6 +12,7 @@
  */
 import * as apps from 'kubernetes-models/apps/v1';
 import * as networking from 'kubernetes-models/networking.k8s.io/v1';
+import * as rbac from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import * as core from 'kubernetes-models/v1';
 import type { K8sObject } from './manifests.ts';
 
@@ -26,7 +27,7 @@ function isModelClass(value: unknown): value is ModelClass {
 }
 
 const models = new Map<string, ModelClass>();
-for (const module of [core, apps, networking] as unknown as Record<string, unknown>[]) {
+for (const module of [core, apps, networking, rbac] as unknown as Record<string, unknown>[]) {
   for (const value of Object.values(module)) if (isModelClass(value)) models.set(`${value.apiVersion} ${value.kind}`, value);
 }
 
