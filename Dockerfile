@@ -73,7 +73,7 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
 FROM base AS web-none
 ARG SERVICE
 RUN [ "${SERVICE}" != storefront ] || { echo "build the storefront with --build-arg WEB=build" >&2; exit 1; } \
- && mkdir -p services/storefront/dist
+ && mkdir -p services/storefront/dist node_modules
 
 FROM web-${WEB} AS web
 
@@ -82,13 +82,17 @@ FROM web-${WEB} AS web
 # update can write them, and `node --watch` restarts the service when the Tiltfile's live update
 # copies an edit over a file it loaded (in place: see the Tiltfile for why not a plain sync).
 # SIGTERM reaches the service through tini and the watcher, so shutdown stays graceful.
+# The storefront's also keeps what builds its pages: the web stage's node_modules (Vite and React
+# on top of the production dependencies) and its web sources, so that live update rebuilds the
+# pages in the container. For every other service the web stage adds an empty dist only.
 FROM base AS dev
 ARG SERVICE
 ENV NODE_ENV=development
 COPY --from=deps /app/ ./
+COPY --from=web /app/node_modules node_modules
 COPY --chown=10001:10001 services/platform/src services/platform/src
 COPY --chown=10001:10001 services/${SERVICE}/src services/${SERVICE}/src
-COPY --from=web /app/services/storefront/dist services/${SERVICE}/dist
+COPY --from=web --chown=10001:10001 /app/services/storefront/ services/${SERVICE}/
 USER 10001
 WORKDIR /app/services/${SERVICE}
 ENTRYPOINT ["/usr/bin/tini", "--"]

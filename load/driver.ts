@@ -7,7 +7,7 @@ import type { RunParameters, Scenario } from '../loadtests/lib/runtime.ts';
 import { summarize, type EndOfTestData, type LoadSummary } from '../loadtests/lib/summary.ts';
 import { builtinMetrics, summaryTrendStats, thresholdsFor } from '../loadtests/lib/thresholds.ts';
 import { Metrics, type Trend } from './metrics.ts';
-import { NodeHttp, nodeRuntime, type SlowRequest } from './node-runtime.ts';
+import { NodeHttp, nodeRuntime, type NodeHttpOptions, type SlowRequest } from './node-runtime.ts';
 import { OpenLoop, type OpenLoopProgress } from './open-loop.ts';
 
 export interface LoadRunOptions {
@@ -22,6 +22,7 @@ export interface LoadRunOptions {
   /** Told once the iterations start, with the engine's live counters (for a progress line). */
   onIterationsStarted?: (progress: OpenLoopProgress, startedAt: number) => void;
   onSend?: (dueAt: number, sentAt: number) => void;
+  onAnswer?: NodeHttpOptions['onAnswer'];
   log?: (message: string) => void;
 }
 
@@ -41,7 +42,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
   const { scenario, rate, durationSeconds } = options;
   const metrics = new Metrics();
   const limits = concurrencyLimits(scenario, rate, options.maxInFlight);
-  const http = new NodeHttp(options.baseUrl, metrics, { connections: limits.max, traceSampling: options.traceSampling, ...(options.onSend ? { onSend: options.onSend } : {}) });
+  const http = new NodeHttp(options.baseUrl, metrics, { connections: limits.max, traceSampling: options.traceSampling, ...(options.onSend ? { onSend: options.onSend } : {}), ...(options.onAnswer ? { onAnswer: options.onAnswer } : {}) });
   const runtimeFor = (firstDueAt: number | undefined) => nodeRuntime(http.client(firstDueAt), metrics, true, options.log);
   const parameters: RunParameters = { rate, durationSeconds, env: options.env };
   const runStarted = performance.now();

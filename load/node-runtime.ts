@@ -29,6 +29,8 @@ export interface NodeHttpOptions {
   traceSampling: number | null;
   /** Called with when each request was due and when it was sent, both performance.now(). */
   onSend?: (dueAt: number, sentAt: number) => void;
+  /** Called with every request and its answer (setup's too), when it was sent (performance.now()) and its latency: a run's history. */
+  onAnswer?: (request: HttpRequest, response: HttpResponse, sentAt: number, ms: number) => void;
 }
 
 const defaultExpected = (status: number) => status >= 200 && status < 400;
@@ -75,7 +77,8 @@ export class NodeHttp {
       ...request.headers,
     };
     let response: HttpResponse;
-    this.options.onSend?.(dueAt, performance.now());
+    const sentAt = performance.now();
+    this.options.onSend?.(dueAt, sentAt);
     try {
       const answer = await this.pool.request({
         method: request.method,
@@ -99,6 +102,7 @@ export class NodeHttp {
       response = { status: 0, headers: {}, json: undefined, error: error instanceof Error ? error.message : String(error) };
     }
     const ms = performance.now() - dueAt;
+    this.options.onAnswer?.(request, response, sentAt, ms);
     if (counted) {
       const failed = request.expectedStatuses ? !request.expectedStatuses.includes(response.status) : !defaultExpected(response.status);
       this.metrics.trend(builtinMetrics.duration, ms, request.name);

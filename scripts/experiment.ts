@@ -143,6 +143,8 @@ async function connectTarget(service: ServiceName, log: (line: string) => void):
     output: 'silent',
     restartOnCrash: true,
     ephemeralPorts: true,
+    // Databases of its own: a run's thousands of load orders stay out of the shop `npm start` keeps.
+    databasePrefix: 'scaleshop_experiment_',
     ...(concurrency ? { serviceEnvironment: { [service]: { CONSUMER_CONCURRENCY: concurrency } } } : {}),
   });
   return {

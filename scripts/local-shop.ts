@@ -29,6 +29,12 @@ export type MailCatcher = Awaited<ReturnType<typeof startMailCatcher>> & { url: 
 
 export const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** Where local mode looks for Postgres and RabbitMQ when POSTGRES_URL and RABBITMQ_URL are not set. */
+export const defaultPostgresUrl = 'postgres://postgres@127.0.0.1:5432/postgres';
+export const defaultRabbitMqUrl = 'amqp://guest:guest@127.0.0.1:5672';
+/** The local mail catcher's ports, Mailpit's too (compose.yaml). */
+export const mailCatcherPorts = { smtp: 1025, http: 8025 };
+
 export type { ServiceName };
 export { serviceNames };
 
@@ -101,27 +107,27 @@ const startOrder = topologyStartOrder();
 const palette = ['35', '36', '91', '94', '32', '34', '33', '95', '96', '92'];
 const colors = new Map(serviceNames.map((name, index) => [name, palette[index % palette.length]!]));
 
-const defaultPostgresUrl = () => process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const configuredPostgresUrl = () => process.env.POSTGRES_URL ?? defaultPostgresUrl;
 const defaultDatabasePrefix = 'scaleshop_';
 
 /** Where local mode keeps a service's database: its own database on the one Postgres server. */
-export function localDatabaseUrl(name: ServiceName, postgresUrl = defaultPostgresUrl(), prefix = defaultDatabasePrefix): string {
+export function localDatabaseUrl(name: ServiceName, postgresUrl = configuredPostgresUrl(), prefix = defaultDatabasePrefix): string {
   const url = new URL(postgresUrl);
   url.pathname = `/${databaseName(name, prefix)}`;
   return url.toString();
 }
 
 export async function startShop(options: ShopOptions = {}): Promise<Shop> {
-  const postgresUrl = options.postgresUrl ?? defaultPostgresUrl();
+  const postgresUrl = options.postgresUrl ?? configuredPostgresUrl();
   const prefix = options.databasePrefix ?? defaultDatabasePrefix;
   const names = options.services ?? startOrder;
   const output = options.output ?? 'pretty';
   const tokenKeys = options.tokenKeys ?? generateTokenKeys();
-  const rabbitMqUrl = options.rabbitMqUrl ?? process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+  const rabbitMqUrl = options.rabbitMqUrl ?? process.env.RABBITMQ_URL ?? defaultRabbitMqUrl;
   let mailCatcher: MailCatcher | undefined;
   let smtpUrl = options.smtpUrl ?? process.env.SMTP_URL;
   if (!smtpUrl && names.includes('email')) {
-    const catcherPorts = options.mailCatcherPorts ?? (options.ephemeralPorts ? { smtp: 0, http: 0 } : { smtp: 1025, http: 8025 });
+    const catcherPorts = options.mailCatcherPorts ?? (options.ephemeralPorts ? { smtp: 0, http: 0 } : mailCatcherPorts);
     const caught = await startMailCatcher({ host: '127.0.0.1', smtpPort: catcherPorts.smtp, httpPort: catcherPorts.http });
     mailCatcher = { ...caught, url: `http://127.0.0.1:${caught.httpPort}` };
     smtpUrl = `smtp://127.0.0.1:${caught.smtpPort}`;

@@ -31,12 +31,13 @@ export interface MailCatcher {
   close(): Promise<void>;
 }
 
-/** Oldest messages are dropped beyond this, so a long session does not grow without bound. */
-const capacity = 1_000;
+/** Oldest messages are dropped beyond this (by default), so a long session does not grow without bound. */
+const defaultCapacity = 1_000;
 const maxMessageBytes = 1024 * 1024;
 
-export async function startMailCatcher(options: { smtpPort?: number; httpPort?: number; host?: string } = {}): Promise<MailCatcher> {
+export async function startMailCatcher(options: { smtpPort?: number; httpPort?: number; host?: string; capacity?: number } = {}): Promise<MailCatcher> {
   const host = options.host ?? '127.0.0.1';
+  const capacity = options.capacity ?? defaultCapacity;
   const caught: CaughtMail[] = [];
   let nextId = 1;
 

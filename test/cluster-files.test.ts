@@ -276,16 +276,24 @@ describe('Tiltfile', { skip: python ? false : 'python3 is needed to evaluate the
       for (const file of ['package.json', 'package-lock.json', 'services/platform/package.json', `services/${service}/package.json`]) {
         assert.ok(steps[0]!.files.includes(file), `${service} falls back on ${file}`);
       }
-      // Into a staging folder, then copied in place by the last step (test/live-update.test.ts runs it).
+      // Into a staging folder, then copied in place by a run() step (test/live-update.test.ts runs it);
+      // the storefront's pages too, which a last step builds again (test/storefront-live-update.test.ts).
+      const synced = ['services/platform/src', `services/${service}/src`, ...(service === 'storefront' ? ['services/storefront/web'] : [])];
       const syncs = steps.filter((s) => s.step === 'sync').map((s) => [s.local, s.remote]);
-      assert.deepEqual(syncs.sort(), [
-        ['services/platform/src', '/live-update/app/services/platform/src'],
-        [`services/${service}/src`, `/live-update/app/services/${service}/src`],
-      ].sort());
-      assert.equal(steps.at(-1)!.step, 'run');
-      assert.deepEqual(steps.at(-1)!.trigger, [], 'the copy runs after every sync');
-      for (const live of ['/app/services/platform/src', `/app/services/${service}/src`]) {
-        assert.ok((steps.at(-1)!.cmd as string).includes(`cp -R /live-update${live}/. ${live}/`), `${service}: copies onto ${live}`);
+      assert.deepEqual(syncs.sort(), synced.map((local) => [local, `/live-update/app/${local}`]).sort());
+      const runs = steps.filter((s) => s.step === 'run');
+      assert.ok(steps.slice(syncs.length + 1).every((s) => s.step === 'run'), `${service}: the run() steps come after the syncs`);
+      const copy = runs[0]!;
+      assert.deepEqual(copy.trigger, [], 'the copy runs after every sync');
+      for (const live of synced.map((local) => `/app/${local}`)) {
+        assert.ok((copy.cmd as string).includes(`cp -R /live-update${live}/. ${live}/`), `${service}: copies onto ${live}`);
+      }
+      if (service === 'storefront') {
+        assert.equal(runs.length, 2);
+        assert.deepEqual(runs[1]!.trigger, ['services/storefront/web'], 'the pages are built again only when their sources changed');
+        assert.match(runs[1]!.cmd as string, /vite\.js build --config web\/vite\.config\.ts --configLoader native --bypass-lock$/);
+      } else {
+        assert.equal(runs.length, 1, `${service}: only the copy`);
       }
       for (const [local] of syncs) assert.ok(statSync(join(root, local!)).isDirectory());
       for (const file of steps[0]!.files as string[]) {
@@ -305,9 +313,12 @@ describe('Tiltfile', { skip: python ? false : 'python3 is needed to evaluate the
       assert.equal(container.args, undefined, `${service} keeps the image's command`);
       if (container.securityContext?.readOnlyRootFilesystem !== true) continue;
       const mounts = (container.volumeMounts ?? []).map((m: Obj) => m.mountPath as string);
-      const copiedTo = [...((build.kwargs.live_update as Obj[]).at(-1)!.cmd as string).matchAll(/cp -R \S+ (\S+)\/(?:;|$)/g)].map((m) => m[1]!);
-      assert.equal(copiedTo.length, 2, `${service}: two copy targets`);
-      const targets = [...(build.kwargs.live_update as Obj[]).filter((s) => s.step === 'sync').map((s) => s.remote as string), ...copiedTo];
+      const runs = (build.kwargs.live_update as Obj[]).filter((s) => s.step === 'run');
+      const copiedTo = [...(runs[0]!.cmd as string).matchAll(/cp -R \S+ (\S+)\/(?:;|$)/g)].map((m) => m[1]!);
+      assert.equal(copiedTo.length, service === 'storefront' ? 3 : 2, `${service}: a copy target per synced folder`);
+      // The storefront's rebuild writes its pages into dist.
+      const builtInto = service === 'storefront' ? ['/app/services/storefront/dist'] : [];
+      const targets = [...(build.kwargs.live_update as Obj[]).filter((s) => s.step === 'sync').map((s) => s.remote as string), ...copiedTo, ...builtInto];
       for (const target of targets) {
         assert.ok(
           mounts.some((m: string) => target === m || target.startsWith(`${m}/`)),

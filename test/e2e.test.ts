@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { eventually } from '@scaleshop/platform/testing';
 import { startTestShop, type TestShop } from './test-shop.ts';
 import { callGateway, type GatewayCall } from './gateway-client.ts';
 
@@ -31,12 +32,14 @@ after(async () => {
 });
 
 describe('the shop through the gateway', () => {
-  test('reports every service ready', async () => {
-    const health = await call('GET', '/health');
+  test('reports every service ready, and the broker connected', async () => {
+    // Readiness does not wait for the broker: the services may still be connecting to it.
+    const health = await eventually(() => call('GET', '/health'), (answer) => answer.body.broker === 'connected');
     assert.equal(health.status, 200);
     assert.deepEqual(health.body, {
       status: 'ok',
       services: { user: 'ready', product: 'ready', cart: 'ready', order: 'ready', payment: 'ready', email: 'ready', storefront: 'ready' },
+      broker: 'connected',
     });
   });
 

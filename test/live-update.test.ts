@@ -13,14 +13,13 @@
  * replaces one source file three times and expects three restarts, each running the new code.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
-import { evaluateTiltfile, python, root, type Obj } from './tiltfile-harness.ts';
+import { containerPathOf, evaluateTiltfile, gnuTar, python, root, runSteps, syncAsTilt, type Obj, type RunStep, type SyncStep } from './tiltfile-harness.ts';
 
-const gnuTar = /GNU tar/.test(spawnSync('tar', ['--version'], { encoding: 'utf8' }).stdout ?? '');
 const service = 'order';
 /** The file edited three times: a platform source, as every service's image holds one. */
 const editedFile = 'services/platform/src/version.ts';
@@ -64,21 +63,14 @@ function installImage(container: string, sourceOf: (version: string) => string):
   symlinkSync('../../services/platform', join(container, 'app/node_modules/@scaleshop/platform'));
 }
 
-/** A command of the Tiltfile, its container paths (every absolute path) moved under `container`. */
-function inContainer(command: string, container: string): string {
-  const mapped = command.replace(/(^|[\s'"=])(\/(?!\/))/g, (_, before: string, slash: string) => `${before}${container}${slash}`);
-  for (const path of mapped.matchAll(/(?:^|[\s'"=])(\/\S*)/g)) assert.ok(path[1]!.startsWith(container), `unmapped path ${path[1]} in ${mapped}`);
-  return mapped;
-}
-
 describe('live update', { skip: !python ? 'python3 is needed to evaluate the Tiltfile' : !gnuTar ? 'GNU tar is needed (Tilt extracts with the container’s tar)' : false }, () => {
   test('three edits of one file, each copied in as Tilt does (tar extraction, a new inode), give three restarts running the new code', async () => {
     const up = evaluateTiltfile('kind-scaleshop');
     const build = up.calls.find((call) => call.fn === 'docker_build' && call.args[0] === `scaleshop/${service}`);
     assert.ok(build, `docker_build(scaleshop/${service})`);
     const steps = build.kwargs.live_update as Obj[];
-    const syncs = steps.filter((step) => step.step === 'sync') as { local: string; remote: string }[];
-    const runs = steps.filter((step) => step.step === 'run') as { cmd: string; trigger: string[] }[];
+    const syncs = steps.filter((step) => step.step === 'sync') as SyncStep[];
+    const runs = steps.filter((step) => step.step === 'run') as RunStep[];
     const sync = syncs.find((candidate) => editedFile.startsWith(`${candidate.local}/`));
     assert.ok(sync, `a sync step covers ${editedFile}`);
     const { argv, workdir } = devCommand();
@@ -116,26 +108,16 @@ describe('live update', { skip: !python ? 'python3 is needed to evaluate the Til
         mkdirSync(dirname(join(repository, editedFile)), { recursive: true });
         writeFileSync(join(repository, editedFile), sourceOf(version));
 
-        // Tilt's archive: the file under its container path, relative to /, owner cleared.
-        const entry: string = join(sync.remote, relative(sync.local, editedFile)).replace(/^\//, '');
-        mkdirSync(dirname(join(archive, entry)), { recursive: true });
-        writeFileSync(join(archive, entry), readFileSync(join(repository, editedFile)));
-        const tar: SpawnSyncReturns<Buffer> = spawnSync('tar', ['-C', archive, '--owner=0', '--group=0', '--numeric-owner', '-c', '-f', '-', entry]);
-        assert.equal(tar.status, 0, tar.stderr?.toString());
         // A second name for the file as it is now keeps its inode in use, so a replaced file
         // must show another inode number.
-        const extracted = join(container, entry);
+        const extracted = join(container, containerPathOf(sync, editedFile));
         const probe = join(scratch, `probe-${version}`);
         const before = statSync(extracted, { throwIfNoEntry: false });
         if (before) linkSync(extracted, probe);
-        const extract = spawnSync('tar', ['-C', container, '-x', '-f', '-'], { input: tar.stdout });
-        assert.equal(extract.status, 0, extract.stderr?.toString());
+        syncAsTilt({ container, archive, sync, file: editedFile, content: readFileSync(join(repository, editedFile)) });
         if (before) assert.notEqual(statSync(extracted).ino, statSync(probe).ino, 'GNU tar replaced the file, as in the container');
 
-        for (const run of runs) {
-          const sh = spawnSync('sh', ['-c', inContainer(run.cmd, container)], { encoding: 'utf8' });
-          assert.equal(sh.status, 0, `run(${run.cmd}): ${sh.stderr}`);
-        }
+        runSteps(runs, editedFile, container);
         pids.push(await waitFor(version, 15_000));
       }
       assert.equal(new Set(pids).size, 4, `a new process each time: ${pids.join(', ')}`);

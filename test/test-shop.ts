@@ -15,16 +15,18 @@ export interface TestShop extends Shop {
  * databases and a RabbitMQ virtual host nobody else uses; `stop()` removes them again.
  * `E2E_LOGS=1` shows the services' logs.
  */
-export async function startTestShop(label: string, options: ShopOptions = {}): Promise<TestShop> {
+export async function startTestShop(label: string, options: ShopOptions & { brokerUrl?: (vhostUrl: string) => string } = {}): Promise<TestShop> {
+  const { brokerUrl, ...shopOptions } = options;
   const vhost = await createTestVhost(label);
   let shop: Shop;
   try {
     shop = await startShop({
       ephemeralPorts: true,
       databasePrefix: `${label}_${randomBytes(4).toString('hex')}_`,
-      rabbitMqUrl: vhost.url,
+      // A test may route the services to its virtual host another way (through a proxy it opens and closes).
+      rabbitMqUrl: brokerUrl ? brokerUrl(vhost.url) : vhost.url,
       output: process.env.E2E_LOGS ? 'pretty' : 'silent',
-      ...options,
+      ...shopOptions,
     });
   } catch (error) {
     await vhost.drop();

@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 
@@ -106,4 +106,60 @@ export function evaluateTiltfile(context: string, subcommand = 'up', args: strin
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+export interface SyncStep {
+  local: string;
+  remote: string;
+}
+export interface RunStep {
+  cmd: string;
+  trigger: string[];
+}
+
+export const gnuTar = /GNU tar/.test(spawnSync('tar', ['--version'], { encoding: 'utf8' }).stdout ?? '');
+
+/** Where a sync step puts a local file in the container, relative to its root. */
+export function containerPathOf(sync: SyncStep, file: string): string {
+  return join(sync.remote, relative(sync.local, file)).replace(/^\//, '');
+}
+
+/**
+ * Copies an edited file into the container as Tilt does: a tar of it under its container path,
+ * owner cleared, extracted at the container's root, which replaces the file (a new inode).
+ */
+export function syncAsTilt(options: { container: string; archive: string; sync: SyncStep; file: string; content: string | Buffer }): void {
+  const entry = containerPathOf(options.sync, options.file);
+  mkdirSync(dirname(join(options.archive, entry)), { recursive: true });
+  writeFileSync(join(options.archive, entry), options.content);
+  const tar = spawnSync('tar', ['-C', options.archive, '--owner=0', '--group=0', '--numeric-owner', '-c', '-f', '-', entry]);
+  assert.equal(tar.status, 0, tar.stderr?.toString());
+  const extract = spawnSync('tar', ['-C', options.container, '-x', '-f', '-'], { input: tar.stdout });
+  assert.equal(extract.status, 0, extract.stderr?.toString());
+}
+
+/** A command of the Tiltfile, its container paths (every absolute path) moved under `container`. */
+export function inContainer(command: string, container: string): string {
+  const mapped = command.replace(/(^|[\s'"=])(\/(?!\/))/g, (_, before: string, slash: string) => `${before}${container}${slash}`);
+  for (const path of mapped.matchAll(/(?:^|[\s'"=])(\/\S*)/g)) assert.ok(path[1]!.startsWith(container), `unmapped path ${path[1]} in ${mapped}`);
+  return mapped;
+}
+
+/**
+ * Runs the run() steps an edit of `changed` triggers, as Tilt does after its syncs: a step with
+ * triggers only when the file is one of them or under one, in order, with `sh -c` (with this
+ * process's node first on the PATH, as the image's, and `env`, the image's). Returns the commands run.
+ */
+export function runSteps(runs: readonly RunStep[], changed: string, container: string, env: Record<string, string> = {}): string[] {
+  const ran: string[] = [];
+  for (const run of runs) {
+    if (run.trigger.length > 0 && !run.trigger.some((trigger) => changed === trigger || changed.startsWith(`${trigger}/`))) continue;
+    const sh = spawnSync('sh', ['-c', inContainer(run.cmd, container)], {
+      encoding: 'utf8',
+      env: { ...process.env, ...env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}` },
+    });
+    assert.equal(sh.status, 0, `run(${run.cmd}): ${sh.stdout}${sh.stderr}`);
+    ran.push(run.cmd);
+  }
+  return ran;
 }

@@ -83,6 +83,9 @@ describe('a checkout through the gateway', () => {
     const root = await eventually(gatewayCheckout, (span) => span !== undefined, sagaTimeoutMs);
     assert.ok(root, 'the gateway exported a server span for POST /api/orders/checkout');
     traceId = root.traceId;
+    // The order keeps its checkout's trace, the one the gateway started, for a page to link to later.
+    assert.equal(checkout.body.trace_id, traceId);
+    assert.equal(order.trace_id, traceId);
     // Each service exports its batches on its own: wait until the saga's last step (order
     // consuming email.sent) and the SMTP send are in, and no span points to a parent still missing.
     spans = await eventually(

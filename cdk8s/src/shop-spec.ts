@@ -137,7 +137,7 @@ function buildShopSpecSchema() {
         productCache: Type.Unsafe<ProductCacheMode>({
           type: 'string',
           enum: [...productCacheModes],
-          description: "PRODUCT_CACHE of the product service: each replica's memory (local), one Redis the replicas share (redis, which adds a Redis to the shop), or none (off).",
+          description: "PRODUCT_CACHE of the product service: each replica's memory (local), one Redis the replicas share (redis: the cluster then runs one), or none (off).",
         }),
         latency: Type.Object(
           {
@@ -162,10 +162,19 @@ function buildShopSpecSchema() {
         rabbitmq: infraSchema('RabbitMQ', { storageGiB: Type.Integer({ minimum: 1, maximum: 1024 }) }),
         jaeger: infraSchema('Jaeger', { maxTraces: Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Traces kept in memory.' }) }),
         mailpit: infraSchema('Mailpit', { maxMessages: Type.Integer({ minimum: 0, maximum: 100_000 }) }),
-        redis: withRules(infraSchema('Redis, run only with productCache redis', { maxMemoryMiB: Type.Integer({ minimum: 1, maximum: 65_536, description: 'maxmemory, in MiB.' }) }), [
-          // Redis needs room above its data for connections and fragmentation, or the kernel kills it before it evicts.
-          { rule: 'self.maxMemoryMiB * 4 <= self.resources.memory.limitMiB * 3', message: 'maxMemoryMiB leaves too little of the memory limit: at most three quarters of it' },
-        ]),
+        redis: withRules(
+          infraSchema('Redis, run only with productCache redis', {
+            maxMemoryMiB: Type.Integer({ minimum: 1, maximum: 65_536, description: "Redis's maxmemory: beyond it keys are evicted, least recently used first." }),
+          }),
+          [
+            {
+              // Room above the data for connections and fragmentation, or the kernel kills Redis before it evicts.
+              // int(): the API server reads these as int, CEL evaluators in JavaScript as double.
+              rule: 'int(self.maxMemoryMiB) * 4 <= int(self.resources.memory.limitMiB) * 3',
+              message: 'maxMemoryMiB leaves too little of the memory limit: at most three quarters of it',
+            },
+          ],
+        ),
       },
       { additionalProperties: false },
     ),

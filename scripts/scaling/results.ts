@@ -177,7 +177,8 @@ export function reportMarkdown(results: ExperimentResults): string {
   ].join('\n');
 }
 
-async function svgOf(spec: TopLevelSpec): Promise<string> {
+/** A Vega-Lite chart drawn on the server, as SVG. */
+export async function svgOf(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   return view.toSVG();
 }

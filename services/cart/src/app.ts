@@ -19,7 +19,7 @@ import type { CartDatabase } from './schema.ts';
 export async function createCartService(config: ConfigOf<typeof cartConfig>, logger: Logger): Promise<App> {
   const database = await openDatabase<CartDatabase>({ service: 'cart', config, logger, migrations });
 
-  const productClient = createServiceClient({ service: 'product', baseUrl: config.PRODUCT_URL, timeoutMs: config.PRODUCT_TIMEOUT_MS });
+  const productClient = createServiceClient({ service: 'product', baseUrl: config.PRODUCT_URL, timeoutMs: config.PRODUCT_TIMEOUT_MS, logger });
   const cart = createCart(database.db, createProducts(productClient));
 
   const messaging = startMessaging({ service: 'cart', config, logger, db: database.db });
@@ -33,6 +33,7 @@ export async function createCartService(config: ConfigOf<typeof cartConfig>, log
     logger,
     ...(config.METRICS_PORT === undefined ? {} : { metricsPort: config.METRICS_PORT }),
     readiness: { database: database.ping },
+    optionalChecks: messaging.optionalChecks,
     openapi: { title: 'cart', description: 'Each user\'s shopping cart, priced from the catalog' },
     // Messaging first: the messages in flight finish while the database is still open.
     closeOnShutdown: [messaging, productClient, database],

@@ -1,4 +1,4 @@
-import { HttpError, type ServiceClient, type ServiceResponse } from '@scaleshop/platform';
+import { HttpError, upstreamUnavailable, type ServiceClient, type ServiceResponse } from '@scaleshop/platform';
 
 /** What the cart needs of a product; the product service's answer carries more. */
 export interface ProductInfo {
@@ -58,7 +58,7 @@ export function createProducts(client: ServiceClient): Products {
 function expectOk<T>(response: ServiceResponse<T>): T {
   if (response.status === 200) return response.body;
   if (response.status === 502 || response.status === 503 || response.status === 504) {
-    throw new HttpError(503, 'UPSTREAM_UNAVAILABLE', `product is unavailable: it answered ${response.status}`);
+    throw upstreamUnavailable(`product is unavailable: it answered ${response.status}`);
   }
   throw new HttpError(502, 'BAD_GATEWAY', `product answered ${response.status}`);
 }

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDatabase, identityHeadersFor, loadConfig, type App, type Database } from '@scaleshop/platform';
-import { createTestDatabase, createTestVhost, testLogger, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
+import { createTestDatabase, createTestVhost, eventually, testLogger, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
 import { createProductService } from '../../product/src/app.ts';
 import { productConfig } from '../../product/src/config.ts';
 import { createCartService } from '../src/app.ts';
@@ -302,11 +302,13 @@ describe('cart service', () => {
     assert.deepEqual(Object.keys(body), ['error']);
     assert.equal(body.error.code, 'UPSTREAM_UNAVAILABLE');
     assert.match(body.error.message, /product/);
+    assert.equal(response.headers['retry-after'], '1');
     assert.deepEqual(await rowsOf(id), []);
 
     assert.equal((await app.inject({ url: '/cart', headers })).statusCode, 200); // empty: nothing to look up
-    const ready = await app.inject({ url: '/health/ready' });
+    // The broker connects in the background (readiness never waits for it); the report turns true once it has.
+    const ready = await eventually(() => app.inject({ url: '/health/ready' }), (answer) => answer.json().optional?.broker === true);
     assert.equal(ready.statusCode, 200);
-    assert.deepEqual(ready.json(), { status: 'ready', checks: { database: true } });
+    assert.deepEqual(ready.json(), { status: 'ready', checks: { database: true }, optional: { broker: true } });
   });
 });

@@ -1,4 +1,4 @@
-import { createHttpApp, openDatabase, startMessaging, type App, type ConfigOf, type Logger } from '@scaleshop/platform';
+import { createHttpApp, faultKnobs, openDatabase, registerKnobRoutes, startMessaging, startRuntimeKnobs, type App, type ConfigOf, type Logger } from '@scaleshop/platform';
 import type { emailConfig } from './config.ts';
 import { createMailer } from './mailer.ts';
 import { migrations } from './migrations.ts';
@@ -10,7 +10,16 @@ import type { EmailDatabase } from './schema.ts';
 export async function createEmailService(config: ConfigOf<typeof emailConfig>, logger: Logger): Promise<App> {
   const database = await openDatabase<EmailDatabase>({ service: 'email', config, logger, migrations });
   const mailer = createMailer(config.SMTP_URL);
-  const notifications = createNotifications({ db: database.db, mailer, from: config.EMAIL_FROM, latencyMs: config.EMAIL_LATENCY_MS });
+  const knobs = startRuntimeKnobs({ db: database.db, databaseUrl: config.DATABASE_URL, logger, defaults: { latency_ms: config.EMAIL_LATENCY_MS } });
+  await knobs.ready;
+  const notifications = createNotifications({
+    db: database.db,
+    mailer,
+    from: config.EMAIL_FROM,
+    get latencyMs() {
+      return knobs.current().latency_ms;
+    },
+  });
 
   // Neither the broker nor the SMTP server is a readiness check: without them the HTTP side
   // still answers, and unsent emails wait in the queues until they are back.
@@ -26,14 +35,17 @@ export async function createEmailService(config: ConfigOf<typeof emailConfig>, l
       logger,
       ...(config.METRICS_PORT === undefined ? {} : { metricsPort: config.METRICS_PORT }),
       readiness: { database: database.ping },
+      optionalChecks: messaging.optionalChecks,
       // Messaging first: its consumers finish the emails in flight, which need SMTP and the database.
-      closeOnShutdown: [messaging, mailer, database],
+      closeOnShutdown: [messaging, mailer, knobs, database],
     });
     registerRoutes(app, notifications);
+    registerKnobRoutes(app, knobs, faultKnobs.email);
     return app;
   } catch (error) {
     await messaging.close();
     await mailer.close();
+    await knobs.close();
     await database.close();
     throw error;
   }

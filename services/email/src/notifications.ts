@@ -49,8 +49,9 @@ export interface Notifications {
   listEmails(orderId: string): Promise<EmailView[]>;
 }
 
+/** `latencyMs` is read at every send (it may be a getter over the run-time knobs). */
 export function createNotifications(options: { db: Kysely<EmailDatabase>; mailer: Mailer; from: string; latencyMs: number }): Notifications {
-  const { db, mailer, from, latencyMs } = options;
+  const { db, mailer, from } = options;
   const inFlight = new Map<string, { delivery: Promise<Delivery>; holders: number }>();
   const keyOf = (email: Pick<Email, 'order_id' | 'kind'>) => `${email.order_id}/${email.kind}`;
 
@@ -59,6 +60,7 @@ export function createNotifications(options: { db: Kysely<EmailDatabase>; mailer
       logger.info({ order_id: email.order_id, kind: email.kind }, 'email sent before; not sending again');
       return { sent: false };
     }
+    const latencyMs = options.latencyMs;
     if (latencyMs > 0) await sleep(latencyMs);
     await mailer.send({ from, to: email.recipient, subject: email.subject, text: email.text, messageId: email.message_id });
     logger.info({ order_id: email.order_id, kind: email.kind, message_id: email.message_id }, 'email handed to SMTP');

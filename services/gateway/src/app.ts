@@ -3,6 +3,7 @@ import { createHttpApp, HttpError, loadPublicKey, traceFields, type App, type Co
 import { registerAuthentication } from './authentication.ts';
 import type { gatewayConfig } from './config.ts';
 import { registerDocs } from './docs.ts';
+import { registerFaultKnobs } from './faults.ts';
 import { registerShopHealth } from './health.ts';
 import { registerProxy } from './proxy.ts';
 import { registerStorefront } from './storefront.ts';
@@ -31,6 +32,7 @@ export async function createGateway(config: ConfigOf<typeof gatewayConfig>, logg
     await registerProxy(app, upstream, { connectionTtlMs: config.UPSTREAM_CONNECTION_TTL_MS });
   }
   registerShopHealth(app, monitoredServices(config));
+  registerFaultKnobs(app, { payment: config.PAYMENT_URL, email: config.EMAIL_URL });
   await registerDocs(app, upstreams);
   await registerStorefront(app, config.STOREFRONT_URL, config.UPSTREAM_TIMEOUT_MS);
   return app;

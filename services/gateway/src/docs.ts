@@ -19,7 +19,7 @@ const cacheTtlMs = 30_000;
 export async function registerDocs(app: App, upstreams: readonly Upstream[]): Promise<void> {
   const clients = upstreams.map((upstream) => ({
     upstream,
-    client: createServiceClient({ service: upstream.service, baseUrl: upstream.baseUrl, timeoutMs: 2_000, retries: 1 }),
+    client: createServiceClient({ service: upstream.service, baseUrl: upstream.baseUrl, timeoutMs: 2_000, retries: 1, breaker: false }),
   }));
   app.addHook('onClose', async () => {
     await Promise.all(clients.map(({ client }) => client.close()));

@@ -33,7 +33,7 @@ export async function registerStorefront(app: App, baseUrl: string, timeoutMs: n
         },
         onError: (errorReply, { error }) => {
           errorReply.log.warn({ err: error, upstream: 'storefront' }, 'upstream call failed');
-          return errorReply.code(503).send(errorBody('UPSTREAM_UNAVAILABLE', 'storefront service is unavailable'));
+          return errorReply.code(503).header('retry-after', '1').send(errorBody('UPSTREAM_UNAVAILABLE', 'storefront service is unavailable'));
         },
       });
     };

@@ -10,6 +10,9 @@ const keys = generateTokenKeys();
 const tokenSettings = { issuer: 'scaleshop', audience: 'scaleshop-api', ttlSeconds: 60 };
 const alice = { id: '11111111-1111-4111-8111-111111111111', email: 'alice@example.com', role: 'customer' as const };
 
+/** What each upstream's /health/ready reports of its broker connection; services without one report nothing. */
+const brokerConnected = new Map<string, boolean>(['product', 'cart', 'order', 'payment', 'email'].map((name) => [name, true]));
+
 /** Calls each upstream answered with 503, by service. */
 const unavailableCalls = new Map<string, number>();
 
@@ -19,7 +22,10 @@ const unavailableCalls = new Map<string, number>();
  */
 async function echoUpstream(name: string): Promise<FastifyInstance> {
   const upstream = Fastify();
-  upstream.get('/health/ready', async () => ({ status: 'ready' }));
+  upstream.get('/health/ready', async () => {
+    const broker = brokerConnected.get(name);
+    return { status: 'ready', checks: { database: true }, ...(broker === undefined ? {} : { optional: { broker } }) };
+  });
   upstream.all('/*', async (request, reply) => {
     if (request.url.endsWith('/unavailable')) {
       unavailableCalls.set(name, (unavailableCalls.get(name) ?? 0) + 1);
@@ -158,6 +164,27 @@ describe('gateway', () => {
     assert.equal(write.statusCode, 404);
   });
 
+  test('says in /health, apart from readiness, that the broker is missing, what that means and how to start one', async () => {
+    const connected = await gateway.inject({ url: '/health' });
+    assert.equal(connected.statusCode, 200);
+    assert.equal(connected.json().broker, 'connected');
+    assert.equal(connected.json().warnings, undefined);
+    brokerConnected.set('payment', false);
+    try {
+      const missing = await gateway.inject({ url: '/health' });
+      assert.equal(missing.statusCode, 200, 'every service is still ready');
+      assert.equal(missing.json().status, 'ok');
+      assert.equal(missing.json().broker, 'unreachable');
+      const [warning] = missing.json().warnings as string[];
+      assert.match(warning!, /RabbitMQ/);
+      assert.match(warning!, /checkouts answer 202/);
+      assert.match(warning!, /stay pending/);
+      assert.match(warning!, /docker compose up -d rabbitmq/);
+    } finally {
+      brokerConnected.set('payment', true);
+    }
+  });
+
   test('reports each service in /health and names the one that is down', async () => {
     const healthy = await gateway.inject({ url: '/health' });
     assert.equal(healthy.statusCode, 200);
@@ -169,6 +196,7 @@ describe('gateway', () => {
     const call = await gateway.inject({ url: '/api/cart', headers: { authorization: `Bearer ${token}` } });
     assert.equal(call.statusCode, 503);
     assert.deepEqual(call.json(), { error: { code: 'UPSTREAM_UNAVAILABLE', message: 'cart service is unavailable' } });
+    assert.equal(call.headers['retry-after'], '1');
   });
 
   test("passes a service's 503 on as it is, retrying a read once but not ten times, and a write never", async () => {
@@ -182,6 +210,27 @@ describe('gateway', () => {
     assert.equal(unavailableCalls.get('order'), 1);
   });
 
+  test('PUT /api/admin/faults: admins only, validated against the knobs\' bounds, passed to the service that owns each knob', async () => {
+    const adminToken = await signAccessToken({ id: '22222222-2222-4222-8222-222222222222', email: 'admin@example.com', role: 'admin' }, loadPrivateKey(keys.privateKeyPem), tokenSettings);
+    const put = (bearer: string | undefined, payload: unknown) =>
+      gateway.inject({ method: 'PUT', url: '/api/admin/faults', headers: bearer ? { authorization: `Bearer ${bearer}` } : {}, payload: payload as object, remoteAddress: '10.8.8.8' });
+    assert.equal((await put(undefined, { payment: { failure_rate: 0.5 } })).statusCode, 401);
+    assert.equal((await put(token, { payment: { failure_rate: 0.5 } })).statusCode, 403);
+    for (const invalid of [{ payment: { failure_rate: 2 } }, { email: { latency_ms: -1 } }, { email: { failure_rate: 0.5 } }, { payment: {} }, {}, { shipping: { latency_ms: 1 } }]) {
+      const refused = await put(adminToken, invalid);
+      assert.equal(refused.statusCode, 400, JSON.stringify(invalid));
+      assert.equal(refused.json().error.code, 'VALIDATION_ERROR', JSON.stringify(invalid));
+    }
+    const changed = await put(adminToken, { payment: { failure_rate: 0.5, latency_ms: 3000 } });
+    assert.equal(changed.statusCode, 200);
+    // The upstreams echo what they were sent: the payment service got the change, with the admin as the caller.
+    const { payment: toPayment, email: toEmail } = changed.json();
+    assert.deepEqual([toPayment.service, toPayment.method, toPayment.url, toPayment.body], ['payment', 'PUT', '/admin/faults', { failure_rate: 0.5, latency_ms: 3000 }]);
+    assert.equal(toPayment.headers['x-user-role'], 'admin');
+    assert.equal(toPayment.headers['x-user-email'], 'admin@example.com');
+    assert.deepEqual([toEmail.service, toEmail.method, toEmail.url], ['email', 'GET', '/admin/faults']);
+  });
+
   test('limits the request rate per client with 429 in the one error body', async () => {
     let limited: Awaited<ReturnType<App['inject']>> | undefined;
     for (let i = 0; i < 60 && !limited; i++) {
@@ -193,5 +242,71 @@ describe('gateway', () => {
     assert.ok(limited.headers['retry-after']);
     const otherClient = await gateway.inject({ url: '/api/products', remoteAddress: '10.9.9.10' });
     assert.equal(otherClient.statusCode, 200);
+  });
+});
+
+describe('gateway circuit breakers', () => {
+  let hanging = true;
+  const held: Array<() => void> = [];
+  let product: FastifyInstance;
+  let others: FastifyInstance[];
+  let gateway: App;
+  const productCalls = { count: 0 };
+
+  before(async () => {
+    product = Fastify();
+    product.get('/health/ready', async () => ({ status: 'ready' }));
+    product.get('/products/*', (request, reply) => {
+      productCalls.count++;
+      if (hanging) return void held.push(() => reply.raw.destroy());
+      void reply.send({ id: 7 });
+    });
+    await product.listen({ host: '127.0.0.1', port: 0 });
+    others = await Promise.all(['user', 'cart', 'order', 'payment', 'email', 'storefront'].map(echoUpstream));
+    const [user, cart, order, payment, email, storefront] = others.map(urlOf) as [string, string, string, string, string, string];
+    const config = loadConfig(gatewayConfig, {
+      USER_URL: user,
+      PRODUCT_URL: urlOf(product),
+      CART_URL: cart,
+      ORDER_URL: order,
+      PAYMENT_URL: payment,
+      EMAIL_URL: email,
+      STOREFRONT_URL: storefront,
+      JWT_PUBLIC_KEY: keys.publicKeyPem,
+      UPSTREAM_TIMEOUT_MS: '200',
+    });
+    gateway = await createGateway(config, testLogger('gateway'));
+  });
+  after(async () => {
+    for (const release of held) release();
+    await gateway.close();
+    await Promise.all([product, ...others].map((server) => server.close()));
+  });
+
+  test('a hanging service costs callers a fast 503 once its breaker is open, and is called again after a probe succeeds', async () => {
+    // Five timeouts in a row open it; a GET is retried once on a 503, never on a timeout.
+    for (let call = 0; call < 5; call++) {
+      const answer = await gateway.inject({ url: '/api/products/7' });
+      assert.equal(answer.statusCode, 504, `call ${call}`);
+    }
+    assert.equal(productCalls.count, 5);
+    const started = performance.now();
+    const fast = await gateway.inject({ url: '/api/products/7' });
+    const took = performance.now() - started;
+    assert.equal(fast.statusCode, 503);
+    assert.equal(fast.json().error.code, 'UPSTREAM_UNAVAILABLE');
+    assert.equal(fast.headers['retry-after'], '2');
+    assert.ok(took < 100, `the open breaker took ${took.toFixed(0)} ms, not less than the 200 ms deadline`);
+    assert.equal(productCalls.count, 5, 'the open breaker still called the service');
+    // Other services are not affected.
+    assert.equal((await gateway.inject({ method: 'POST', url: '/api/auth/login', payload: {} })).statusCode, 200);
+
+    hanging = false;
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const probe = await gateway.inject({ url: '/api/products/7' });
+    assert.equal(probe.statusCode, 200);
+    assert.deepEqual(probe.json(), { id: 7 });
+    assert.equal((await gateway.inject({ url: '/api/products/7' })).statusCode, 200);
+    assert.equal(productCalls.count, 7);
   });
 });

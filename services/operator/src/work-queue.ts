@@ -1,7 +1,8 @@
 /**
  * A work queue of Shop keys: a key is reconciled by one worker at a time (added again while it
  * runs, it runs once more after), and a failed key comes back after an exponential backoff of
- * its own, or after the Retry-After the API server asked for. A success forgets its failures.
+ * its own, or after the Retry-After the API server asked for, and no sooner, even when a watch
+ * event queues it meanwhile. A success forgets its failures.
  */
 export interface BackoffOptions {
   readonly baseMs: number;
@@ -11,6 +12,8 @@ export interface BackoffOptions {
 export class WorkQueue {
   private readonly due = new Map<string, number>();
   private readonly failures = new Map<string, number>();
+  /** A failed key runs again no sooner than this, whatever queues it meanwhile. */
+  private readonly notBefore = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private stopped = false;
@@ -28,7 +31,7 @@ export class WorkQueue {
   /** Reconcile the key as soon as the worker is free (or later, if it is already due later). */
   add(key: string, afterMs = 0): void {
     if (this.stopped) return;
-    const at = Date.now() + afterMs;
+    const at = Math.max(Date.now() + afterMs, this.notBefore.get(key) ?? 0);
     const current = this.due.get(key);
     if (current === undefined || at < current) this.due.set(key, at);
     this.schedule();
@@ -60,6 +63,7 @@ export class WorkQueue {
     try {
       await this.work(key);
       this.failures.delete(key);
+      this.notBefore.delete(key);
     } catch (error) {
       const attempts = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, attempts);
@@ -67,7 +71,9 @@ export class WorkQueue {
       const retryAfterMs = retryAfterOf(error);
       const retryInMs = Math.max(backoff, retryAfterMs ?? 0);
       this.onError(key, error, retryInMs);
-      this.add(key, retryInMs);
+      // Whatever queued the key while it ran waits too: the retry replaces an earlier due time.
+      this.notBefore.set(key, Date.now() + retryInMs);
+      this.due.set(key, Date.now() + retryInMs);
     } finally {
       this.running = false;
       done();

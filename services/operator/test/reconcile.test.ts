@@ -44,7 +44,7 @@ async function startHarness(options: { keda?: boolean; shop?: Partial<Shop> } = 
   const operator = new Operator({
     kubeConfig,
     namespace,
-    logger: createLogger({ service: 'operator', level: 'silent' }),
+    logger: createLogger({ service: 'operator', level: (process.env.OPERATOR_TEST_LOG ?? 'silent') as 'silent' }),
     metrics: { reconciled: (outcome) => reconciles.push({ outcome }) },
     backoff: { baseMs: 50, maxMs: 2000 },
     informerRestartMs: 50,

@@ -25,7 +25,7 @@ export async function createOrderService(config: ConfigOf<typeof orderConfig>, l
   const messaging = startMessaging({ service: 'order', config, logger, db: database.db });
   await messaging.consume('order.saga', createSagaHandlers());
 
-  const cartClient = createServiceClient({ service: 'cart', baseUrl: config.CART_URL, timeoutMs: config.CART_TIMEOUT_MS });
+  const cartClient = createServiceClient({ service: 'cart', baseUrl: config.CART_URL, timeoutMs: config.CART_TIMEOUT_MS, logger });
 
   const waiters = createStatusWaiters();
   const statusListener = listenForNotifications({
@@ -46,6 +46,7 @@ export async function createOrderService(config: ConfigOf<typeof orderConfig>, l
     logger,
     ...(config.METRICS_PORT === undefined ? {} : { metricsPort: config.METRICS_PORT }),
     readiness: { database: database.ping },
+    optionalChecks: messaging.optionalChecks,
     openapi: { title: 'order', description: 'Checkout and orders: the checkout saga\'s coordinator' },
     // Messaging first, so messages in flight finish while the database is still open.
     closeOnShutdown: [messaging, statusListener, cartClient, database],

@@ -1,4 +1,4 @@
-import { HttpError, identityHeadersFor, money, type Caller, type ServiceClient } from '@scaleshop/platform';
+import { HttpError, identityHeadersFor, money, upstreamUnavailable, type Caller, type ServiceClient } from '@scaleshop/platform';
 
 export interface CartLine {
   product_id: number;
@@ -21,7 +21,7 @@ export function createCartReader(client: ServiceClient): CartReader {
       });
       // The client retries 502-504 and then hands back the last answer.
       if (response.status === 502 || response.status === 503 || response.status === 504) {
-        throw new HttpError(503, 'UPSTREAM_UNAVAILABLE', `cart is unavailable: it answered ${response.status}`);
+        throw upstreamUnavailable(`cart is unavailable: it answered ${response.status}`);
       }
       if (response.status !== 200) throw new HttpError(502, 'BAD_GATEWAY', `cart answered ${response.status}`);
       return linesOf(response.body);

@@ -46,4 +46,10 @@ export const migrations: Record<string, Migration> = {
       await sql`create unique index orders_user_id_idempotency_key_idx on orders (user_id, idempotency_key) where idempotency_key is not null`.execute(db);
     },
   },
+  '0004_trace_id': {
+    async up(db: Kysely<unknown>) {
+      // Null when the checkout ran without tracing, and for every order placed before this column.
+      await db.schema.alterTable('orders').addColumn('trace_id', 'text').execute();
+    },
+  },
 };

@@ -21,6 +21,7 @@ export interface OrderView {
   items: OrderLineView[];
   processing_duration_ms: number | null;
   failure_reason: string | null;
+  trace_id: string | null;
   created_at: string;
   history: { status: OrderStatus; at: string }[];
 }
@@ -35,6 +36,8 @@ export interface CheckoutRequest {
   mode: CheckoutMode;
   /** The client's Idempotency-Key: a checkout sent again with it answers with the order it placed. */
   idempotencyKey?: string;
+  /** The trace the checkout request runs in, kept with the order so a page can link to it later. */
+  traceId?: string;
 }
 
 export interface CheckoutResult {
@@ -84,7 +87,7 @@ export function createOrders(
     }
   };
 
-  const placeNew = async ({ caller, requestId, startedAt, idempotencyKey }: CheckoutRequest): Promise<OrderRecord> => {
+  const placeNew = async ({ caller, requestId, startedAt, idempotencyKey, traceId }: CheckoutRequest): Promise<OrderRecord> => {
     const lines = await cart.getCart(caller, requestId);
     if (lines.length === 0) throw badRequest('the cart is empty', 'CART_EMPTY');
     // Recomputed from price and quantity, the facts stored with the order, so the total always matches its lines.
@@ -102,7 +105,7 @@ export function createOrders(
         items: lines.map(({ product_id, name, price, quantity }) => ({ product_id, name, price, quantity })),
         total_amount: totalAmount,
       });
-      return repository.insertOrder(db, { id: orderId, userId: caller.id, userEmail: caller.email, totalAmount, items: lines, processingDurationMs, idempotencyKey }, event);
+      return repository.insertOrder(db, { id: orderId, userId: caller.id, userEmail: caller.email, totalAmount, items: lines, processingDurationMs, idempotencyKey, traceId }, event);
     });
     return order;
   };
@@ -164,6 +167,7 @@ function viewOf(order: OrderRecord): OrderView {
     }),
     processing_duration_ms: order.processing_duration_ms,
     failure_reason: order.failure_reason,
+    trace_id: order.trace_id,
     created_at: order.created_at.toISOString(),
     history: order.history.map((entry) => ({ status: entry.status, at: entry.at.toISOString() })),
   };

@@ -20,6 +20,7 @@ export interface OrderRecord {
   total_amount: string;
   processing_duration_ms: number | null;
   failure_reason: string | null;
+  trace_id: string | null;
   created_at: Date;
   items: OrderItemRecord[];
   history: StatusRecord[];
@@ -27,7 +28,7 @@ export interface OrderRecord {
 
 type Db = Kysely<OrderDatabase>;
 
-const orderColumns = ['id', 'user_id', 'status', 'total_amount', 'processing_duration_ms', 'failure_reason', 'created_at'] as const;
+const orderColumns = ['id', 'user_id', 'status', 'total_amount', 'processing_duration_ms', 'failure_reason', 'trace_id', 'created_at'] as const;
 
 export interface NewOrder {
   id: string;
@@ -37,6 +38,7 @@ export interface NewOrder {
   items: readonly OrderItemRecord[];
   processingDurationMs: number;
   idempotencyKey?: string;
+  traceId?: string;
 }
 
 /**
@@ -47,8 +49,8 @@ export interface NewOrder {
 export async function insertOrder(db: Db, order: NewOrder, event: OutboxEntry): Promise<OrderRecord> {
   const { rows } = await sql<{ created_at: Date; pending_at: Date }>`
     with new_order as (
-      insert into orders (id, user_id, user_email, status, total_amount, processing_duration_ms, idempotency_key)
-      values (${order.id}, ${order.userId}, ${order.userEmail}, 'pending', ${order.totalAmount}, ${order.processingDurationMs}, ${order.idempotencyKey ?? null})
+      insert into orders (id, user_id, user_email, status, total_amount, processing_duration_ms, idempotency_key, trace_id)
+      values (${order.id}, ${order.userId}, ${order.userEmail}, 'pending', ${order.totalAmount}, ${order.processingDurationMs}, ${order.idempotencyKey ?? null}, ${order.traceId ?? null})
       returning created_at
     ),
     items as (
@@ -71,6 +73,7 @@ export async function insertOrder(db: Db, order: NewOrder, event: OutboxEntry): 
     total_amount: order.totalAmount,
     processing_duration_ms: order.processingDurationMs,
     failure_reason: null,
+    trace_id: order.traceId ?? null,
     created_at: row.created_at,
     items: order.items.map((item) => ({ ...item })),
     history: [{ status: 'pending', at: row.pending_at }],

@@ -1,4 +1,4 @@
-import { Money, Type, Uuid, callerOf, errorResponses, pageQuery, requireCaller, type App } from '@scaleshop/platform';
+import { Money, Type, Uuid, callerOf, errorResponses, pageQuery, requireCaller, traceFields, type App } from '@scaleshop/platform';
 import type { Orders } from './orders.ts';
 import { orderStatuses } from './schema.ts';
 
@@ -24,6 +24,9 @@ const Order = Type.Object(
       description: 'async: from the request to the order\'s commit; sync: from the request to its final status',
     }),
     failure_reason: Type.Union([Type.String(), Type.Null()]),
+    trace_id: Type.Union([Type.String({ pattern: '^[0-9a-f]{32}$' }), Type.Null()], {
+      description: 'the trace of the checkout that placed the order (W3C trace id, as Jaeger shows it); null when it ran without tracing',
+    }),
     created_at: Timestamp,
     history: Type.Array(Type.Object({ status: Status, at: Timestamp }), { description: 'every status the order has been in, oldest first' }),
   },
@@ -82,6 +85,8 @@ export function registerRoutes(app: App, orders: Orders): void {
         startedAt,
         mode: request.query.mode,
         idempotencyKey: request.headers['idempotency-key'],
+        // The request's span, which @fastify/otel started from the incoming traceparent when there is one.
+        traceId: traceFields().trace_id,
       });
       if (replayed) reply.header('idempotent-replayed', 'true');
       return reply.code(final ? 200 : 202).send(order);

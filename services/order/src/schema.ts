@@ -19,6 +19,8 @@ export interface OrderDatabase extends MessagingTables {
     failure_reason: string | null;
     /** The client's Idempotency-Key for the checkout that placed the order, unique per user. */
     idempotency_key: ColumnType<string | null, string | null | undefined, never>;
+    /** The W3C trace id of the checkout request that placed the order; null when it ran untraced. */
+    trace_id: ColumnType<string | null, string | null | undefined, never>;
     created_at: ColumnType<Date, never, never>;
     updated_at: ColumnType<Date, never, Date>;
   };

@@ -60,6 +60,7 @@ interface OrderBody {
   items: { product_id: number; name: string; price: string; quantity: number; line_total: string }[];
   processing_duration_ms: number | null;
   failure_reason: string | null;
+  trace_id: string | null;
   created_at: string;
   history: { status: string; at: string }[];
 }
@@ -166,7 +167,10 @@ describe('order service', () => {
   test('checkout records a pending order from the cart and publishes order.created exactly once', async () => {
     const customer = newCustomer();
     carts.set(customer.caller.id, [laptop, pens]);
-    const response = await app.inject({ method: 'POST', url: '/orders/checkout', headers: { ...customer.headers, 'x-request-id': 'trace-checkout' } });
+    // This process runs without tracing (no OTEL_EXPORTER_OTLP_ENDPOINT), as a service does with
+    // OTEL off: an incoming traceparent is then not the order's trace, and nothing fails over it.
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const response = await app.inject({ method: 'POST', url: '/orders/checkout', headers: { ...customer.headers, 'x-request-id': 'trace-checkout', traceparent } });
     assert.equal(response.statusCode, 202);
     const order = response.json() as OrderBody;
     assert.match(order.id, uuid);
@@ -187,10 +191,12 @@ describe('order service', () => {
         ],
         processing_duration_ms: undefined,
         failure_reason: null,
+        trace_id: null,
         created_at: undefined,
         history: undefined,
       },
     );
+    assert.equal((await app.inject({ url: `/orders/${order.id}`, headers: customer.headers })).json().trace_id, null);
 
     // The cart was read as the caller, under the caller's request id.
     assert.deepEqual(cartRequests.at(-1), { userId: customer.caller.id, email: customer.caller.email, role: 'customer', requestId: 'trace-checkout' });
@@ -242,12 +248,14 @@ describe('order service', () => {
     assert.equal(created().slice(before).filter((event) => event.data.user_id === customer.caller.id).length, 0);
   });
 
-  test('with the cart service failing, checkout answers 503 and records nothing', async () => {
+  test('with the cart service failing, checkout answers 503 with Retry-After and records nothing', async () => {
     const customer = newCustomer();
     carts.set(customer.caller.id, 503);
     const response = await app.inject({ method: 'POST', url: '/orders/checkout', headers: customer.headers });
     assert.equal(response.statusCode, 503);
     assert.equal(response.json().error.code, 'UPSTREAM_UNAVAILABLE');
+    // Found by the chaos run's checker: every 503 says when to come back.
+    assert.equal(response.headers['retry-after'], '1');
     const rows = await db.db.selectFrom('orders').select('id').where('user_id', '=', customer.caller.id).execute();
     assert.deepEqual(rows, []);
   });
@@ -494,8 +502,11 @@ describe('order service', () => {
     const document = response.json();
     assert.deepEqual(Object.keys(document.paths).sort(), ['/orders', '/orders/checkout', '/orders/{id}']);
     assert.deepEqual(Object.keys(document.paths['/orders/checkout'].post.responses).sort(), ['200', '202', '400', '401', '502', '503', '504']);
-    const ready = await app.inject({ url: '/health/ready' });
-    assert.deepEqual(ready.json(), { status: 'ready', checks: { database: true } });
+    const ready = await eventually(async () => {
+      const answer = await app.inject({ url: '/health/ready' });
+      return answer.json().optional?.broker === true && answer;
+    }, 'the broker reported connected');
+    assert.deepEqual(ready.json(), { status: 'ready', checks: { database: true }, optional: { broker: true } });
   });
 
   test('sync checkout answers 200 only once the order is final, timed from the request to that moment', async () => {
@@ -589,7 +600,8 @@ describe('order service', () => {
 
     const ready = await isolatedApp.inject({ url: '/health/ready' });
     assert.equal(ready.statusCode, 200);
-    assert.deepEqual(ready.json(), { status: 'ready', checks: { database: true } });
+    // Ready all the same: the broker is reported, not required.
+    assert.deepEqual(ready.json(), { status: 'ready', checks: { database: true }, optional: { broker: false } });
 
     await sleep(300);
     const isolated = createDatabase<OrderDatabase>({ url: isolatedDatabase.url, poolMax: 1, logger: testLogger('order'), applicationName: 'order-test' });

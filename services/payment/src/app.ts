@@ -1,4 +1,4 @@
-import { createHttpApp, openDatabase, startMessaging, type App, type ConfigOf, type Logger } from '@scaleshop/platform';
+import { createHttpApp, faultKnobs, openDatabase, registerKnobRoutes, startMessaging, startRuntimeKnobs, type App, type ConfigOf, type Logger } from '@scaleshop/platform';
 import type { paymentConfig } from './config.ts';
 import { migrations } from './migrations.ts';
 import { createPayments } from './payments.ts';
@@ -14,10 +14,22 @@ export interface PaymentServiceOptions {
 /** Wires the payment service: migrate, provider, consumer, routes. Returns the app unstarted. */
 export async function createPaymentService(config: ConfigOf<typeof paymentConfig>, logger: Logger, options: PaymentServiceOptions = {}): Promise<App> {
   const database = await openDatabase<PaymentDatabase>({ service: 'payment', config, logger, migrations });
+  const knobs = startRuntimeKnobs({
+    db: database.db,
+    databaseUrl: config.DATABASE_URL,
+    logger,
+    defaults: { failure_rate: config.PAYMENT_FAILURE_RATE, latency_ms: config.PAYMENT_LATENCY_MS },
+  });
+  await knobs.ready;
+  // The provider reads these at every charge: a knob turned at run time applies to the next one.
   const provider = createProvider({
-    latencyMs: config.PAYMENT_LATENCY_MS,
+    get latencyMs() {
+      return knobs.current().latency_ms;
+    },
     declineOver: config.PAYMENT_DECLINE_OVER,
-    failureRate: config.PAYMENT_FAILURE_RATE,
+    get failureRate() {
+      return knobs.current().failure_rate;
+    },
     ...(options.random ? { random: options.random } : {}),
   });
   const payments = createPayments(database.db, provider);
@@ -32,13 +44,16 @@ export async function createPaymentService(config: ConfigOf<typeof paymentConfig
       logger,
       ...(config.METRICS_PORT === undefined ? {} : { metricsPort: config.METRICS_PORT }),
       readiness: { database: database.ping },
+      optionalChecks: messaging.optionalChecks,
       // Messaging first: its consumers finish the messages in flight, which need the database.
-      closeOnShutdown: [messaging, database],
+      closeOnShutdown: [messaging, knobs, database],
     });
     registerRoutes(app, payments);
+    registerKnobRoutes(app, knobs, faultKnobs.payment);
     return app;
   } catch (error) {
     await messaging.close();
+    await knobs.close();
     await database.close();
     throw error;
   }

@@ -1,4 +1,4 @@
-import { messagingMigration, sql, type Kysely, type Migration } from '@scaleshop/platform';
+import { messagingMigration, runtimeKnobsMigration, sql, type Kysely, type Migration } from '@scaleshop/platform';
 
 export const migrations: Record<string, Migration> = {
   '0001_messaging': messagingMigration,
@@ -17,4 +17,5 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0003_runtime_knobs': runtimeKnobsMigration,
 };

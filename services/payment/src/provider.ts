@@ -13,6 +13,7 @@ export interface PaymentProvider {
   charge(request: ChargeRequest): Promise<ChargeResult>;
 }
 
+/** Read at every charge (they may be getters over the run-time knobs). */
 export interface ProviderOptions {
   latencyMs: number;
   /** Amounts above this are declined. */

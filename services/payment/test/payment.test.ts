@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConfigError, loadConfig, sql, type Database, type EventData, type OrderLine } from '@scaleshop/platform';
+import { ConfigError, identityHeadersFor, loadConfig, sql, type App, type Database, type EventData, type OrderLine } from '@scaleshop/platform';
 import { createPaymentService } from '../src/app.ts';
 import { paymentConfig } from '../src/config.ts';
 import { createProvider } from '../src/provider.ts';
@@ -133,7 +133,7 @@ describe('payment service', () => {
   test('health reports ready when the database answers', async () => {
     const ready = await harness.app.inject({ url: '/health/ready' });
     assert.equal(ready.statusCode, 200);
-    assert.deepEqual(ready.json(), { status: 'ready', checks: { database: true } });
+    assert.deepEqual(ready.json(), { status: 'ready', checks: { database: true }, optional: { broker: true } });
   });
 });
 
@@ -221,5 +221,61 @@ describe('payment configuration', () => {
     for (const [name, value] of [['PAYMENT_DECLINE_OVER', '12.345'], ['PAYMENT_DECLINE_OVER', '-5'], ['PAYMENT_FAILURE_RATE', '1.5'], ['PAYMENT_LATENCY_MS', '-1']] as const) {
       assert.throws(() => loadConfig(paymentConfig, { ...base, [name]: value }), (error: unknown) => error instanceof ConfigError && error.message.includes(name), `${name}=${value}`);
     }
+  });
+});
+
+describe('payment fault knobs at run time', () => {
+  let harness: Harness;
+  let environment: Record<string, string>;
+  let otherReplica: App;
+  const admin = identityHeadersFor({ id: randomUUID(), email: 'admin@example.com', role: 'admin' });
+  const customer = identityHeadersFor({ id: randomUUID(), email: 'someone@example.com', role: 'customer' });
+  before(async () => {
+    harness = await startServiceHarness({
+      label: 'payment_knobs',
+      observe: ['payment.*'],
+      consumes: 'payment.inventory',
+      start: (env) => {
+        environment = { ...env, PAYMENT_LATENCY_MS: '0' };
+        return createPaymentService(loadConfig(paymentConfig, environment), testLogger('payment'));
+      },
+    });
+    // A second replica on the same database and queue: a change made through one must reach both.
+    otherReplica = await createPaymentService(loadConfig(paymentConfig, environment), testLogger('payment'));
+  });
+  after(async () => {
+    await otherReplica?.close();
+    await harness?.close();
+  });
+
+  test('an admin turns the failure rate up and down while it runs; every replica applies it to the next charge', async () => {
+    const put = (headers: Record<string, string>, payload: unknown) => harness.app.inject({ method: 'PUT', url: '/admin/faults', headers, payload: payload as object });
+    assert.equal((await put(customer, { failure_rate: 1 })).statusCode, 403);
+    assert.equal((await harness.app.inject({ method: 'PUT', url: '/admin/faults', payload: { failure_rate: 1 } })).statusCode, 401);
+    for (const invalid of [{ failure_rate: 2 }, { failure_rate: -0.1 }, { latency_ms: 1.5 }, { nope: 1 }, {}]) {
+      const refused = await put(admin, invalid);
+      assert.equal(refused.statusCode, 400, JSON.stringify(invalid));
+      assert.equal(refused.json().error.code, 'VALIDATION_ERROR');
+    }
+
+    const changed = await put(admin, { failure_rate: 1 });
+    assert.equal(changed.statusCode, 200);
+    assert.deepEqual(changed.json(), { failure_rate: 1, latency_ms: 0 });
+    await waitFor('the other replica to see failure_rate 1', async () => (await otherReplica.inject({ url: '/admin/faults', headers: admin })).json().failure_rate === 1, 5_000);
+
+    const declined = await Promise.all(
+      [1, 2, 3, 4].map(async () => {
+        const data = reserved({ total_amount: '1.00' });
+        await harness.broker.publish(envelopeOf('inventory.reserved', data));
+        return (await harness.broker.nextEventFor(data.order_id)).type;
+      }),
+    );
+    assert.deepEqual(declined, ['payment.failed', 'payment.failed', 'payment.failed', 'payment.failed']);
+
+    assert.deepEqual((await put(admin, { failure_rate: 0 })).json(), { failure_rate: 0, latency_ms: 0 });
+    await waitFor('the other replica to see failure_rate 0', async () => (await otherReplica.inject({ url: '/admin/faults', headers: admin })).json().failure_rate === 0, 5_000);
+    const data = reserved({ total_amount: '1.00' });
+    await harness.broker.publish(envelopeOf('inventory.reserved', data));
+    assert.equal((await harness.broker.nextEventFor(data.order_id)).type, 'payment.processed');
   });
 });

@@ -71,6 +71,13 @@ export const forbidden = (message = 'not allowed', code: ErrorCode = 'FORBIDDEN'
 export const notFound = (message: string, code: ErrorCode = 'NOT_FOUND') => new HttpError(404, code, message);
 export const conflict = (message: string, code: ErrorCode = 'CONFLICT') => new HttpError(409, code, message);
 
+/**
+ * A dependency could not serve: 503 with Retry-After, as every 503 of the shop carries, so a
+ * client (or the gateway's caller) knows when to come back rather than guessing.
+ */
+export const upstreamUnavailable = (message: string, retryAfterSeconds = 1) =>
+  new HttpError(503, 'UPSTREAM_UNAVAILABLE', message, { 'retry-after': String(retryAfterSeconds) });
+
 export function errorBody(code: ErrorCode, message: string): ErrorBody {
   return { error: { code, message } };
 }

@@ -34,6 +34,11 @@ export interface HttpAppOptions {
   logger: Logger;
   /** Dependencies that must answer before this instance takes traffic. */
   readiness?: ReadinessChecks;
+  /**
+   * Reported beside the readiness checks in /health/ready, without deciding it: what the service
+   * can work on without, for a while, and the gateway's /health tells a person about (the broker).
+   */
+  optionalChecks?: ReadinessChecks;
   bodyLimit?: number;
   /** Serves /metrics on this port (0: any free one) once the app listens, instead of on the app's own port. */
   metricsPort?: number;
@@ -93,7 +98,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
   await app.register(inputGuards);
   await app.register(errorHandling);
   if (options.openapi) await app.register(openApi, options.openapi);
-  await app.register(healthAndShutdown, { checks: options.readiness ?? {}, closeOnShutdown: options.closeOnShutdown ?? [] });
+  await app.register(healthAndShutdown, { checks: options.readiness ?? {}, ...(options.optionalChecks ? { optionalChecks: options.optionalChecks } : {}), closeOnShutdown: options.closeOnShutdown ?? [] });
   return app;
 }
 

@@ -13,6 +13,8 @@ export * from './lifecycle.ts';
 export { instanceId } from './instance.ts';
 export * from './database/index.ts';
 export * from './service-client.ts';
+export { faultKnobs, knownKnobs, runtimeKnobsMigration, startRuntimeKnobs, registerKnobRoutes, knobsBodySchema, type KnobSpec, type KnobValues, type RuntimeKnobs } from './runtime-knobs.ts';
+export { createBreaker, type Breaker, type BreakerOptions } from './breaker.ts';
 export { Type, type Static } from 'typebox';
 export * from './schemas.ts';
 export * from './tokens.ts';

@@ -262,3 +262,24 @@ export async function serveMetrics(host: string, port: number): Promise<MetricsS
       }),
   };
 }
+
+// Circuit breakers ---------------------------------------------------------------------------
+
+const breakerState = new client.Gauge({
+  name: 'circuit_breaker_state',
+  help: 'State of the circuit breaker on calls to a dependency: 0 closed (calls go through), 1 open (calls fail fast with 503), 2 half-open (a probe is let through)',
+  labelNames: ['dependency'] as const,
+  registers: [metricsRegistry],
+});
+
+const breakerTransitions = new client.Counter({
+  name: 'circuit_breaker_transitions_total',
+  help: 'Times the circuit breaker on calls to a dependency entered a state (open, half_open, closed)',
+  labelNames: ['dependency', 'state'] as const,
+  registers: [metricsRegistry],
+});
+
+export function recordBreakerState(dependency: string, state: 'closed' | 'open' | 'half_open'): void {
+  breakerState.labels(dependency).set(state === 'closed' ? 0 : state === 'open' ? 1 : 2);
+  breakerTransitions.labels(dependency, state).inc();
+}

@@ -1,11 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, errors as undiciErrors } from 'undici';
-import { HttpError } from './errors.ts';
+import { createBreaker } from './breaker.ts';
+import { HttpError, upstreamUnavailable } from './errors.ts';
+import type { Logger } from './logger.ts';
 
 /**
  * Service-to-service HTTP over a keep-alive pool, with a deadline on every call and
  * bounded retries with jittered backoff — only for idempotent methods, so a retried
- * call can never apply an effect twice.
+ * call can never apply an effect twice — behind a circuit breaker: a dependency that keeps
+ * failing or hanging costs its callers a fast 503, not a deadline per call.
  */
 export interface ServiceClientOptions {
   service: string;
@@ -16,6 +19,10 @@ export interface ServiceClientOptions {
   retryBaseDelayMs?: number;
   /** How long a connection is reused before a new one is opened (default 15 s), so new replicas get a share. */
   connectionTtlMs?: number;
+  /** The circuit breaker's settings (breaker.ts), or false for none (a health check must see the dependency itself). */
+  breaker?: false | { failures?: number; halfOpenAfterMs?: number };
+  /** Where the breaker's changes of state are logged. */
+  logger?: Logger;
 }
 
 export interface ServiceRequest {
@@ -56,6 +63,17 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
     bodyTimeout: timeoutMs,
   });
 
+  // Attempts that failed or timed out, and answers saying the service cannot serve, count against it.
+  const breaker =
+    options.breaker === false
+      ? undefined
+      : createBreaker({
+          dependency: options.service,
+          ...options.breaker,
+          isFailure: (result) => retryableStatuses.has((result as ServiceResponse<unknown>).status),
+          ...(options.logger ? { logger: options.logger } : {}),
+        });
+
   async function attempt<T>(request: ServiceRequest): Promise<ServiceResponse<T>> {
     const query = request.query
       ? '?' + new URLSearchParams(Object.entries(request.query).filter(([, v]) => v !== undefined).map(([k, v]): [string, string] => [k, String(v)])).toString()
@@ -89,7 +107,7 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
       for (let index = 0; index < attempts; index++) {
         if (index > 0) await sleep(retryBaseDelayMs * 2 ** (index - 1) * (0.5 + Math.random()));
         try {
-          const response = await attempt<T>(request);
+          const response = breaker ? await breaker.execute(() => attempt<T>(request)) : await attempt<T>(request);
           if (retryableStatuses.has(response.status) && index < attempts - 1) {
             lastError = new HttpError(response.status, 'UPSTREAM_UNAVAILABLE', `${options.service} answered ${response.status}`);
             continue;
@@ -109,10 +127,10 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
 }
 
 function upstreamFailure(service: string, error: unknown): HttpError {
-  if (error instanceof HttpError) return new HttpError(503, 'UPSTREAM_UNAVAILABLE', `${service} is unavailable: ${error.message}`);
+  if (error instanceof HttpError) return upstreamUnavailable(`${service} is unavailable: ${error.message}`);
   const name = (error as Error | undefined)?.name;
   if (name === 'TimeoutError' || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
     return new HttpError(504, 'UPSTREAM_TIMEOUT', `${service} did not answer in time`);
   }
-  return new HttpError(503, 'UPSTREAM_UNAVAILABLE', `${service} is unavailable: ${(error as Error | undefined)?.message ?? 'unknown error'}`);
+  return upstreamUnavailable(`${service} is unavailable: ${(error as Error | undefined)?.message ?? 'unknown error'}`);
 }

@@ -49,6 +49,7 @@ export async function createProductService(config: ConfigOf<typeof productConfig
     logger,
     ...(config.METRICS_PORT === undefined ? {} : { metricsPort: config.METRICS_PORT }),
     readiness: { database: database.ping },
+    optionalChecks: messaging.optionalChecks,
     openapi: { title: 'product', description: 'The catalog: categories, prices and stock' },
     // Messaging first: the messages in flight finish while the database is still open.
     closeOnShutdown: [messaging, changes, cache, database],

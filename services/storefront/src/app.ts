@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
@@ -49,7 +50,17 @@ export async function createStorefront(config: ConfigOf<typeof storefrontConfig>
     );
     return app;
   }
-  const indexHtml = withSettings(readFileSync(indexPath, 'utf8'), config);
+  // Read for every page, not once: a build made while the server runs (Tilt's live update rebuilds
+  // the pages in the container, `npm run build` does locally) is served from the next page load,
+  // without a restart. A few hundred bytes, read from the page cache, once per visit.
+  const readIndex = async (): Promise<string | undefined> => {
+    try {
+      return withSettings(await readFile(indexPath, 'utf8'), config);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  };
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('content-security-policy', contentSecurityPolicy);
@@ -68,7 +79,12 @@ export async function createStorefront(config: ConfigOf<typeof storefrontConfig>
   });
 
   const page = { logLevel: 'warn' as const, schema: { hide: true } };
-  const sendIndex = (reply: FastifyReply) => reply.header('cache-control', 'no-cache').type('text/html; charset=utf-8').send(indexHtml);
+  const sendIndex = async (reply: FastifyReply) => {
+    const indexHtml = await readIndex();
+    // Vite empties the build folder before writing the new build: a page asked for in between is a short 503.
+    if (indexHtml === undefined) return reply.code(503).header('retry-after', '1').send(errorBody('SERVICE_UNAVAILABLE', 'the storefront is being built: try again in a moment'));
+    return reply.header('cache-control', 'no-cache').type('text/html; charset=utf-8').send(indexHtml);
+  };
   app.get('/', page, async (_request, reply) => sendIndex(reply));
   app.get('/*', page, async (request, reply) => {
     const path = request.url.split('?', 1)[0]!;

@@ -61,6 +61,33 @@ describe('the storefront server', () => {
     assert.doesNotMatch((await app.inject({ url: '/' })).body, /scaleshop-jaeger-ui/);
   });
 
+  test('serves a build made while it runs from the next page load, without a restart (as live update rebuilds it)', async () => {
+    const rebuilt = mkdtempSync(join(tmpdir(), 'storefront-rebuilt-'));
+    const build = (asset: string) => {
+      mkdirSync(join(rebuilt, 'assets'), { recursive: true });
+      writeFileSync(join(rebuilt, 'index.html'), `<!doctype html><html><head></head><body><script type="module" src="/assets/${asset}"></script>`);
+      writeFileSync(join(rebuilt, 'assets', asset), `console.log('${asset}')`);
+    };
+    build('index-Old1.js');
+    const running = await createStorefront(config, testLogger('storefront'), rebuilt);
+    try {
+      assert.match((await running.inject({ url: '/orders/1' })).body, /index-Old1\.js/);
+      // Vite empties the folder first: a page asked for then is a short 503, not an error page.
+      rmSync(join(rebuilt, 'index.html'));
+      const between = await running.inject({ url: '/' });
+      assert.equal(between.statusCode, 503);
+      assert.equal(between.headers['retry-after'], '1');
+      build('index-New2.js');
+      const page = await running.inject({ url: '/orders/1' });
+      assert.equal(page.statusCode, 200);
+      assert.match(page.body, /index-New2\.js/);
+      assert.equal((await running.inject({ url: '/assets/index-New2.js' })).body, "console.log('index-New2.js')");
+    } finally {
+      await running.close();
+      rmSync(rebuilt, { recursive: true });
+    }
+  });
+
   test('without a build it starts and says what is missing', async () => {
     const unbuilt = await createStorefront(config, testLogger('storefront'), join(directory, 'nothing'));
     const page = await unbuilt.inject({ url: '/' });

@@ -8,7 +8,11 @@ export type ReadinessChecks = Record<string, () => Promise<boolean>>;
 const readinessTimeoutMs = 2_000;
 
 const liveness = { 200: Type.Object({ status: Type.Literal('live') }) };
-const ReadinessBody = Type.Object({ status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]), checks: Type.Record(Type.String(), Type.Boolean()) });
+const ReadinessBody = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
+  checks: Type.Record(Type.String(), Type.Boolean()),
+  optional: Type.Optional(Type.Record(Type.String(), Type.Boolean())),
+});
 const readiness = { 200: ReadinessBody, 503: ReadinessBody };
 
 /**
@@ -17,7 +21,7 @@ const readiness = { 200: ReadinessBody, 503: ReadinessBody };
  * resources it holds are released after the requests in flight have finished.
  */
 export const healthAndShutdown = fp(
-  async (app: FastifyInstance, options: { checks: ReadinessChecks; closeOnShutdown: ReadonlyArray<{ close(): Promise<void> }> }) => {
+  async (app: FastifyInstance, options: { checks: ReadinessChecks; optionalChecks?: ReadinessChecks; closeOnShutdown: ReadonlyArray<{ close(): Promise<void> }> }) => {
     let shuttingDown = false;
     app.addHook('preClose', async () => {
       shuttingDown = true;
@@ -34,9 +38,9 @@ export const healthAndShutdown = fp(
 
     app.get('/health/live', { ...infrastructureRoute, schema: { hide: true, response: liveness } }, async () => ({ status: 'live' as const }));
     app.get('/health/ready', { ...infrastructureRoute, schema: { hide: true, response: readiness } }, async (_request, reply) => {
-      const results = await runChecks(options.checks);
+      const [results, optional] = await Promise.all([runChecks(options.checks), options.optionalChecks ? runChecks(options.optionalChecks) : undefined]);
       const ready = !shuttingDown && Object.values(results).every(Boolean);
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks: results });
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks: results, ...(optional ? { optional } : {}) });
     });
   },
   { name: 'scaleshop-health' },

@@ -38,7 +38,29 @@ export class BrokerUnavailableError extends Error {
   }
 }
 
+/**
+ * What a missing broker means and how to get one, in a person's words: the gateway's /health
+ * and the banner of `npm start` both say it.
+ */
+export const brokerMissingNotice =
+  'No message broker (RabbitMQ) can be reached. The catalog, accounts and carts work; checkouts answer 202, but their orders stay ' +
+  'pending, their events waiting in the outbox, until a broker answers: they then complete by themselves, with no restart. ' +
+  'Start one with `docker compose up -d rabbitmq` (compose.yaml at the repository root) or `rabbitmq-server -detached`; in a cluster, see the rabbitmq pod.';
+
+/** Whether a broker accepts an AMQP connection at `url` (credentials and virtual host included) within the time given. */
+export async function brokerAnswers(url: string, timeoutMs = 2_000): Promise<boolean> {
+  try {
+    const connection = await amqp.connect(url, { timeout: timeoutMs });
+    await connection.close().catch(() => {});
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const confirmTimeoutMs = 10_000;
+/** At the 5 s maximum back-off, a warning about a minute apart. */
+const connectFailuresPerWarning = 12;
 
 /**
  * One recovering AMQP connection per process. amqplib reconnects with backoff; on every
@@ -85,8 +107,17 @@ export function connectBroker(options: { url: string; logger: Logger; service: s
       publishChannel = undefined;
       if (!closing) logger.warn({ err: error }, 'lost the message broker; reconnecting');
     });
+    // Retried every few seconds for as long as the broker is away (a fresh laptop may have none):
+    // said on the first failure and then once a minute or so, not on every attempt.
+    let failedAttempts = 0;
+    recovering.on('connect', () => {
+      failedAttempts = 0;
+    });
     recovering.on('connect-failed', (error: Error) => {
-      if (!closing) logger.warn({ error: error.message, broker: redactUrl(options.url) }, 'cannot reach the message broker; retrying');
+      failedAttempts++;
+      if (!closing && (failedAttempts === 1 || failedAttempts % connectFailuresPerWarning === 0)) {
+        logger.warn({ error: error.message, broker: redactUrl(options.url), attempts: failedAttempts }, 'cannot reach the message broker; retrying');
+      }
     });
     recovering.on('error', (error: Error) => logger.warn({ err: error }, 'message broker connection error'));
   });

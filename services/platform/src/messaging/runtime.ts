@@ -17,6 +17,8 @@ export interface MessagingConfig {
 export interface Messaging<DB> {
   broker: Broker;
   relay: OutboxRelay;
+  /** For /health/ready's optional checks: the service works on without the broker, its events waiting in the outbox. */
+  optionalChecks: { broker: () => Promise<boolean> };
   consume<Q extends QueueName>(
     queue: Q,
     handlers: HandlerMap<DB, Q>,
@@ -35,6 +37,7 @@ export function startMessaging<DB>(options: { service: string; config: Messaging
   return {
     broker,
     relay,
+    optionalChecks: { broker: async () => broker.isConnected() },
     async consume(queue, handlers, consumeOptions) {
       const consumer = createConsumer({
         queue,

@@ -7,18 +7,15 @@ import { session, loggedOut } from './session.ts';
 export interface LessonState {
   async: { answeredInMs: number; orderId: string } | null;
   sync: { answeredInMs: number; orderId: string } | null;
-  /** The trace of each checkout of this session, by order (the API keeps none). */
-  traces: Record<string, string>;
 }
 
 export const lesson = createSlice({
   name: 'lesson',
-  initialState: { async: null, sync: null, traces: {} } as LessonState,
+  initialState: { async: null, sync: null } as LessonState,
   reducers: {
-    reset: () => ({ async: null, sync: null, traces: {} }),
-    checkedOut: (state, action: PayloadAction<{ mode: 'async' | 'sync'; answeredInMs: number; orderId: string; traceId: string | null }>) => {
+    reset: () => ({ async: null, sync: null }),
+    checkedOut: (state, action: PayloadAction<{ mode: 'async' | 'sync'; answeredInMs: number; orderId: string }>) => {
       state[action.payload.mode] = { answeredInMs: action.payload.answeredInMs, orderId: action.payload.orderId };
-      if (action.payload.traceId) state.traces[action.payload.orderId] = action.payload.traceId;
     },
   },
 });

@@ -22,6 +22,7 @@ export function order(status: Order['status'], extra: Partial<Order> = {}): Orde
     items: cartWithLaptop.items,
     processing_duration_ms: 12,
     failure_reason: null,
+    trace_id: null,
     created_at: '2026-12-01T00:00:00.000Z',
     history: upTo.map((entry, index) => ({ status: entry as Order['status'], at: new Date(Date.parse('2026-12-01T00:00:00.000Z') + index * 1000).toISOString() })),
     ...extra,

@@ -127,6 +127,39 @@ describe('cart and checkout', () => {
   });
 });
 
+describe('order page', () => {
+  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+
+  test("shows the checkout's trace from the order itself, in a session that did not place it", async () => {
+    server.use(http.get('*/api/orders/:id', () => HttpResponse.json(order('completed', { trace_id: traceId }))));
+    renderApp(`/orders/${order('completed').id}`, { token: 't' });
+    expect((await screen.findByTestId('trace-id')).textContent).toBe(traceId);
+    // No Jaeger UI configured: the id is shown, not linked.
+    expect(screen.queryByRole('link', { name: traceId })).toBeNull();
+  });
+
+  test('links the trace to Jaeger when the server names its UI', async () => {
+    const meta = Object.assign(document.createElement('meta'), { name: 'scaleshop-jaeger-ui', content: 'http://jaeger.example:16686' });
+    document.head.append(meta);
+    try {
+      server.use(http.get('*/api/orders/:id', () => HttpResponse.json(order('completed', { trace_id: traceId }))));
+      renderApp(`/orders/${order('completed').id}`, { token: 't' });
+      const link = await screen.findByRole('link', { name: traceId });
+      expect(link.getAttribute('href')).toBe(`http://jaeger.example:16686/trace/${traceId}`);
+    } finally {
+      meta.remove();
+    }
+  });
+
+  test('an order placed without tracing shows no trace, and the rest of the page as usual', async () => {
+    server.use(http.get('*/api/orders/:id', () => HttpResponse.json(order('completed'))));
+    renderApp(`/orders/${order('completed').id}`, { token: 't' });
+    expect((await screen.findByTestId('order-status')).textContent).toBe('completed');
+    expect(screen.queryByTestId('trace-id')).toBeNull();
+    expect(screen.queryByText('Trace of the checkout')).toBeNull();
+  });
+});
+
 describe('sessions and errors', () => {
   test('a 401 ends the session and leads to log in, then back where the user was', async () => {
     server.use(http.get('*/api/cart', () => HttpResponse.json({ error: { code: 'INVALID_TOKEN', message: 'the token has expired' } }, { status: 401 })));

@@ -26,7 +26,6 @@ export interface CheckoutResult {
   mode: 'async' | 'sync';
   /** From sending the request to its answer, as the browser saw it. */
   answeredInMs: number;
-  traceId: string | null;
   replayed: boolean;
 }
 
@@ -107,7 +106,6 @@ export const api = createApi({
             order: result.data as Order,
             mode,
             answeredInMs: Math.round(performance.now() - started),
-            traceId: headers?.get('trace-id') ?? null,
             replayed: headers?.get('idempotent-replayed') === 'true',
           },
         };

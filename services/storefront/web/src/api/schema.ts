@@ -1140,6 +1140,8 @@ export interface components {
              * @example 1299.99
              */
             total_amount: string;
+            /** @description the trace of the checkout that placed the order (W3C trace id, as Jaeger shows it); null when it ran without tracing */
+            trace_id: string | null;
         };
         Product: {
             category: string;

@@ -39,9 +39,9 @@ export function Checkout() {
     // A failed checkout keeps its key: trying again cannot place a second order.
     if ('error' in answer) return;
     setIdempotencyKey(crypto.randomUUID());
-    const { order, answeredInMs, traceId } = answer.data;
-    dispatch(lesson.actions.checkedOut({ mode, answeredInMs, orderId: order.id, traceId }));
-    navigate(`/orders/${order.id}`, { state: { answeredInMs, mode, traceId } });
+    const { order, answeredInMs } = answer.data;
+    dispatch(lesson.actions.checkedOut({ mode, answeredInMs, orderId: order.id }));
+    navigate(`/orders/${order.id}`, { state: { answeredInMs, mode } });
   };
 
   return (

@@ -7,8 +7,8 @@ import { ErrorMessage } from './common.tsx';
 
 const happyPath: OrderStatus[] = ['pending', 'stock_reserved', 'paid', 'completed'];
 const pollingIntervalMs = 700;
-// Set by the storefront server when the shop is configured with JAEGER_UI_URL.
-const jaegerUiUrl = document.querySelector<HTMLMetaElement>('meta[name="scaleshop-jaeger-ui"]')?.content;
+/** Set by the storefront server, as a meta tag of the page, when the shop is configured with JAEGER_UI_URL. */
+const jaegerUiUrl = () => document.querySelector<HTMLMetaElement>('meta[name="scaleshop-jaeger-ui"]')?.content;
 
 interface CheckoutAnswer {
   answeredInMs: number;
@@ -29,7 +29,6 @@ export function OrderPage() {
     if (final) dispatch(api.util.invalidateTags(['Cart', 'Product']));
   }, [final, dispatch]);
   const lessonState = useAppSelector((state) => state.lesson);
-  const traceId = lessonState.traces[id];
 
   if (!order) return error ? <ErrorMessage error={error} /> : <p>Loading the order…</p>;
   const first = order.history[0];
@@ -71,12 +70,7 @@ export function OrderPage() {
         <dd>{order.processing_duration_ms === null ? '—' : `${order.processing_duration_ms} ms`}</dd>
         <dt>From checkout to final status</dt>
         <dd>{totalMs === null ? 'not final yet' : `${(totalMs / 1000).toFixed(1)} s`}</dd>
-        {traceId && (
-          <>
-            <dt>Trace of the checkout</dt>
-            <dd>{jaegerUiUrl ? <a href={`${jaegerUiUrl}/trace/${traceId}`}>{traceId}</a> : <code>{traceId}</code>}</dd>
-          </>
-        )}
+        {order.trace_id && <TraceLink traceId={order.trace_id} />}
       </dl>
       {(lessonState.async || lessonState.sync) && (
         <aside aria-labelledby="lesson-title" className="lesson">
@@ -97,5 +91,15 @@ export function OrderPage() {
         <Link to="/orders">All orders</Link>
       </p>
     </section>
+  );
+}
+
+function TraceLink({ traceId }: { traceId: string }) {
+  const jaeger = jaegerUiUrl();
+  return (
+    <>
+      <dt>Trace of the checkout</dt>
+      <dd data-testid="trace-id">{jaeger ? <a href={`${jaeger}/trace/${traceId}`}>{traceId}</a> : <code>{traceId}</code>}</dd>
+    </>
   );
 }
