@@ -17,11 +17,11 @@ import { queues, serviceNames, serviceOf } from '@scaleshop/platform';
 import { scenarios } from '../loadtests/journeys/index.ts';
 import { parseDuration } from '../loadtests/lib/run.ts';
 import { scenarioNames, type ScenarioName } from '../loadtests/lib/runtime.ts';
-import type { LoadSummary } from '../loadtests/lib/summary.ts';
 import { processCpuMs } from '../bench/cpu.ts';
 import { runLoad } from '../load/driver.ts';
 import { controlSocketPath, localTokenKeys, repositoryRoot, startShop, type Shop } from './local-shop.ts';
 import { askReplicaControl, type ReplicaState } from './replicas.ts';
+import { judge, judgedBySaga as judgedBySagaOf } from './scaling/judge.ts';
 import { fitPoints, latencyChart, pointFrom, reportMarkdown, throughputChart, warningsFor, type ExperimentResults, type LatencyPoint, type RunMeasurement } from './scaling/results.ts';
 
 const run = promisify(execFile);
@@ -68,7 +68,7 @@ function parseOptions(argv: string[]): Options {
   if (!scenarioNames.includes(scenario)) problems.push(`--scenario must be one of ${scenarioNames.join(', ')}`);
   // Tight enough that a backlog growing during a window breaks it: a loose bound would pass rates
   // the shop cannot keep up with, as long as the window is short.
-  const judgedBySaga = scenario === 'buyer' || scenario === 'hot-item';
+  const judgedBySaga = judgedBySagaOf(scenario);
   const sloText = values.slo ?? (judgedBySaga ? 'p99<1000ms' : 'p99<100ms');
   const slo = /^p99<(\d+(?:\.\d+)?)ms$/.exec(sloText.replace(/\s+/g, ''));
   if (!slo) problems.push(`--slo takes the form 'p99<500ms', got "${sloText}"`);
@@ -207,36 +207,6 @@ const workDone = (metricsUrls: readonly string[]) => seriesSums(metricsUrls, /^(
 
 /** Queries waiting for a database connection, over all replicas. */
 const poolWaiting = async (metricsUrls: readonly string[]) => (await seriesSums(metricsUrls, /^db_pool_waiting_clients\b/)).reduce((sum, value) => sum + value, 0);
-
-/**
- * Throughput counts over the time the iterations really took (`elapsedSeconds`), not the
- * configured duration: past capacity, sagas keep completing after the last iteration was due,
- * and dividing by the duration would credit the shop with the rate it was offered.
- */
-function judge(summary: LoadSummary, elapsedSeconds: number, bySaga: boolean) {
-  if (bySaga && summary.saga_completion) {
-    const saga = summary.saga_completion;
-    const httpErrors = Object.values(summary.requests).reduce((sum, row) => sum + row.errors, 0);
-    const httpCount = Object.values(summary.requests).reduce((sum, row) => sum + row.count, 0);
-    return {
-      unit: 'orders/s',
-      throughput: (saga.count - saga.errors) / elapsedSeconds,
-      p50: saga.p50,
-      p99: saga.p99,
-      errorRate: Math.max(saga.count > 0 ? saga.errors / saga.count : 1, httpCount > 0 ? httpErrors / httpCount : 0),
-    };
-  }
-  const rows = Object.values(summary.requests);
-  const count = rows.reduce((sum, row) => sum + row.count, 0);
-  const errors = rows.reduce((sum, row) => sum + row.errors, 0);
-  return {
-    unit: 'requests/s',
-    throughput: (count - errors) / elapsedSeconds,
-    p50: Math.max(...rows.map((row) => row.p50)),
-    p99: Math.max(...rows.map((row) => row.p99)),
-    errorRate: count > 0 ? errors / count : 1,
-  };
-}
 
 async function main() {
   const log = (line: string) => process.stderr.write(`experiment: ${line}\n`);
