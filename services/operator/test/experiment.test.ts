@@ -81,7 +81,7 @@ async function startHarness(behaviour: (job: Record<string, any>) => K6Behaviour
     contexts: [{ name: 'stand-in', cluster: 'stand-in', user: 'operator', namespace }],
     currentContext: 'stand-in',
   });
-  const operator = new ExperimentOperator({ kubeConfig, namespace, logger: createLogger({ service: 'operator', level: 'silent' }), backoff: { baseMs: 50, maxMs: 1000 }, pollMs: 30, informerRestartMs: 50 });
+  const operator = new ExperimentOperator({ kubeConfig, namespace, logger: createLogger({ service: 'operator', level: 'silent' }), backoff: { baseMs: 50, maxMs: 1000 }, pollMs: 30, loadPollMs: 30, informerRestartMs: 50 });
   const harness: Harness = {
     server,
     operator,

@@ -25,8 +25,10 @@ export interface ExperimentOperatorOptions {
   readonly namespace: string;
   readonly logger: Logger;
   readonly backoff?: BackoffOptions;
-  /** How often to look again while waiting for a rollout or a Job. */
+  /** How often to look again while waiting for a rollout. */
   readonly pollMs?: number;
+  /** How often to look at a running Job's pod (for an image that will not pull); its completion comes by the Job watch. */
+  readonly loadPollMs?: number;
   readonly informerRestartMs?: number;
 }
 
@@ -247,7 +249,7 @@ export class ExperimentOperator {
 
   private async loadStep(experiment: Experiment, status: ExperimentStatus, next: NextRun, attempt: number, job: string, firstFailure: string | undefined): Promise<void> {
     const outcome = await this.outcomeOf(experiment, job);
-    if (outcome.kind === 'running') return this.later(experiment);
+    if (outcome.kind === 'running') return this.later(experiment, this.options.loadPollMs ?? 10_000);
     if (outcome.kind === 'summary') {
       let run: ExperimentRun;
       try {
