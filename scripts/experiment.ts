@@ -1,6 +1,9 @@
 /**
  * `npm run experiment -- --service payment --replicas 1,2,4 --scenario buyer [--slo 'p99<500ms']
- *   [--repeat 1] [--duration 20s] [--warmup 5s] [--out DIR]`
+ *   [--repeat 1] [--duration 20s] [--warmup 5s] [--out DIR] [--cluster [--namespace N] [--shop S]]`
+ *
+ * With --cluster the operator runs it as a ScalingExperiment (scaling/cluster.ts and
+ * docs/scaling-experiments.md); this follows it and writes the same results.json and report.md.
  *
  * What horizontal scaling buys one service: for each replica count N it scales the local shop
  * (the running one, or one it starts), warms up, and finds the capacity X(N), the highest
@@ -21,6 +24,9 @@ import { processCpuMs } from '../bench/cpu.ts';
 import { runLoad } from '../load/driver.ts';
 import { controlSocketPath, localTokenKeys, repositoryRoot, startShop, type Shop } from './local-shop.ts';
 import { askReplicaControl, type ReplicaState } from './replicas.ts';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { ExperimentSpec } from '@scaleshop/cdk8s/src/experiment-spec.ts';
+import { runInCluster } from './scaling/cluster.ts';
 import { judge, judgedBySaga as judgedBySagaOf } from './scaling/judge.ts';
 import { fitPoints, latencyChart, pointFrom, reportMarkdown, throughputChart, warningsFor, type ExperimentResults, type LatencyPoint, type RunMeasurement } from './scaling/results.ts';
 
@@ -39,6 +45,8 @@ interface Options {
   durationSeconds: number;
   warmupSeconds: number;
   out: string;
+  /** Run it in a cluster, as a ScalingExperiment the operator runs, in this namespace and against this Shop. */
+  cluster?: { namespace: string; shop: string };
 }
 
 function parseOptions(argv: string[]): Options {
@@ -53,6 +61,9 @@ function parseOptions(argv: string[]): Options {
       duration: { type: 'string', default: '20s' },
       warmup: { type: 'string', default: '5s' },
       out: { type: 'string' },
+      cluster: { type: 'boolean', default: false },
+      namespace: { type: 'string', default: 'scaleshop' },
+      shop: { type: 'string', default: 'scaleshop' },
     },
     allowPositionals: true,
     strict: true,
@@ -90,6 +101,7 @@ function parseOptions(argv: string[]): Options {
     durationSeconds,
     warmupSeconds,
     out: resolve(values.out ?? join(repositoryRoot, 'experiments', `${service}-${stamp}`)),
+    ...(values.cluster ? { cluster: { namespace: values.namespace!, shop: values.shop! } } : {}),
   };
 }
 
@@ -211,6 +223,29 @@ const poolWaiting = async (metricsUrls: readonly string[]) => (await seriesSums(
 async function main() {
   const log = (line: string) => process.stderr.write(`experiment: ${line}\n`);
   const options = parseOptions(process.argv.slice(2));
+  if (options.cluster) {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromDefault();
+    const { phase, message } = await runInCluster({
+      kubeConfig,
+      namespace: options.cluster.namespace,
+      name: `${options.service}-${Date.now().toString(36)}`,
+      spec: {
+        target: { shop: options.cluster.shop, service: options.service as ExperimentSpec['target']['service'] },
+        replicas: options.replicas,
+        scenario: options.scenario,
+        load: { search: { startRate: options.scenario === 'browse' ? 50 : 4, factor: 1.5, maxRuns: 8 } },
+        slo: { p99Ms: options.slo.p99_ms, maxErrorRate: options.slo.max_error_rate },
+        warmupSeconds: options.warmupSeconds,
+        durationSeconds: options.durationSeconds,
+        repeats: options.repeat,
+      },
+      out: options.out,
+      log,
+    });
+    if (phase === 'Failed') throw new Error(`the ScalingExperiment failed: ${message}`);
+    return;
+  }
   // Buyers keep their sessions: a login per order would make every run measure argon2's CPU.
   process.env.BUYER_SESSIONS ??= 'reuse';
   const started = new Date();
@@ -416,7 +451,7 @@ async function main() {
 
 main().catch((error: unknown) => {
   if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-    process.stderr.write(`experiment: ${(error as Error).message}\nusage: npm run experiment -- --service <name> --replicas 1,2,4 --scenario buyer [--slo 'p99<500ms'] [--repeat 1] [--duration 20s] [--warmup 5s] [--out DIR]\n`);
+    process.stderr.write(`experiment: ${(error as Error).message}\nusage: npm run experiment -- --service <name> --replicas 1,2,4 --scenario buyer [--slo 'p99<500ms'] [--repeat 1] [--duration 20s] [--warmup 5s] [--out DIR] [--cluster [--namespace scaleshop] [--shop scaleshop]]\n`);
     process.exit(2);
   }
   process.stderr.write(`experiment failed: ${error instanceof Error ? error.stack : String(error)}\n`);

@@ -54,13 +54,13 @@ describe('ScalingExperiment: the chart and the rendered objects', () => {
     for (const object of [job, k6NetworkPolicy(experiment), resultsConfigMap(experiment, { resultsJson: '{}', reportMd: '# r' })]) {
       assert.deepEqual(schemaProblems(object as Parameters<typeof schemaProblems>[0]), [], object.kind);
     }
-    const pod = (job as { spec: { template: { spec: { initContainers: { name: string; env: { name: string; value: string }[] }[] } } } }).spec.template.spec;
+    const pod = (job as unknown as { spec: { template: { spec: { initContainers: { name: string; env: { name: string; value: string }[] }[] } } } }).spec.template.spec;
     assert.equal(pod.initContainers[0]!.name, 'warmup');
     assert.ok(pod.initContainers[0]!.env.some((variable) => variable.name === 'DURATION' && variable.value === '10s'));
   });
 
   test('a misspelled field in a rendered Job fails the check', () => {
-    const job = k6Job(experiment, { replicas: 1, repeat: 0, rate: 4 }, 'x', ['buyer.ts']) as { spec: Record<string, unknown> };
+    const job = k6Job(experiment, { replicas: 1, repeat: 0, rate: 4 }, 'x', ['buyer.ts']) as unknown as { spec: Record<string, unknown> };
     assert.notDeepEqual(schemaProblems({ ...job, spec: { ...job.spec, backofLimit: 0 } } as unknown as Parameters<typeof schemaProblems>[0]), []);
   });
 
