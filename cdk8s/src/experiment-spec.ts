@@ -6,8 +6,8 @@
  */
 import { Type, type Static, type TSchema } from 'typebox';
 import { scenarioNames } from '../../loadtests/lib/runtime.ts';
-import { structural } from './crd.ts';
-import { beforeDefaults, celRulesKey, shopGroup, shopStatusSchema, shopVersion } from './shop-spec.ts';
+import { customResourceDefinition, structural } from './crd.ts';
+import { beforeDefaults, celRulesKey, shopGroup, shopStatusSchema } from './shop-spec.ts';
 import { appServiceNames } from './topology.ts';
 
 export const experimentKind = 'ScalingExperiment';
@@ -140,45 +140,22 @@ export const experimentStatusSchema = Type.Object(
 export type ExperimentStatus = Static<typeof experimentStatusSchema>;
 
 export function experimentCrd(): Record<string, unknown> {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: experimentCrdName, labels: { 'app.kubernetes.io/part-of': 'scaleshop' } },
-    spec: {
-      group: shopGroup,
-      names: { kind: experimentKind, listKind: `${experimentKind}List`, plural: experimentPlural, singular: experimentKind.toLowerCase(), shortNames: ['sx'] },
-      scope: 'Namespaced',
-      versions: [
-        {
-          name: shopVersion,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: 'Service', type: 'string', jsonPath: '.spec.target.service' },
-            { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
-            { name: 'Steps', type: 'string', jsonPath: '.status.stepsDone', description: 'Replica counts measured, of all' },
-            { name: 'Sigma', type: 'number', jsonPath: '.status.usl.sigma', description: 'USL σ: the share that serialises' },
-            { name: 'Kappa', type: 'number', jsonPath: '.status.usl.kappa', description: 'USL κ: crosstalk' },
-            { name: 'E(max N)', type: 'string', jsonPath: '.status.efficiencyAtLargest', description: 'Efficiency at the largest N' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              description: 'A scaling experiment: k6 at each replica count of one service of a Shop, and the USL fitted to it.',
-              properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
-                metadata: { type: 'object' },
-                spec: { ...structural(beforeDefaults(experimentSpecSchema) as TSchema), [celRulesKey]: [{ rule: 'self == oldSelf', message: 'an experiment cannot change once created: make a new one' }] },
-                status: structural(experimentStatusSchema),
-              },
-              required: ['spec'],
-            },
-          },
-        },
-      ],
-    },
-  };
+  return customResourceDefinition({
+    kind: experimentKind,
+    plural: experimentPlural,
+    shortNames: ['sx'],
+    printerColumns: [
+      { name: 'Service', type: 'string', jsonPath: '.spec.target.service' },
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+      { name: 'Steps', type: 'string', jsonPath: '.status.stepsDone', description: 'Replica counts measured, of all' },
+      { name: 'Sigma', type: 'number', jsonPath: '.status.usl.sigma', description: 'USL σ: the share that serialises' },
+      { name: 'Kappa', type: 'number', jsonPath: '.status.usl.kappa', description: 'USL κ: crosstalk' },
+      { name: 'E(max N)', type: 'string', jsonPath: '.status.efficiencyAtLargest', description: 'Efficiency at the largest N' },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+    description: 'A scaling experiment: k6 at each replica count of one service of a Shop, and the USL fitted to it.',
+    spec: { ...structural(beforeDefaults(experimentSpecSchema) as TSchema), [celRulesKey]: [{ rule: 'self == oldSelf', message: 'an experiment cannot change once created: make a new one' }] },
+    status: structural(experimentStatusSchema),
+    required: ['spec'],
+  });
 }

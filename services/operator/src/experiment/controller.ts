@@ -12,6 +12,7 @@ import { configOf, type KubeObject, type Shop } from '../desired.ts';
 import { experimentFinalizer, experimentLabel, experimentPlural, type ExperimentRun, type ExperimentStatus } from '@scaleshop/cdk8s/src/experiment-spec.ts';
 import { shopGroup, shopPlural, shopVersion, type Condition } from '@scaleshop/cdk8s/src/shop-spec.ts';
 import type { Logger } from '@scaleshop/platform';
+import { restartingInformer, type Informer } from '../informer.ts';
 import { collectionPath } from '../kinds.ts';
 import { WorkQueue, type BackoffOptions } from '../work-queue.ts';
 import { experimentResults, fold, nextRun, runFromSummary, specWithDefaults, stepsDone, type NextRun } from './plan.ts';
@@ -31,8 +32,6 @@ export interface ExperimentOperatorOptions {
   readonly loadPollMs?: number;
   readonly informerRestartMs?: number;
 }
-
-type Informer = k8s.Informer<KubeObject> & k8s.ObjectCache<KubeObject>;
 
 interface JobLike extends KubeObject {
   status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[]; active?: number };
@@ -98,14 +97,7 @@ export class ExperimentOperator {
   private informer(path: string, kind: string, labelSelector: string | undefined, changed: (object: KubeObject) => void): Informer {
     const apiVersion = path.startsWith('/apis/batch/') ? 'batch/v1' : `${shopGroup}/${shopVersion}`;
     const list = () => this.objects.list(apiVersion, kind, this.options.namespace, undefined, undefined, undefined, undefined, labelSelector) as unknown as Promise<k8s.KubernetesListObject<KubeObject>>;
-    const informer = k8s.makeInformer<KubeObject>(this.options.kubeConfig, path, list, labelSelector);
-    for (const verb of [k8s.ADD, k8s.UPDATE, k8s.DELETE] as const) informer.on(verb, changed);
-    informer.on(k8s.ERROR, (error) => {
-      if (this.stopped) return;
-      this.options.logger.warn({ path, err: error }, 'watch failed: restarting');
-      setTimeout(() => void informer.start().catch(() => undefined), this.options.informerRestartMs ?? 5000);
-    });
-    return informer;
+    return restartingInformer({ kubeConfig: this.options.kubeConfig, path, list, labelSelector, changed, logger: this.options.logger, restartMs: this.options.informerRestartMs ?? 5000, stopped: () => this.stopped });
   }
 
   private later(experiment: Experiment, ms = this.options.pollMs ?? 2000): void {
