@@ -30,6 +30,12 @@ export interface OperatorOptions {
   readonly backoff?: BackoffOptions;
   /** How long to wait before restarting an informer that stopped on an error. */
   readonly informerRestartMs?: number;
+  /**
+   * Every Shop is reconciled this often even without a change (from the caches: no request, and
+   * no write where nothing differs), so that a status or a decision that a missed event left
+   * stale is corrected.
+   */
+  readonly resyncMs?: number;
 }
 
 interface WorkloadLike extends KubeObject {
@@ -48,6 +54,7 @@ export class Operator {
   private readonly queue: WorkQueue;
   private stopped = false;
   private synced = false;
+  private resync: NodeJS.Timeout | undefined;
 
   constructor(options: OperatorOptions) {
     this.options = options;
@@ -80,11 +87,17 @@ export class Operator {
     this.shops = this.informer(collectionPath(`${shopGroup}/${shopVersion}`, shopPlural, namespace), undefined, (shop) => this.queue.add(`${namespace}/${shop.metadata.name}`));
     await Promise.all([...this.informers.values(), this.shops].map((informer) => informer.start()));
     this.synced = true;
-    for (const shop of this.shops.list(namespace)) this.queue.add(`${namespace}/${shop.metadata.name}`);
+    const queueAll = () => {
+      for (const shop of this.shops.list(namespace)) this.queue.add(`${namespace}/${shop.metadata.name}`);
+    };
+    queueAll();
+    this.resync = setInterval(queueAll, this.options.resyncMs ?? 10 * 60_000);
+    this.resync.unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.resync);
     await this.queue.stop();
     await Promise.all([...this.informers.values(), this.shops].filter(Boolean).map((informer) => informer.stop()));
   }

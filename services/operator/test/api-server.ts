@@ -9,6 +9,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ownedKinds } from '../src/kinds.ts';
 
 export interface RecordedRequest {
   /** When it arrived (Date.now()). */
@@ -38,18 +39,16 @@ interface Fault {
   headers?: Record<string, string>;
 }
 
-/** The kinds this stand-in serves, for discovery (what kubectl and client-node ask first). */
+/**
+ * The kinds this stand-in serves, for discovery (what kubectl and client-node ask first): those a
+ * Shop owns, Shops themselves, Events, and a ScalingExperiment's kinds. Which requests are
+ * allowed is not taken from here but from the chart's Roles (the RBAC tests).
+ */
 const catalogue = [
-  { groupVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps' },
-  { groupVersion: 'v1', kind: 'Service', plural: 'services' },
-  { groupVersion: 'v1', kind: 'Event', plural: 'events' },
-  { groupVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' },
-  { groupVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets' },
-  { groupVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', plural: 'networkpolicies' },
-  { groupVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', plural: 'horizontalpodautoscalers' },
+  ...ownedKinds.map((kind) => ({ groupVersion: kind.apiVersion, kind: kind.kind, plural: kind.plural })),
   { groupVersion: 'scaleshop.dev/v1alpha1', kind: 'Shop', plural: 'shops' },
-  { groupVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', plural: 'scaledobjects' },
-  { groupVersion: 'keda.sh/v1alpha1', kind: 'TriggerAuthentication', plural: 'triggerauthentications' },
+  { groupVersion: 'v1', kind: 'Event', plural: 'events' },
+  // What a ScalingExperiment reads and makes.
   { groupVersion: 'scaleshop.dev/v1alpha1', kind: 'ScalingExperiment', plural: 'scalingexperiments' },
   { groupVersion: 'batch/v1', kind: 'Job', plural: 'jobs' },
   { groupVersion: 'v1', kind: 'Pod', plural: 'pods' },

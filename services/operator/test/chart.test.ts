@@ -5,7 +5,9 @@ import { describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { crdFile, renderCrd, renderValuesSchema, valuesSchemaFile } from '@scaleshop/cdk8s/src/helm-chart.ts';
 import { schemaProblems } from '@scaleshop/cdk8s/test/kube-schema.ts';
-import { repositoryRoot, type Workload } from '@scaleshop/cdk8s/test/manifests.ts';
+import { allContainers, repositoryRoot, type Workload } from '@scaleshop/cdk8s/test/manifests.ts';
+import { restrictedViolations } from '@scaleshop/cdk8s/test/restricted.ts';
+import { shopProblems } from '../src/desired.ts';
 import { helm } from './helm.ts';
 
 const chart = 'charts/scaleshop';
@@ -59,23 +61,22 @@ describe('the Helm chart (real helm)', () => {
     const deployment = template().find((object) => object.kind === 'Deployment') as unknown as Workload & { spec: { strategy: { type: string } } };
     assert.equal(deployment.spec.replicas, 1);
     assert.equal(deployment.spec.strategy.type, 'Recreate');
-    const pod = deployment.spec.template.spec;
-    assert.equal(pod.securityContext?.runAsNonRoot, true);
-    assert.equal(pod.securityContext?.seccompProfile?.type, 'RuntimeDefault');
-    for (const container of pod.containers) {
-      const context = container.securityContext;
-      assert.equal(context?.allowPrivilegeEscalation, false);
-      assert.deepEqual(context?.capabilities?.drop, ['ALL']);
-      assert.equal(context?.readOnlyRootFilesystem, true);
-      assert.ok((context?.runAsUser ?? 0) > 0);
-      assert.ok(container.resources?.requests?.cpu && container.resources.requests.memory && container.resources.limits?.cpu && container.resources.limits.memory);
-      assert.ok(container.readinessProbe && container.livenessProbe && container.startupProbe);
+    for (const values of [[], ['--set', 'operator.liveUpdate=true']]) {
+      const pod = (template(...values).find((object) => object.kind === 'Deployment') as unknown as Workload).spec.template.spec;
+      assert.deepEqual(restrictedViolations(pod), [], values.join(' '));
+      for (const { container, init } of allContainers(pod)) {
+        assert.equal(container.securityContext?.readOnlyRootFilesystem, true, container.name);
+        const { requests = {}, limits = {} } = container.resources ?? {};
+        assert.ok(requests.cpu && requests.memory && limits.cpu && limits.memory, `${container.name}: requests and limits`);
+        if (!init) assert.ok(container.readinessProbe && container.livenessProbe && container.startupProbe, `${container.name}: probes`);
+      }
     }
   });
 
-  test('the Shop takes its spec from .Values.shop', () => {
+  test('the Shop takes its spec from .Values.shop, and it is a valid Shop', () => {
     const shop = template('--set', 'shop.logLevel=debug', '--set', 'shop.services.payment.replicas=3').find((object) => object.kind === 'Shop');
     assert.deepEqual(shop?.spec, { logLevel: 'debug', services: { payment: { replicas: 3 } } });
+    assert.deepEqual(shopProblems(shop), []);
   });
 
   test('values.schema.json rejects typos and bad values, in the Shop and in the operator', () => {

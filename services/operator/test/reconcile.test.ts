@@ -47,6 +47,7 @@ async function startHarness(options: { keda?: boolean; shop?: Partial<Shop> } = 
     metrics: { reconciled: (outcome) => reconciles.push({ outcome }) },
     backoff: { baseMs: 50, maxMs: 2000 },
     informerRestartMs: 50,
+    resyncMs: 250,
   });
   await operator.start();
   return {
@@ -59,6 +60,16 @@ async function startHarness(options: { keda?: boolean; shop?: Partial<Shop> } = 
       allRequests.push(...server.requests);
     },
   };
+}
+
+/** Runs a test against a harness of its own, stopped whatever the test's outcome. */
+async function withHarness(options: Parameters<typeof startHarness>[0], body: (harness: Harness) => Promise<void>): Promise<void> {
+  const harness = await startHarness(options);
+  try {
+    await body(harness);
+  } finally {
+    await harness.stop();
+  }
 }
 
 // Generous: the machines that run these tests may be busy, and every step is an HTTP round trip.
@@ -135,12 +146,14 @@ describe('the reconcile loop against an API server stand-in', () => {
     assert.ok(statusWrites.every((request) => request.contentType === 'application/merge-patch+json'));
   });
 
-  test('a quiet cluster sees no writes', async () => {
-    const { server } = harness;
+  test('a quiet cluster sees no writes, though every Shop is reconciled again on each resync', async () => {
+    const { server, reconciles } = harness;
     await settle();
     const before = server.requests.length;
+    const reconciledBefore = reconciles.length;
     await settle(1500);
     assert.deepEqual(writes(server.requests.slice(before)), []);
+    assert.ok(reconciles.length - reconciledBefore >= 3, `${reconciles.length - reconciledBefore} reconciles`);
   });
 
   test('a spec change patches only the changed objects', async () => {
@@ -217,134 +230,102 @@ describe('the reconcile loop against an API server stand-in', () => {
 
 describe('failures: retried with backoff, nothing missed', () => {
   test('a 500 on an apply: an Event on the Shop, then retried until applied, and nothing left Degraded', async () => {
-    const harness = await startHarness();
-    try {
-      const { server } = harness;
-      server.failNext((request) => request.method === 'PATCH' && request.path.endsWith('/deployments/payment'), 500);
-      await waitFor('every object', () => ownedCount(server) === expectedCount(server));
-      const events = server.list(`v1/${namespace}/events`);
-      assert.equal(events.length, 1);
-      assert.equal(events[0]?.reason, 'ApplyFailed');
-      assert.equal(events[0]?.involvedObject.name, 'demo');
-      assert.match(events[0]?.message, /Deployment\/payment: HTTP 500/);
-      assert.ok(harness.reconciles.some((reconcile) => reconcile.outcome === 'error'));
-      await waitFor('Degraded cleared', () => condition(server, 'Degraded')?.status === 'False');
-    } finally {
-      await harness.stop();
-    }
+    await withHarness({}, async ({ server, reconciles }) => {
+    server.failNext((request) => request.method === 'PATCH' && request.path.endsWith('/deployments/payment'), 500);
+    await waitFor('every object', () => ownedCount(server) === expectedCount(server));
+    const events = server.list(`v1/${namespace}/events`);
+    assert.equal(events.length, 1);
+    assert.equal(events[0]?.reason, 'ApplyFailed');
+    assert.equal(events[0]?.involvedObject.name, 'demo');
+    assert.match(events[0]?.message, /Deployment\/payment: HTTP 500/);
+    assert.ok(reconciles.some((reconcile) => reconcile.outcome === 'error'));
+    await waitFor('Degraded cleared', () => condition(server, 'Degraded')?.status === 'False');
+    });
   });
 
   test('a 409 conflict on an apply: an Event, then retried until applied', async () => {
-    const harness = await startHarness();
-    try {
-      const { server } = harness;
-      server.failNext((request) => request.method === 'PATCH' && request.path.endsWith('/configmaps/order-config'), 409);
-      await waitFor('every object', () => ownedCount(server) === expectedCount(server));
-      const events = server.list(`v1/${namespace}/events`);
-      assert.deepEqual(events.map((event) => event.reason), ['ApplyFailed']);
-      assert.match(events[0]?.message, /ConfigMap\/order-config: HTTP 409/);
-    } finally {
-      await harness.stop();
-    }
+    await withHarness({}, async ({ server }) => {
+    server.failNext((request) => request.method === 'PATCH' && request.path.endsWith('/configmaps/order-config'), 409);
+    await waitFor('every object', () => ownedCount(server) === expectedCount(server));
+    const events = server.list(`v1/${namespace}/events`);
+    assert.deepEqual(events.map((event) => event.reason), ['ApplyFailed']);
+    assert.match(events[0]?.message, /ConfigMap\/order-config: HTTP 409/);
+    });
   });
 
   test('a 429 with Retry-After: the next attempt waits as long as it asks', async () => {
-    const harness = await startHarness();
-    try {
-      const { server } = harness;
-      server.failNext((request) => request.method === 'PATCH' && request.path.endsWith('/services/gateway'), 429, { 'retry-after': '1' });
-      await waitFor('every object', () => ownedCount(server) === expectedCount(server));
-      const attempts = server.requests.filter((request) => request.method === 'PATCH' && request.path.endsWith('/services/gateway'));
-      assert.equal(attempts.length, 2);
-      const [first, second] = attempts as [RecordedRequest, RecordedRequest];
-      // The queue's own backoff would retry after 50 ms; the server asked for a second.
-      assert.ok(second.at - first.at >= 1000, `retried after ${second.at - first.at} ms`);
-    } finally {
-      await harness.stop();
-    }
+    await withHarness({}, async ({ server }) => {
+    server.failNext((request) => request.method === 'PATCH' && request.path.endsWith('/services/gateway'), 429, { 'retry-after': '1' });
+    await waitFor('every object', () => ownedCount(server) === expectedCount(server));
+    const attempts = server.requests.filter((request) => request.method === 'PATCH' && request.path.endsWith('/services/gateway'));
+    assert.equal(attempts.length, 2);
+    const [first, second] = attempts as [RecordedRequest, RecordedRequest];
+    // The queue's own backoff would retry after 50 ms; the server asked for a second.
+    assert.ok(second.at - first.at >= 1000, `retried after ${second.at - first.at} ms`);
+    });
   });
 
   test('a dropped watch resumes from its resourceVersion; a 410 Gone relists; changes in between are not missed', async () => {
-    const harness = await startHarness();
-    try {
-      const { server } = harness;
-      await waitFor('every object', () => ownedCount(server) === expectedCount(server));
-      await settle();
-      // Dropped: the informers reconnect from the last resourceVersion they saw and replay the delete.
-      server.dropWatches();
-      server.remove(deployments, 'user');
-      await waitFor('Deployment/user again', () => server.get(deployments, 'user') !== undefined);
-      // Compacted: the resumed watch gets 410 Gone, the informer lists again and sees the gap.
-      await settle();
-      server.dropWatches();
-      server.remove(statefulSets, 'rabbitmq');
-      server.compact();
-      await waitFor('StatefulSet/rabbitmq again', () => server.get(statefulSets, 'rabbitmq') !== undefined);
-      const watches = server.requests.filter((request) => request.verb === 'watch' && request.resource === 'statefulsets');
-      assert.ok(watches.length >= 3, `watches: ${watches.length}`);
-      const lists = server.requests.filter((request) => request.verb === 'list' && request.resource === 'statefulsets');
-      assert.ok(lists.length >= 2, 'relisted after 410');
-    } finally {
-      await harness.stop();
-    }
+    await withHarness({}, async ({ server }) => {
+    await waitFor('every object', () => ownedCount(server) === expectedCount(server));
+    await settle();
+    // Dropped: the informers reconnect from the last resourceVersion they saw and replay the delete.
+    server.dropWatches();
+    server.remove(deployments, 'user');
+    await waitFor('Deployment/user again', () => server.get(deployments, 'user') !== undefined);
+    // Compacted: the resumed watch gets 410 Gone, the informer lists again and sees the gap.
+    await settle();
+    server.dropWatches();
+    server.remove(statefulSets, 'rabbitmq');
+    server.compact();
+    await waitFor('StatefulSet/rabbitmq again', () => server.get(statefulSets, 'rabbitmq') !== undefined);
+    const watches = server.requests.filter((request) => request.verb === 'watch' && request.resource === 'statefulsets');
+    assert.ok(watches.length >= 3, `watches: ${watches.length}`);
+    const lists = server.requests.filter((request) => request.verb === 'list' && request.resource === 'statefulsets');
+    assert.ok(lists.length >= 2, 'relisted after 410');
+    });
   });
 
   test('a 500 on a watch: the informer is restarted', async () => {
-    const harness = await startHarness();
-    try {
-      const { server } = harness;
-      await waitFor('every object', () => ownedCount(server) === expectedCount(server));
-      await settle();
-      server.failNext((request) => request.verb === 'watch' && request.resource === 'configmaps', 500);
-      server.dropWatches();
-      await settle(300);
-      server.remove(configMaps, 'cart-config');
-      await waitFor('ConfigMap/cart-config again', () => server.get(configMaps, 'cart-config') !== undefined);
-    } finally {
-      await harness.stop();
-    }
+    await withHarness({}, async ({ server }) => {
+    await waitFor('every object', () => ownedCount(server) === expectedCount(server));
+    await settle();
+    server.failNext((request) => request.verb === 'watch' && request.resource === 'configmaps', 500);
+    server.dropWatches();
+    await settle(300);
+    server.remove(configMaps, 'cart-config');
+    await waitFor('ConfigMap/cart-config again', () => server.get(configMaps, 'cart-config') !== undefined);
+    });
   });
 
   test('deleting the Shop: what it owned is collected, and the operator re-creates nothing', async () => {
-    const harness = await startHarness();
-    try {
-      const { server } = harness;
-      await waitFor('every object', () => ownedCount(server) === expectedCount(server));
-      await settle();
-      const before = server.requests.length;
-      server.remove(shops, 'demo');
-      await settle(800);
-      assert.equal(server.list(deployments).length, 0);
-      assert.deepEqual(writes(server.requests.slice(before)), []);
-    } finally {
-      await harness.stop();
-    }
+    await withHarness({}, async ({ server }) => {
+    await waitFor('every object', () => ownedCount(server) === expectedCount(server));
+    await settle();
+    const before = server.requests.length;
+    server.remove(shops, 'demo');
+    await settle(800);
+    assert.equal(server.list(deployments).length, 0);
+    assert.deepEqual(writes(server.requests.slice(before)), []);
+    });
   });
 
   test('autoscaling without KEDA: no ScaledObject, and a condition says why', async () => {
-    const harness = await startHarness({ shop: { spec: { services: { payment: { autoscaling: { enabled: true } }, gateway: { autoscaling: { enabled: true } } } } } });
-    try {
-      const { server } = harness;
-      await waitFor('the HPA', () => server.get(`autoscaling/v2/${namespace}/horizontalpodautoscalers`, 'gateway') !== undefined);
-      await waitFor('Degraded', () => condition(server, 'Degraded')?.reason === 'KedaNotInstalled');
-      assert.match(condition(server, 'Degraded')?.message ?? '', /payment cannot autoscale on queue length/);
-      assert.equal(server.requests.filter((request) => request.apiGroup === 'keda.sh').length, 0);
-    } finally {
-      await harness.stop();
-    }
+    await withHarness({ shop: { spec: { services: { payment: { autoscaling: { enabled: true } }, gateway: { autoscaling: { enabled: true } } } } } }, async ({ server }) => {
+    await waitFor('the HPA', () => server.get(`autoscaling/v2/${namespace}/horizontalpodautoscalers`, 'gateway') !== undefined);
+    await waitFor('Degraded', () => condition(server, 'Degraded')?.reason === 'KedaNotInstalled');
+    assert.match(condition(server, 'Degraded')?.message ?? '', /payment cannot autoscale on queue length/);
+    assert.equal(server.requests.filter((request) => request.apiGroup === 'keda.sh').length, 0);
+    });
   });
 
   test('autoscaling with KEDA: a ScaledObject for the consumer', async () => {
-    const harness = await startHarness({ keda: true, shop: { spec: { services: { payment: { autoscaling: { enabled: true } } } } } });
-    try {
-      const { server } = harness;
-      await waitFor('the ScaledObject', () => server.get(`keda.sh/v1alpha1/${namespace}/scaledobjects`, 'payment') !== undefined);
-      await waitFor('its TriggerAuthentication', () => server.get(`keda.sh/v1alpha1/${namespace}/triggerauthentications`, 'rabbitmq-keda') !== undefined);
-      assert.equal(server.get(`keda.sh/v1alpha1/${namespace}/scaledobjects`, 'payment')?.spec.triggers[0].authenticationRef.name, 'rabbitmq-keda');
-      assert.equal(server.get(deployments, 'payment')?.spec.replicas, undefined);
-    } finally {
-      await harness.stop();
-    }
+    await withHarness({ keda: true, shop: { spec: { services: { payment: { autoscaling: { enabled: true } } } } } }, async ({ server }) => {
+    await waitFor('the ScaledObject', () => server.get(`keda.sh/v1alpha1/${namespace}/scaledobjects`, 'payment') !== undefined);
+    await waitFor('its TriggerAuthentication', () => server.get(`keda.sh/v1alpha1/${namespace}/triggerauthentications`, 'rabbitmq-keda') !== undefined);
+    assert.equal(server.get(`keda.sh/v1alpha1/${namespace}/scaledobjects`, 'payment')?.spec.triggers[0].authenticationRef.name, 'rabbitmq-keda');
+    assert.equal(server.get(deployments, 'payment')?.spec.replicas, undefined);
+    });
   });
 });
 
