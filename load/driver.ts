@@ -29,6 +29,8 @@ export interface LoadRunResult {
   summary: LoadSummary;
   data: EndOfTestData;
   slowest: SlowRequest[];
+  /** Per request name, a uniform sample of the requests that carried a sampled trace, fastest first. */
+  traced: Map<string, SlowRequest[]>;
   startLag: Trend;
   statuses: Map<number, number>;
   iterationsThatThrew: number;
@@ -71,6 +73,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
       summary: summarize(scenario, { generator: 'node', baseUrl: options.baseUrl, rate, durationSeconds }, endOfTest),
       data: endOfTest,
       slowest: http.slowest,
+      traced: http.traced(),
       startLag: result.startLag,
       statuses: metrics.statuses,
       iterationsThatThrew: result.failed,

@@ -33,11 +33,14 @@ export interface NodeHttpOptions {
 
 const defaultExpected = (status: number) => status >= 200 && status < 400;
 const keptSlowest = 5;
+/** Sampled requests kept per request name, a uniform sample of them all (reservoir sampling). */
+const keptSampledPerName = 256;
 
 export class NodeHttp {
   private readonly pool: Pool;
   private readonly pathPrefix: string;
   readonly slowest: SlowRequest[] = [];
+  private readonly sampled = new Map<string, { seen: number; kept: SlowRequest[] }>();
   private readonly metrics: Metrics;
   private readonly options: NodeHttpOptions;
 
@@ -102,7 +105,9 @@ export class NodeHttp {
       this.metrics.rate(builtinMetrics.failed, failed, request.name);
       this.metrics.count(builtinMetrics.requests, 1, request.name);
       this.metrics.status(response.status);
-      this.noteIfSlow({ name: request.name, ms, status: response.status, traceId: trace?.sampled ? trace.traceId : undefined });
+      const noted = { name: request.name, ms, status: response.status, traceId: trace?.sampled ? trace.traceId : undefined };
+      this.noteIfSlow(noted);
+      if (noted.traceId !== undefined) this.keepSampled(noted);
     }
     return response;
   }
@@ -114,6 +119,23 @@ export class NodeHttp {
     this.slowest.push(request);
     this.slowest.sort((a, b) => b.ms - a.ms);
     this.slowest.length = Math.min(this.slowest.length, keptSlowest);
+  }
+
+  private keepSampled(request: SlowRequest): void {
+    if (request.name.startsWith(setupNamePrefix)) return;
+    const reservoir = this.sampled.get(request.name) ?? { seen: 0, kept: [] };
+    this.sampled.set(request.name, reservoir);
+    reservoir.seen += 1;
+    if (reservoir.kept.length < keptSampledPerName) reservoir.kept.push(request);
+    else {
+      const slot = Math.floor(Math.random() * reservoir.seen);
+      if (slot < keptSampledPerName) reservoir.kept[slot] = request;
+    }
+  }
+
+  /** Per request name, a uniform sample of the traced requests (all of them, up to 256), fastest first. */
+  traced(): Map<string, SlowRequest[]> {
+    return new Map([...this.sampled].map(([name, reservoir]) => [name, [...reservoir.kept].sort((a, b) => a.ms - b.ms)]));
   }
 
   close(): Promise<void> {

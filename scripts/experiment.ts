@@ -16,26 +16,28 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { queues, serviceNames, serviceOf } from '@scaleshop/platform';
+import pg from 'pg';
+import { ownsDatabase, queues, serviceNames, serviceOf, type ServiceName } from '@scaleshop/platform';
 import { scenarios } from '../loadtests/journeys/index.ts';
 import { parseDuration } from '../loadtests/lib/run.ts';
 import { scenarioNames, type ScenarioName } from '../loadtests/lib/runtime.ts';
 import { processCpuMs } from '../bench/cpu.ts';
 import { runLoad } from '../load/driver.ts';
-import { controlSocketPath, localTokenKeys, repositoryRoot, startShop, type Shop } from './local-shop.ts';
+import type { SlowRequest } from '../load/node-runtime.ts';
+import { controlSocketPath, localDatabaseUrl, localTokenKeys, repositoryRoot, startShop, type Shop } from './local-shop.ts';
 import { askReplicaControl, type ReplicaState } from './replicas.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { ExperimentSpec } from '@scaleshop/cdk8s/src/experiment-spec.ts';
 import { runInCluster } from './scaling/cluster.ts';
 import { judge, judgedBySaga as judgedBySagaOf } from './scaling/judge.ts';
-import { fitPoints, latencyChart, pointFrom, reportMarkdown, throughputChart, warningsFor, type ExperimentResults, type LatencyPoint, type RunMeasurement } from './scaling/results.ts';
+import { fitPoints, latencyChart, pointFrom, reportMarkdown, throughputChart, warningsFor, type ExperimentResults, type LatencyPoint, type RunMeasurement, type SampledTrace } from './scaling/results.ts';
 
 const run = promisify(execFile);
 
 class UsageError extends Error {}
 
 interface Options {
-  service: string;
+  service: ServiceName;
   replicas: number[];
   scenario: ScenarioName;
   /** buyer and hot-item are judged by their sagas (X in orders/s); browse and mixed by their HTTP requests. */
@@ -92,7 +94,7 @@ function parseOptions(argv: string[]): Options {
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   return {
-    service,
+    service: service as ServiceName,
     replicas: [...new Set(replicas)].sort((a, b) => a - b),
     scenario,
     judgedBySaga,
@@ -112,9 +114,11 @@ interface Target {
   scale(service: string, replicas: number): Promise<void>;
   close(): Promise<void>;
   rabbitMqUrl: string;
+  /** The database of the service under test, where its row locks are waited on. */
+  databaseUrl: string | undefined;
 }
 
-async function connectTarget(service: string, log: (line: string) => void): Promise<Target> {
+async function connectTarget(service: ServiceName, log: (line: string) => void): Promise<Target> {
   const socket = controlSocketPath(repositoryRoot);
   const running = await askReplicaControl(socket, 'GET').then(
     () => true,
@@ -131,6 +135,7 @@ async function connectTarget(service: string, log: (line: string) => void): Prom
       },
       close: async () => {},
       rabbitMqUrl: process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+      databaseUrl: ownsDatabase(service) ? localDatabaseUrl(service) : undefined,
     };
   }
   log('no local shop is running: starting one (its logs are not shown)');
@@ -158,6 +163,32 @@ async function connectTarget(service: string, log: (line: string) => void): Prom
     scale: (service, replicas) => shop.scale({ [service]: replicas }),
     close: () => shop.stop(),
     rabbitMqUrl: process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    databaseUrl: shop.databaseUrls[service],
+  };
+}
+
+/**
+ * Sessions of one database waiting for a lock (a row another transaction holds), from
+ * pg_stat_activity: what a contended write looks like from inside, sampled as the load runs.
+ */
+function lockWaitWatcher(url: string | undefined) {
+  if (url === undefined) return { sample: async () => undefined, close: async () => {} };
+  const database = decodeURIComponent(new URL(url).pathname.slice(1));
+  const server = new URL(url);
+  server.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: server.toString() });
+  const connected = client.connect();
+  return {
+    async sample(): Promise<number | undefined> {
+      try {
+        await connected;
+        const result = await client.query<{ waiting: string }>("select count(*) as waiting from pg_stat_activity where datname = $1 and wait_event_type = 'Lock'", [database]);
+        return Number(result.rows[0]!.waiting);
+      } catch {
+        return undefined;
+      }
+    },
+    close: () => connected.then(() => client.end()).catch(() => {}),
   };
 }
 
@@ -197,6 +228,13 @@ function queueWatcher(url: string) {
 }
 
 /** CPU time of processes so far, in ms, from /proc; a process that has exited counts nothing. */
+const sampledTrace = (request: SlowRequest): SampledTrace => ({
+  name: request.name,
+  ms: Math.round(request.ms),
+  trace_id: request.traceId!,
+  ...(process.env.JAEGER_UI_URL ? { link: `${process.env.JAEGER_UI_URL.replace(/\/$/, '')}/trace/${request.traceId}` } : {}),
+});
+
 const cpuMs = (pids: readonly number[]) => pids.reduce((sum, pid) => sum + (processCpuMs(pid) || 0), 0);
 
 /** Per replica, the sum of the series in its /metrics whose lines match `series` (0 when it cannot be read). */
@@ -270,6 +308,7 @@ async function main() {
   const scenario = scenarios[options.scenario];
   const consumerQueues = queuesOf(options.service);
   const watcher = queueWatcher(target.rabbitMqUrl);
+  const lockWaits = lockWaitWatcher(target.databaseUrl);
   const latency: LatencyPoint[] = [];
   const runsByReplicas = new Map<number, RunMeasurement[]>();
   /** The lowest offered rate, per N, at which the load generator itself could not keep up. */
@@ -285,6 +324,10 @@ async function main() {
     const before = { cpu: cpuMs(pids), work: await workDone(metricsUrls), self: process.cpuUsage() };
     let maxDepth = 0;
     let maxWaiting = 0;
+    const lockSamples: number[] = [];
+    const lockSampler = setInterval(() => {
+      void lockWaits.sample().then((waiting) => waiting !== undefined && lockSamples.push(waiting));
+    }, 250);
     const sampler = setInterval(() => {
       void watcher.stats(consumerQueues).then((stats) => {
         for (const queue of consumerQueues) maxDepth = Math.max(maxDepth, stats.get(queue)?.messages ?? 0);
@@ -302,13 +345,17 @@ async function main() {
       // Sampled often enough that the slowest requests of a run have trace ids to look up.
       traceSampling: 0.1,
       onIterationsStarted: (_progress, startedAt) => (iterationsStarted = startedAt),
-    }).finally(() => clearInterval(sampler));
+    }).finally(() => {
+      clearInterval(sampler);
+      clearInterval(lockSampler);
+    });
     const wallMs = performance.now() - wallStarted;
     const elapsedSeconds = Math.max(seconds, (performance.now() - iterationsStarted) / 1000);
     const self = process.cpuUsage(before.self);
     const work = (await workDone(metricsUrls)).map((count, index) => count - (before.work[index] ?? 0));
     const totalWork = work.reduce((sum, value) => sum + value, 0);
     const verdict = judge(result.summary, elapsedSeconds, options.judgedBySaga);
+    const traced = (verdict.tracedName && result.traced.get(verdict.tracedName)) || [];
     unit = verdict.unit;
     const units = verdict.throughput * elapsedSeconds;
     // The generator is the limit when it drops iterations or spends most of a core itself.
@@ -322,16 +369,13 @@ async function main() {
       replica_shares: work.map((value) => (totalWork > 0 ? value / totalWork : 0)),
       ...(consumerQueues.length > 0 ? { max_queue_depth: maxDepth } : {}),
       pool_waits_max: maxWaiting,
+      ...(lockSamples.length > 0
+        ? { lock_waits: { mean: lockSamples.reduce((sum, value) => sum + value, 0) / lockSamples.length, max: Math.max(...lockSamples), samples: lockSamples.length } }
+        : {}),
       generator_saturated: generatorSaturated,
-      slowest_traces: result.slowest
-        .filter((request) => request.traceId !== undefined)
-        .slice(0, 3)
-        .map((request) => ({
-          name: request.name,
-          ms: Math.round(request.ms),
-          trace_id: request.traceId!,
-          ...(process.env.JAEGER_UI_URL ? { link: `${process.env.JAEGER_UI_URL.replace(/\/$/, '')}/trace/${request.traceId}` } : {}),
-        })),
+      // The request the SLO is judged on: a typical trace of it and the slowest ones.
+      slowest_traces: traced.slice(-3).reverse().map(sampledTrace),
+      ...(traced.length > 0 ? { median_trace: sampledTrace(traced[Math.floor((traced.length - 1) / 2)]!) } : {}),
     };
     const holds = !generatorSaturated && verdict.p99 < options.slo.p99_ms && verdict.errorRate < options.slo.max_error_rate;
     if (generatorSaturated) saturatedAt.set(replicas, Math.min(saturatedAt.get(replicas) ?? Number.POSITIVE_INFINITY, rate));
@@ -404,6 +448,7 @@ async function main() {
   } finally {
     await target.scale(options.service, originalReplicas).catch(() => {});
     await watcher.close();
+    await lockWaits.close();
     await target.close();
   }
 

@@ -101,9 +101,19 @@ const startOrder = topologyStartOrder();
 const palette = ['35', '36', '91', '94', '32', '34', '33', '95', '96', '92'];
 const colors = new Map(serviceNames.map((name, index) => [name, palette[index % palette.length]!]));
 
+const defaultPostgresUrl = () => process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const defaultDatabasePrefix = 'scaleshop_';
+
+/** Where local mode keeps a service's database: its own database on the one Postgres server. */
+export function localDatabaseUrl(name: ServiceName, postgresUrl = defaultPostgresUrl(), prefix = defaultDatabasePrefix): string {
+  const url = new URL(postgresUrl);
+  url.pathname = `/${databaseName(name, prefix)}`;
+  return url.toString();
+}
+
 export async function startShop(options: ShopOptions = {}): Promise<Shop> {
-  const postgresUrl = options.postgresUrl ?? process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const prefix = options.databasePrefix ?? 'scaleshop_';
+  const postgresUrl = options.postgresUrl ?? defaultPostgresUrl();
+  const prefix = options.databasePrefix ?? defaultDatabasePrefix;
   const names = options.services ?? startOrder;
   const output = options.output ?? 'pretty';
   const tokenKeys = options.tokenKeys ?? generateTokenKeys();
@@ -130,10 +140,8 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
   const databaseUrls: Partial<Record<ServiceName, string>> = {};
   for (const name of names) {
     if (!serviceOf(name).ownsDatabase) continue;
-    const url = new URL(postgresUrl);
-    url.pathname = `/${databaseName(name, prefix)}`;
-    databaseUrls[name] = url.toString();
-    await ensureDatabaseExists(url.toString());
+    databaseUrls[name] = localDatabaseUrl(name, postgresUrl, prefix);
+    await ensureDatabaseExists(databaseUrls[name]);
   }
 
   const secretValue = (name: ServiceName, kind: SecretKind): string | undefined => {
@@ -394,14 +402,33 @@ async function stopProcess(child: ChildProcess, timeoutMs = 20_000): Promise<voi
 }
 
 /** A port nothing listens on right now, for a server a test or benchmark starts next. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports handed out below the kernel's ephemeral range (32768–60999 on Linux): a port taken there
+ * with listen(0) and released can be given to any process's next outgoing connection (a pool's
+ * connection to Postgres, say) before the service binds it, and the service then fails to start.
+ * Nothing is given a port in this range without asking, so only another caller of this function
+ * could take one, and that is a one-in-ten-thousand chance per port, not a race with every socket.
+ */
+const portRange = { first: 10_000, last: 19_999 };
+const handedOut = new Set<number>();
+
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = portRange.first + Math.floor(Math.random() * (portRange.last - portRange.first + 1));
+    if (handedOut.has(port)) continue;
+    // Reserved before the check, so two callers at once cannot both be handed it.
+    handedOut.add(port);
+    if (await canListen(port)) return port;
+    handedOut.delete(port);
+  }
+  throw new Error(`no free port between ${portRange.first} and ${portRange.last} after 200 tries`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 

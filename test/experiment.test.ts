@@ -31,7 +31,13 @@ test('a short experiment writes results.json, report.md and two charts that agre
   assert.equal(results.conditions.cores > 0, true);
   const report = readFileSync(join(out, 'report.md'), 'utf8');
   assert.match(report, /\| 3 \| [\d.]+ \| [\d.]+ \|/);
-  assert.match(report, /## Slowest requests, to look up in Jaeger\n\n- N=1: /);
+  for (const run of results.points.flatMap((point) => point.runs)) {
+    if (run.median_trace === undefined) continue;
+    assert.match(run.median_trace.trace_id, /^[0-9a-f]{32}$/);
+    assert.ok(run.median_trace.ms <= run.slowest_traces[0]!.ms, 'a median is no slower than the slowest');
+  }
+  assert.ok(results.points.some((point) => point.runs.some((run) => run.median_trace !== undefined)), 'some run traced a median request');
+  assert.match(report, /## A median and the slowest requests, to look up in Jaeger\n\n- N=1: median /);
   for (const chart of ['throughput.svg', 'latency.svg']) assert.match(readFileSync(join(out, chart), 'utf8'), /^<svg /, chart);
   assert.ok(existsSync(join(out, 'report.md')));
 });

@@ -133,6 +133,31 @@ describe('the open loop', () => {
     }
   });
 
+  test('keeps a sample of the traced requests per name, with their latencies, to pick a median and the slowest from', async () => {
+    // The server answers each request after the delay its path names, so every latency is known.
+    const { server, url } = await listen((request, response) => {
+      setTimeout(() => response.end('{}'), Number(request.url!.slice(1)));
+    });
+    try {
+      const http = new NodeHttp(url, new Metrics(), { connections: 16, traceSampling: 1 });
+      const delays = [45, 5, 400, 10, 15, 200, 20, 25, 30, 35, 40];
+      for (const delay of delays) await http.client(undefined).request({ method: 'GET', path: `/${delay}`, name: 'slow' });
+      await http.client(undefined).request({ method: 'GET', path: '/1', name: 'other' });
+      await http.close();
+      const slow = http.traced().get('slow')!;
+      assert.equal(slow.length, delays.length);
+      // Fastest first, and no request answers before its delay.
+      assert.deepEqual(slow.map((request) => request.ms).toSorted((a, b) => a - b), slow.map((request) => request.ms));
+      const sortedDelays = delays.toSorted((a, b) => a - b);
+      slow.forEach((request, index) => assert.ok(request.ms >= sortedDelays[index]!, `${request.ms} ms for a ${sortedDelays[index]} ms answer`));
+      assert.ok(slow.every((request) => /^[0-9a-f]{32}$/.test(request.traceId!)));
+      assert.equal(new Set(slow.map((request) => request.traceId)).size, delays.length, 'a trace id each');
+      assert.equal(http.traced().get('other')?.length, 1);
+    } finally {
+      server.close();
+    }
+  });
+
   test('a trend refuses a negative or NaN duration instead of hiding it', () => {
     const trend = new Trend();
     assert.throws(() => trend.add(-0.13), RangeError);

@@ -6,11 +6,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { eventually, queueMessageCounts } from '@scaleshop/platform/testing';
+import { freePort } from '../scripts/local-shop.ts';
 import { parseReplicaCounts, UsageError } from '../scripts/replicas.ts';
 import { shopTools, startTestShop, type TestShop } from './test-shop.ts';
 
@@ -54,6 +56,20 @@ before(async () => {
 
 after(async () => {
   await shop?.stop();
+});
+
+test('free ports for a test shop lie outside the kernel ephemeral range, are distinct, and can be listened on', async () => {
+  // Outgoing connections take their local ports from this range: a port freed there may be gone before a service binds it.
+  const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number) as [number, number];
+  const ports = await Promise.all(Array.from({ length: 40 }, () => freePort()));
+  assert.equal(new Set(ports).size, ports.length, 'no port handed out twice');
+  for (const port of ports) {
+    assert.ok(port < low || port > high, `${port} is inside ${low}-${high}`);
+    await new Promise<void>((resolve, reject) => {
+      const server = createServer().once('error', reject);
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
+    });
+  }
 });
 
 describe('replica counts as input', () => {

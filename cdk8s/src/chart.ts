@@ -14,6 +14,7 @@ import { NetworkPolicies } from './network-policies.ts';
 import { NodeService } from './node-service.ts';
 import { Postgres } from './postgres.ts';
 import { RabbitMq } from './rabbitmq.ts';
+import { Redis } from './redis.ts';
 import { postgresPasswordKey, postgresSecretName, rabbitmqSecret } from './secrets.ts';
 import { serviceSecretEnv, serviceSettings } from './service-settings.ts';
 import { appServiceNames, databaseName, databaseServiceNames, postgresInstanceOf, serviceOf, type AppServiceName } from './topology.ts';
@@ -97,6 +98,17 @@ export class ShopChart extends Chart {
         replicas: config.mailpit.replicas,
         maxMessages: config.mailpit.maxMessages,
         resources: config.mailpit.resources,
+      });
+    }
+
+    if (config.productCache === 'redis') {
+      new Redis(this, 'redis', {
+        name: 'redis',
+        image: config.redis.image,
+        pullPolicy: config.images.pullPolicy,
+        replicas: config.redis.replicas,
+        maxMemoryMiB: config.redis.maxMemoryMiB,
+        resources: config.redis.resources,
       });
     }
 

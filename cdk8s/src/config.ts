@@ -51,14 +51,16 @@ export const defaultConfig: ShopConfig = {
   logLevel: 'info',
   devSeed: true,
   liveUpdate: true,
-  productCache: 'local',
   deleteVolumesWithShop: false,
   latency: { paymentLatencyMs: 1000, emailLatencyMs: 2000, paymentFailureRate: 0 },
+  productCache: 'local',
   infrastructure: { jaeger: true, mailpit: true, sharedPostgres: false },
   postgres: { image: 'postgres:17.11-bookworm', replicas: 1, storageGiB: 1, resources: resources(50, 1000, 96, 384) },
   rabbitmq: { image: 'rabbitmq:4.1.6-management', replicas: 1, storageGiB: 1, resources: resources(100, 1000, 256, 1024) },
   jaeger: { image: 'jaegertracing/jaeger:2.17.0', replicas: 1, maxTraces: 5000, resources: resources(50, 500, 128, 512) },
   mailpit: { image: 'axllent/mailpit:v1.29', replicas: 1, maxMessages: 500, resources: resources(10, 200, 32, 128) },
+  // The catalog is a few hundred keys: 64 MiB holds it many times over.
+  redis: { image: 'redis:8.10.2', replicas: 1, maxMemoryMiB: 64, resources: resources(20, 500, 32, 128) },
 };
 
 /** The same configuration with one Postgres instance for all the databases. */

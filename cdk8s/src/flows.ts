@@ -29,6 +29,7 @@ export function workloadNames(config: ShopConfig): string[] {
     ...appServiceNames,
     ...postgres,
     'rabbitmq',
+    ...(config.productCache === 'redis' ? ['redis'] : []),
     ...(config.infrastructure.jaeger ? ['jaeger'] : []),
     ...(config.infrastructure.mailpit ? ['mailpit'] : []),
   ];
@@ -53,6 +54,7 @@ export function networkFlows(config: ShopConfig): Flow[] {
       add(name, 'jaeger', infraPorts.otlpHttp, 'traces (OTLP HTTP)');
     }
   }
+  if (config.productCache === 'redis') add('product', 'redis', infraPorts.redis, 'REDIS_URL, the shared catalog cache');
   if (config.infrastructure.mailpit) add('email', 'mailpit', infraPorts.smtp, 'SMTP_URL');
   else add('email', anywhere, smtpPort(config.services.email.env.SMTP_URL ?? ''), 'SMTP_URL, a mail server outside the namespace');
   // No flow to the UIs (Jaeger 16686, RabbitMQ 15672, Mailpit 8025): `kubectl port-forward`, and

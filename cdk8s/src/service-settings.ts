@@ -26,6 +26,7 @@ export function serviceSettings(config: ShopConfig, name: AppServiceName): Recor
     case 'product':
       settings.SEED_CATALOG = String(config.devSeed);
       settings.PRODUCT_CACHE = config.productCache;
+      if (config.productCache === 'redis') settings.REDIS_URL = `redis://redis:${infraPorts.redis}`;
       break;
     case 'user':
       settings.SEED_DEV_USERS = String(config.devSeed);

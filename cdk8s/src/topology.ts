@@ -19,6 +19,7 @@ export {
 export const infraPorts = {
   postgres: 5432,
   amqp: 5672,
+  redis: 6379,
   rabbitmqManagement: 15672,
   otlpGrpc: 4317,
   otlpHttp: 4318,

@@ -11,7 +11,7 @@ import type { PullPolicy, Resources } from './config.ts';
 export const partOf = 'scaleshop';
 export const nameLabel = 'app.kubernetes.io/name';
 
-export type Component = 'app' | 'database' | 'broker' | 'observability' | 'mail';
+export type Component = 'app' | 'database' | 'broker' | 'cache' | 'observability' | 'mail';
 
 export function labelsFor(name: string, component: Component): Record<string, string> {
   return { [nameLabel]: name, 'app.kubernetes.io/part-of': partOf, 'app.kubernetes.io/component': component };

@@ -167,12 +167,16 @@ export const minimalConfig: ShopConfig = {
   services: { ...defaultConfig.services, email: { ...defaultConfig.services.email, env: { SMTP_URL: 'smtp://smtp.example.test:587' } } },
 };
 
+/** The catalog cached in a Redis the product replicas share. */
+export const redisCacheConfig: ShopConfig = { ...defaultConfig, productCache: 'redis' };
+
 /** The committed default, and rendered variants that exercise the configuration's switches. */
 export function variants(): Variant[] {
   return [
     { name: 'default (k8s/)', config: defaultConfig, objects: parseManifests(readCommittedManifests()) },
     { name: 'sharedPostgres', config: withSharedPostgres(defaultConfig), objects: parseManifests(renderManifests(withSharedPostgres(defaultConfig))) },
     { name: 'minimal', config: minimalConfig, objects: parseManifests(renderManifests(minimalConfig)) },
+    { name: 'redisCache', config: redisCacheConfig, objects: parseManifests(renderManifests(redisCacheConfig)) },
   ];
 }
 

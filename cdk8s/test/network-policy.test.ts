@@ -26,12 +26,13 @@ interface IntendedFlow {
 }
 
 /** The flows the shop needs, by hand from docs/architecture.md and docs/saga.md, not from the topology. */
-function intendedFlows(options: { sharedPostgres: boolean; jaeger: boolean; mailpit: boolean; externalSmtpPort?: number }): IntendedFlow[] {
+function intendedFlows(options: { sharedPostgres: boolean; jaeger: boolean; mailpit: boolean; redis?: boolean; externalSmtpPort?: number }): IntendedFlow[] {
   const postgresOf = (service: string) => (options.sharedPostgres ? 'postgres' : `postgres-${service}`);
   const pods = [
     ...apps,
     ...(options.sharedPostgres ? ['postgres'] : databaseOwners.map(postgresOf)),
     'rabbitmq',
+    ...(options.redis ? ['redis'] : []),
     ...(options.jaeger ? ['jaeger'] : []),
     ...(options.mailpit ? ['mailpit'] : []),
   ];
@@ -64,6 +65,8 @@ function intendedFlows(options: { sharedPostgres: boolean; jaeger: boolean; mail
   ];
   if (options.jaeger) flows.push(...apps.flatMap((service) => [4317, 4318].map((port) => ({ from: service, to: 'jaeger', port }))));
   if (options.mailpit) flows.push({ from: 'email', to: 'mailpit', port: 1025 });
+  // The shared catalog cache is the product service's alone.
+  if (options.redis) flows.push({ from: 'product', to: 'redis', port: 6379 });
   if (options.externalSmtpPort) flows.push({ from: 'email', to: INTERNET, port: options.externalSmtpPort });
   return flows;
 }
@@ -156,6 +159,7 @@ describe('network policies', () => {
       sharedPostgres: variant.config.infrastructure.sharedPostgres,
       jaeger: variant.config.infrastructure.jaeger,
       mailpit: variant.config.infrastructure.mailpit,
+      redis: variant.config.productCache === 'redis',
       ...(smtp && !variant.config.infrastructure.mailpit ? { externalSmtpPort: Number(new URL(smtp).port) } : {}),
     });
 

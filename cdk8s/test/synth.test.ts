@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { configProblems, defaultConfig, withSharedPostgres } from '../src/config.ts';
 import { manifestFile, renderManifests } from '../src/render.ts';
 import { writeIfChanged } from '../src/write-if-changed.ts';
-import { allContainers, objectId, parseManifests, readCommittedManifests, repositoryRoot, variants, workloads } from './manifests.ts';
+import { allContainers, objectId, parseManifests, parseMemory, readCommittedManifests, repositoryRoot, variants, workloads, type K8sObject } from './manifests.ts';
 
 const appServices = ['gateway', 'order', 'payment', 'email', 'product', 'user', 'cart', 'storefront'];
 const dbServices = ['order', 'payment', 'email', 'product', 'user', 'cart'];
@@ -46,6 +46,38 @@ describe('npm run synth', () => {
       ...[...appServices, ...dbServices.map((name) => `postgres-${name}`), 'rabbitmq', 'jaeger', 'mailpit'].map((name) => `NetworkPolicy/allow-${name}`),
     ].sort();
     assert.deepEqual(ids, expected);
+  });
+
+  test('a Redis runs only for the redis cache, and product is pointed at it', () => {
+    const settingsOf = (objects: K8sObject[]) => objects.find((object) => object.kind === 'ConfigMap' && object.metadata.name === 'product-config')?.data ?? {};
+    const committed = parseManifests(readCommittedManifests());
+    assert.equal(committed.filter((object) => object.metadata.name === 'redis').length, 0, 'no Redis with the default local cache');
+    assert.equal(settingsOf(committed).PRODUCT_CACHE, 'local');
+    assert.equal(settingsOf(committed).REDIS_URL, undefined);
+    for (const mode of ['off', 'local'] as const) {
+      assert.equal(parseManifests(renderManifests({ ...defaultConfig, productCache: mode })).some((object) => object.metadata.name === 'redis'), false, mode);
+    }
+
+    const objects = parseManifests(renderManifests({ ...defaultConfig, productCache: 'redis' }));
+    assert.deepEqual(objects.filter((object) => object.metadata.name === 'redis').map((object) => object.kind).sort(), ['Service', 'StatefulSet']);
+    assert.ok(objects.some((object) => object.kind === 'NetworkPolicy' && object.metadata.name === 'allow-redis'));
+    assert.equal(settingsOf(objects).PRODUCT_CACHE, 'redis');
+    assert.equal(settingsOf(objects).REDIS_URL, 'redis://redis:6379');
+    const redis = workloads(objects).find((workload) => workload.metadata.name === 'redis')!;
+    const container = redis.spec.template.spec.containers[0]!;
+    const args = container.args ?? [];
+    // Eviction before the kernel's OOM kill: Redis's ceiling sits below the container's limit.
+    const maxMemoryMiB = Number(/^(\d+)mb$/.exec(args[args.indexOf('--maxmemory') + 1] ?? '')?.[1]);
+    assert.ok(maxMemoryMiB > 0 && maxMemoryMiB < parseMemory(container.resources?.limits?.memory ?? ''), `maxmemory ${maxMemoryMiB} MiB under the limit`);
+    assert.equal(args[args.indexOf('--maxmemory-policy') + 1], 'allkeys-lru');
+    assert.equal(args[args.indexOf('--save') + 1], '', 'a cache saves nothing');
+  });
+
+  test('a Redis ceiling too close to its limit is refused, with the reason', () => {
+    assert.throws(
+      () => renderManifests({ ...defaultConfig, productCache: 'redis', redis: { ...defaultConfig.redis, maxMemoryMiB: 128 } }),
+      /redis: maxMemoryMiB leaves too little of the memory limit/,
+    );
   });
 
   test('sharedPostgres runs one instance, postgres, that creates every database', () => {

@@ -16,7 +16,7 @@ function withoutTag(image: string): string {
   return image.replace(/(:[\w][\w.-]*)?(@sha256:[0-9a-f]+)?$/, '');
 }
 
-const infrastructureImages = [defaultConfig.postgres.image, defaultConfig.rabbitmq.image, defaultConfig.jaeger.image, defaultConfig.mailpit.image];
+const infrastructureImages = [defaultConfig.postgres.image, defaultConfig.rabbitmq.image, defaultConfig.jaeger.image, defaultConfig.mailpit.image, defaultConfig.redis.image];
 
 describe('Tiltfile', { skip: python ? false : 'python3 is needed to evaluate the Tiltfile' }, () => {
   test('the images in the manifests are the ones the Tiltfile builds', () => {

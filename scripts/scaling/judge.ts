@@ -3,6 +3,7 @@
  * unit, its latency and error rate. The local runner (scripts/experiment.ts) and the operator's
  * ScalingExperiment both judge runs with it.
  */
+import type { RequestName } from '../../loadtests/lib/runtime.ts';
 import type { LoadSummary } from '../../loadtests/lib/summary.ts';
 
 /** buyer and hot-item are judged by their sagas (X in orders/s); browse and mixed by their HTTP requests. */
@@ -12,6 +13,8 @@ export function judgedBySaga(scenario: string): boolean {
 
 export interface Verdict {
   unit: 'orders/s' | 'requests/s';
+  /** The request whose traces the report lists: the one the SLO is judged on. */
+  tracedName: string | undefined;
   throughput: number;
   p50: number;
   p99: number;
@@ -30,6 +33,8 @@ export function judge(summary: LoadSummary, elapsedSeconds: number, bySaga: bool
     const httpCount = Object.values(summary.requests).reduce((sum, row) => sum + row.count, 0);
     return {
       unit: 'orders/s',
+      // The checkout's trace goes on through the saga's messages: the one to look up.
+      tracedName: 'POST /api/orders/checkout' satisfies RequestName as string,
       throughput: (saga.count - saga.errors) / elapsedSeconds,
       p50: saga.p50,
       p99: saga.p99,
@@ -39,8 +44,10 @@ export function judge(summary: LoadSummary, elapsedSeconds: number, bySaga: bool
   const rows = Object.values(summary.requests);
   const count = rows.reduce((sum, row) => sum + row.count, 0);
   const errors = rows.reduce((sum, row) => sum + row.errors, 0);
+  const slowestName = Object.entries(summary.requests).sort(([, a], [, b]) => b.p99 - a.p99)[0]?.[0];
   return {
     unit: 'requests/s',
+    tracedName: slowestName,
     throughput: (count - errors) / elapsedSeconds,
     p50: Math.max(...rows.map((row) => row.p50)),
     p99: Math.max(...rows.map((row) => row.p99)),

@@ -20,10 +20,21 @@ export interface RunMeasurement {
   max_queue_depth?: number;
   /** Requests that waited for a database connection, from the pool gauges. */
   pool_waits_max?: number;
+  /** Sessions of the service's database waiting on a lock (pg_stat_activity), sampled every 250 ms. */
+  lock_waits?: { mean: number; max: number; samples: number };
   /** A step the load generator could not drive (dropped iterations, its CPU pegged): not a measurement of the shop. */
   generator_saturated: boolean;
-  /** The slowest sampled requests of the run, to look up in Jaeger (a link when JAEGER_UI_URL is set). */
-  slowest_traces: Array<{ name: string; ms: number; trace_id: string; link?: string }>;
+  /** The slowest traced requests of the name the SLO is judged on, to look up in Jaeger (a link when JAEGER_UI_URL is set). */
+  slowest_traces: SampledTrace[];
+  /** A traced request of median latency, of the same name as the slowest: what a typical one looks like beside it. */
+  median_trace?: SampledTrace;
+}
+
+export interface SampledTrace {
+  name: string;
+  ms: number;
+  trace_id: string;
+  link?: string;
 }
 
 export interface ExperimentPoint {
@@ -138,11 +149,25 @@ export function reportMarkdown(results: ExperimentResults): string {
     '![throughput](throughput.svg)',
     '![latency](latency.svg)',
     '',
-    '## Slowest requests, to look up in Jaeger',
+    '## What the replicas waited on, during the run that gave X(N)',
+    '',
+    '| N | deepest queue | queries waiting for a connection, most | sessions waiting on a lock, mean / most |',
+    '|---|---|---|---|',
+    ...results.points.map((point) => {
+      const runs = point.runs;
+      const most = (values: Array<number | undefined>) => (values.every((value) => value === undefined) ? '–' : String(Math.max(...values.map((value) => value ?? 0))));
+      const locks = runs.flatMap((run) => (run.lock_waits ? [run.lock_waits] : []));
+      const lockText = locks.length === 0 ? '–' : `${(locks.reduce((sum, wait) => sum + wait.mean, 0) / locks.length).toFixed(2)} / ${Math.max(...locks.map((wait) => wait.max))}`;
+      return `| ${point.replicas} | ${most(runs.map((run) => run.max_queue_depth))} | ${most(runs.map((run) => run.pool_waits_max))} | ${lockText} |`;
+    }),
+    '',
+    '## A median and the slowest requests, to look up in Jaeger',
     '',
     ...results.points.map((point) => {
       const traces = point.runs.flatMap((run) => run.slowest_traces).sort((a, b) => b.ms - a.ms).slice(0, 2);
-      return `- N=${point.replicas}: ${traces.map((trace) => `${trace.name} ${trace.ms} ms, ${trace.link ? `[${trace.trace_id}](${trace.link})` : trace.trace_id}`).join('; ') || 'none sampled'}`;
+      const median = point.runs.find((run) => run.median_trace !== undefined)?.median_trace;
+      const described = (trace: SampledTrace) => `${trace.name} ${trace.ms} ms, ${trace.link ? `[${trace.trace_id}](${trace.link})` : trace.trace_id}`;
+      return `- N=${point.replicas}: median ${median ? described(median) : 'none sampled'}; slowest ${traces.map(described).join('; ') || 'none sampled'}`;
     }),
     '',
     '## Warnings',

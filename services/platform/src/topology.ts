@@ -13,6 +13,10 @@ import * as env from './config.ts';
 import type { ConfigSpec, Setting } from './config.ts';
 import { telemetryConfig } from './telemetry/variables.ts';
 
+/** Where the product service caches catalog reads (PRODUCT_CACHE); the cluster runs a Redis only for `redis`. */
+export const productCacheModes = ['local', 'redis', 'off'] as const;
+export type ProductCacheMode = (typeof productCacheModes)[number];
+
 export { telemetryConfig };
 
 /** In the order the cluster's objects are written in (k8s/ stays stable when this order does). */
@@ -196,7 +200,7 @@ export const topology = {
   }),
   product: service('product', {
     SEED_CATALOG: env.boolean(true, 'Loads the demo catalog at start; safe to repeat.'),
-    PRODUCT_CACHE: env.oneOf(['local', 'redis', 'off'], 'local', 'Where catalog reads are cached: each replica\'s memory (local), one Redis shared by the replicas (redis: lists 60 s, items 300 s, dropped on every change; an outage falls back to Postgres), or not at all (off).'),
+    PRODUCT_CACHE: env.oneOf(productCacheModes, 'local', 'Where catalog reads are cached: each replica\'s memory (local), one Redis shared by the replicas (redis: lists 60 s, items 300 s, dropped on every change; an outage falls back to Postgres), or not at all (off).'),
     PRODUCT_CACHE_TTL_MS: env.integer({ default: 5_000, min: 0, description: 'With the local cache: upper bound on how stale a cached read may be should a change notification be missed.' }),
     REDIS_URL: env.url({ default: 'redis://127.0.0.1:6379', protocols: ['redis', 'rediss'], description: 'The Redis of PRODUCT_CACHE=redis; unused otherwise.' }),
   }),
