@@ -125,6 +125,16 @@ async function startHarness(behaviour: (job: Record<string, any>) => K6Behaviour
   return harness;
 }
 
+/** Runs a test against a harness of its own, stopped whatever the test's outcome. */
+async function withHarness(behaviour: Harness['behaviour'], body: (harness: Harness) => Promise<void>): Promise<void> {
+  const harness = await startHarness(behaviour);
+  try {
+    await body(harness);
+  } finally {
+    await harness.stop();
+  }
+}
+
 function podOf(job: Record<string, any>, name: string, state: Record<string, unknown>) {
   return {
     apiVersion: 'v1',
@@ -163,144 +173,124 @@ const replicasOfJob = (job: Record<string, any>) => Number(/-n(\d+)-/.exec(job.m
 describe('ScalingExperiment against an API server stand-in', () => {
   test('a full run: for each N a scale change and a Job; the status gets the points and the fit, the results a ConfigMap, and the replicas come back', async () => {
     // At N = 4 the summary breaks the script's thresholds and k6 exits 99: data, not a failure.
-    const harness = await startHarness((job) => {
+    await withHarness((job) => {
       const n = replicasOfJob(job);
       return n === 4 ? { exitCode: 99, throughput: capacity(4), p99: 400 } : { exitCode: 0, throughput: capacity(n), p99: 60 };
+    }, async ({ server }) => {
+    server.write(experiments, experiment('sweep'), 'kubectl');
+    await waitFor('the experiment to succeed', () => statusOf(server, 'sweep').phase === 'Succeeded');
+    const status = statusOf(server, 'sweep');
+
+    assert.deepEqual(scaleWrites(server).map((request) => request.query.fieldManager), Array(4).fill(experimentFieldManager));
+    assert.equal(server.get(deployments, 'product')?.spec.replicas, 1, 'restored to what it had');
+    assert.equal(server.replicasManagerOf(deployments, 'product'), experimentFieldManager);
+    const created = server.requests.filter((request) => request.token === token && request.resource === 'jobs' && request.verb === 'create');
+    assert.equal(created.length, 3);
+
+    assert.equal(status.originalReplicas, 1);
+    assert.equal(status.stepsDone, '3/3');
+    assert.deepEqual(status.runs.map((run: { replicas: number; thresholdsOk: boolean }) => [run.replicas, run.thresholdsOk]), [[1, true], [2, true], [4, false]]);
+    // X(N) = count / 5 s with count = round(5 · capacity(N)): 200/1.07 = 186.9 → 935 → 187; 400/1.27 = 315.0 → 1575 → 315.
+    assert.deepEqual(status.points.map((point: { throughput: number }) => point.throughput), [100, 187, 315]);
+    // E(4) = 315 / (4 · 100).
+    assert.equal(status.efficiencyAtLargest, '0.79');
+    assert.ok(status.usl.sigma >= 0 && status.usl.kappa >= 0 && status.usl.r2 > 0.99);
+    assert.equal(status.currentStep, undefined);
+    assert.equal(conditionOf(server, 'sweep', 'Complete')?.status, 'True');
+    assert.equal(conditionOf(server, 'sweep', 'Running')?.status, 'False');
+
+    const results = server.get(configMaps, 'sweep-results');
+    assert.equal(status.resultsConfigMap, 'sweep-results');
+    assert.equal(results?.metadata.ownerReferences[0].uid, server.get(experiments, 'sweep')?.metadata.uid);
+    const parsed = JSON.parse(results!.data['results.json']);
+    assert.equal(parsed.service, 'product');
+    assert.deepEqual(parsed.points.map((point: { replicas: number }) => point.replicas), [1, 2, 4]);
+    assert.equal(parsed.conditions.commit, 'scaleshop/product:abc123');
+    assert.equal(parsed.conditions.cores, 0.5);
+    assert.deepEqual(parsed.conditions.knobs, { PRODUCT_CACHE: 'off' });
+    assert.match(results!.data['report.md'], /^# product: browse, 1, 2, 4 replicas/);
+
+    // The Job as rendered: the pinned image, the scripts mounted by path, the summary asked for on stdout.
+    const job = server.list(jobs)[0]!;
+    const container = job.spec.template.spec.containers[0];
+    assert.equal(container.image, k6Image);
+    assert.match(k6Image, /^docker\.io\/grafana\/k6:[\d.]+@sha256:[0-9a-f]{64}$/);
+    assert.deepEqual(container.args, ['run', '--no-color', '/scripts/browse.ts']);
+    assert.ok(container.env.some((variable: { name: string; value: string }) => variable.name === 'SUMMARY_STDOUT' && variable.value === 'json'));
+    assert.deepEqual(
+      job.spec.template.spec.volumes[0].configMap.items.map((item: { path: string }) => item.path),
+      ['browse.ts', 'k6/script.ts', 'lib/summary.ts'],
+    );
+    assert.equal(job.spec.backoffLimit, 0);
+    assert.ok(server.get(`networking.k8s.io/v1/${namespace}/networkpolicies`, 'sweep-k6'));
     });
-    const { server } = harness;
-    try {
-      server.write(experiments, experiment('sweep'), 'kubectl');
-      await waitFor('the experiment to succeed', () => statusOf(server, 'sweep').phase === 'Succeeded');
-      const status = statusOf(server, 'sweep');
-
-      assert.deepEqual(scaleWrites(server).map((request) => request.query.fieldManager), Array(4).fill(experimentFieldManager));
-      assert.equal(server.get(deployments, 'product')?.spec.replicas, 1, 'restored to what it had');
-      assert.equal(server.replicasManagerOf(deployments, 'product'), experimentFieldManager);
-      const created = server.requests.filter((request) => request.token === token && request.resource === 'jobs' && request.verb === 'create');
-      assert.equal(created.length, 3);
-
-      assert.equal(status.originalReplicas, 1);
-      assert.equal(status.stepsDone, '3/3');
-      assert.deepEqual(status.runs.map((run: { replicas: number; thresholdsOk: boolean }) => [run.replicas, run.thresholdsOk]), [[1, true], [2, true], [4, false]]);
-      // X(N) = count / 5 s with count = round(5 · capacity(N)): 200/1.07 = 186.9 → 935 → 187; 400/1.27 = 315.0 → 1575 → 315.
-      assert.deepEqual(status.points.map((point: { throughput: number }) => point.throughput), [100, 187, 315]);
-      // E(4) = 315 / (4 · 100).
-      assert.equal(status.efficiencyAtLargest, '0.79');
-      assert.ok(status.usl.sigma >= 0 && status.usl.kappa >= 0 && status.usl.r2 > 0.99);
-      assert.equal(status.currentStep, undefined);
-      assert.equal(conditionOf(server, 'sweep', 'Complete')?.status, 'True');
-      assert.equal(conditionOf(server, 'sweep', 'Running')?.status, 'False');
-
-      const results = server.get(configMaps, 'sweep-results');
-      assert.equal(status.resultsConfigMap, 'sweep-results');
-      assert.equal(results?.metadata.ownerReferences[0].uid, server.get(experiments, 'sweep')?.metadata.uid);
-      const parsed = JSON.parse(results!.data['results.json']);
-      assert.equal(parsed.service, 'product');
-      assert.deepEqual(parsed.points.map((point: { replicas: number }) => point.replicas), [1, 2, 4]);
-      assert.equal(parsed.conditions.commit, 'scaleshop/product:abc123');
-      assert.equal(parsed.conditions.cores, 0.5);
-      assert.deepEqual(parsed.conditions.knobs, { PRODUCT_CACHE: 'off' });
-      assert.match(results!.data['report.md'], /^# product: browse, 1, 2, 4 replicas/);
-
-      // The Job as rendered: the pinned image, the scripts mounted by path, the summary asked for on stdout.
-      const job = server.list(jobs)[0]!;
-      const container = job.spec.template.spec.containers[0];
-      assert.equal(container.image, k6Image);
-      assert.match(k6Image, /^docker\.io\/grafana\/k6:[\d.]+@sha256:[0-9a-f]{64}$/);
-      assert.deepEqual(container.args, ['run', '--no-color', '/scripts/browse.ts']);
-      assert.ok(container.env.some((variable: { name: string; value: string }) => variable.name === 'SUMMARY_STDOUT' && variable.value === 'json'));
-      assert.deepEqual(
-        job.spec.template.spec.volumes[0].configMap.items.map((item: { path: string }) => item.path),
-        ['browse.ts', 'k6/script.ts', 'lib/summary.ts'],
-      );
-      assert.equal(job.spec.backoffLimit, 0);
-      assert.ok(server.get(`networking.k8s.io/v1/${namespace}/networkpolicies`, 'sweep-k6'));
-    } finally {
-      await harness.stop();
-    }
   });
 
   test('two experiments on one service: the second waits, with a condition saying why, then runs', async () => {
     let release = false;
-    const harness = await startHarness((job) => (job.metadata.name.startsWith('first') && !release ? 'hang' : { exitCode: 0, throughput: capacity(replicasOfJob(job)), p99: 60 }));
-    const { server } = harness;
-    try {
-      server.write(experiments, experiment('first', { replicas: [2] }), 'kubectl');
-      await waitFor('the first to run its Job', () => statusOf(server, 'first').currentStep?.stage === 'Load');
-      server.write(experiments, { ...experiment('second', { replicas: [3] }), metadata: { name: 'second', namespace, creationTimestamp: new Date(Date.now() + 1000).toISOString() } }, 'kubectl');
-      await waitFor('the second to wait', () => statusOf(server, 'second').phase === 'Waiting');
-      const waiting = conditionOf(server, 'second', 'Running');
-      assert.equal(waiting?.reason, 'WaitingForTurn');
-      assert.match(waiting?.message, /first runs on demo\/product first/);
-      assert.equal(server.list(jobs).filter((job) => job.metadata.name.startsWith('second')).length, 0);
+    await withHarness((job) => (job.metadata.name.startsWith('first') && !release ? 'hang' : { exitCode: 0, throughput: capacity(replicasOfJob(job)), p99: 60 }), async ({ server }) => {
+    server.write(experiments, experiment('first', { replicas: [2] }), 'kubectl');
+    await waitFor('the first to run its Job', () => statusOf(server, 'first').currentStep?.stage === 'Load');
+    server.write(experiments, { ...experiment('second', { replicas: [3] }), metadata: { name: 'second', namespace, creationTimestamp: new Date(Date.now() + 1000).toISOString() } }, 'kubectl');
+    await waitFor('the second to wait', () => statusOf(server, 'second').phase === 'Waiting');
+    const waiting = conditionOf(server, 'second', 'Running');
+    assert.equal(waiting?.reason, 'WaitingForTurn');
+    assert.match(waiting?.message, /first runs on demo\/product first/);
+    assert.equal(server.list(jobs).filter((job) => job.metadata.name.startsWith('second')).length, 0);
 
-      // The first's Job hangs: take it away, and the retry's Job completes.
-      release = true;
-      server.remove(jobs, statusOf(server, 'first').currentStep.job);
-      await waitFor('the first to finish', () => ['Succeeded', 'Failed'].includes(statusOf(server, 'first').phase));
-      await waitFor('the second to succeed', () => statusOf(server, 'second').phase === 'Succeeded');
-      const order = scaleWrites(server).map((request) => request.at);
-      assert.ok(order.length >= 4);
-      assert.equal(server.get(deployments, 'product')?.spec.replicas, 1);
-    } finally {
-      await harness.stop();
-    }
+    // The first's Job hangs: take it away, and the retry's Job completes.
+    release = true;
+    server.remove(jobs, statusOf(server, 'first').currentStep.job);
+    await waitFor('the first to finish', () => ['Succeeded', 'Failed'].includes(statusOf(server, 'first').phase));
+    await waitFor('the second to succeed', () => statusOf(server, 'second').phase === 'Succeeded');
+    const order = scaleWrites(server).map((request) => request.at);
+    assert.ok(order.length >= 4);
+    assert.equal(server.get(deployments, 'product')?.spec.replicas, 1);
+    });
   });
 
   test('deleting a running experiment stops its Job and restores the replicas, then lets it go', async () => {
-    const harness = await startHarness(() => 'hang');
-    const { server } = harness;
-    try {
-      server.write(experiments, experiment('doomed', { replicas: [3, 4] }), 'kubectl');
-      await waitFor('its Job to run', () => statusOf(server, 'doomed').currentStep?.stage === 'Load');
-      const job = statusOf(server, 'doomed').currentStep.job;
-      assert.equal(server.get(deployments, 'product')?.spec.replicas, 3);
-      assert.ok(server.get(experiments, 'doomed')?.metadata.finalizers.includes('scaleshop.dev/restore-replicas'));
+    await withHarness(() => 'hang', async ({ server }) => {
+    server.write(experiments, experiment('doomed', { replicas: [3, 4] }), 'kubectl');
+    await waitFor('its Job to run', () => statusOf(server, 'doomed').currentStep?.stage === 'Load');
+    const job = statusOf(server, 'doomed').currentStep.job;
+    assert.equal(server.get(deployments, 'product')?.spec.replicas, 3);
+    assert.ok(server.get(experiments, 'doomed')?.metadata.finalizers.includes('scaleshop.dev/restore-replicas'));
 
-      const response = await fetch(`${server.url}/apis/scaleshop.dev/v1alpha1/namespaces/${namespace}/scalingexperiments/doomed`, { method: 'DELETE' });
-      assert.equal(response.status, 200);
-      await waitFor('the experiment to go', () => server.get(experiments, 'doomed') === undefined);
-      assert.equal(server.get(jobs, job), undefined, 'the Job is deleted');
-      assert.equal(server.get(pods, `${job}-pod`), undefined, 'and its pod with it');
-      assert.equal(server.get(deployments, 'product')?.spec.replicas, 1);
-    } finally {
-      await harness.stop();
-    }
+    const response = await fetch(`${server.url}/apis/scaleshop.dev/v1alpha1/namespaces/${namespace}/scalingexperiments/doomed`, { method: 'DELETE' });
+    assert.equal(response.status, 200);
+    await waitFor('the experiment to go', () => server.get(experiments, 'doomed') === undefined);
+    assert.equal(server.get(jobs, job), undefined, 'the Job is deleted');
+    assert.equal(server.get(pods, `${job}-pod`), undefined, 'and its pod with it');
+    assert.equal(server.get(deployments, 'product')?.spec.replicas, 1);
+    });
   });
 
   test('a failed Job is retried once, then the experiment fails with both reasons and restores the replicas', async () => {
-    const harness = await startHarness((job) => (job.metadata.name.endsWith('-0') ? { crash: 2 } : { waiting: 'ImagePullBackOff' }));
-    const { server } = harness;
-    try {
-      server.write(experiments, experiment('broken', { replicas: [2, 4] }), 'kubectl');
-      await waitFor('the experiment to fail', () => statusOf(server, 'broken').phase === 'Failed');
-      const failed = conditionOf(server, 'broken', 'Failed');
-      assert.equal(failed?.status, 'True');
-      assert.equal(failed?.reason, 'JobFailed');
-      assert.match(failed?.message, /broken-n2-0-0: BackoffLimitExceeded, k6 exited 2/);
-      assert.match(failed?.message, /broken-n2-0-1: k6: ImagePullBackOff/);
-      const created = server.requests.filter((request) => request.token === token && request.resource === 'jobs' && request.verb === 'create');
-      assert.equal(created.length, 2);
-      assert.equal(server.list(jobs).length, 0, 'both Jobs deleted');
-      assert.equal(server.get(deployments, 'product')?.spec.replicas, 1);
-      assert.equal(server.get(configMaps, 'broken-results'), undefined, 'no run, no results');
-    } finally {
-      await harness.stop();
-    }
+    await withHarness((job) => (job.metadata.name.endsWith('-0') ? { crash: 2 } : { waiting: 'ImagePullBackOff' }), async ({ server }) => {
+    server.write(experiments, experiment('broken', { replicas: [2, 4] }), 'kubectl');
+    await waitFor('the experiment to fail', () => statusOf(server, 'broken').phase === 'Failed');
+    const failed = conditionOf(server, 'broken', 'Failed');
+    assert.equal(failed?.status, 'True');
+    assert.equal(failed?.reason, 'JobFailed');
+    assert.match(failed?.message, /broken-n2-0-0: BackoffLimitExceeded, k6 exited 2/);
+    assert.match(failed?.message, /broken-n2-0-1: k6: ImagePullBackOff/);
+    const created = server.requests.filter((request) => request.token === token && request.resource === 'jobs' && request.verb === 'create');
+    assert.equal(created.length, 2);
+    assert.equal(server.list(jobs).length, 0, 'both Jobs deleted');
+    assert.equal(server.get(deployments, 'product')?.spec.replicas, 1);
+    assert.equal(server.get(configMaps, 'broken-results'), undefined, 'no run, no results');
+    });
   });
 
   test('a target that autoscales is refused: the operator never fights an autoscaler', async () => {
-    const harness = await startHarness(() => 'hang');
-    const { server } = harness;
-    try {
-      server.write(shops, { metadata: { name: 'demo' }, spec: { services: { product: { autoscaling: { enabled: true } } } } }, 'kubectl');
-      server.write(experiments, experiment('refused'), 'kubectl');
-      await waitFor('the experiment to fail', () => statusOf(server, 'refused').phase === 'Failed');
-      assert.equal(conditionOf(server, 'refused', 'Failed')?.reason, 'AutoscalerOwnsReplicas');
-      assert.equal(scaleWrites(server).length, 0);
-    } finally {
-      await harness.stop();
-    }
+    await withHarness(() => 'hang', async ({ server }) => {
+    server.write(shops, { metadata: { name: 'demo' }, spec: { services: { product: { autoscaling: { enabled: true } } } } }, 'kubectl');
+    server.write(experiments, experiment('refused'), 'kubectl');
+    await waitFor('the experiment to fail', () => statusOf(server, 'refused').phase === 'Failed');
+    assert.equal(conditionOf(server, 'refused', 'Failed')?.reason, 'AutoscalerOwnsReplicas');
+    assert.equal(scaleWrites(server).length, 0);
+    });
   });
 });
 
