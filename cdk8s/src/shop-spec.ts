@@ -137,7 +137,7 @@ function buildShopSpecSchema() {
         productCache: Type.Unsafe<ProductCacheMode>({
           type: 'string',
           enum: [...productCacheModes],
-          description: "PRODUCT_CACHE of the product service: each replica's memory (local), one Redis the replicas share (redis: the cluster then runs one), or none (off).",
+          description: "PRODUCT_CACHE of the product service: each replica's memory (local), one Redis the replicas share (redis, which adds a Redis to the shop), or none (off).",
         }),
         latency: Type.Object(
           {
@@ -162,19 +162,10 @@ function buildShopSpecSchema() {
         rabbitmq: infraSchema('RabbitMQ', { storageGiB: Type.Integer({ minimum: 1, maximum: 1024 }) }),
         jaeger: infraSchema('Jaeger', { maxTraces: Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Traces kept in memory.' }) }),
         mailpit: infraSchema('Mailpit', { maxMessages: Type.Integer({ minimum: 0, maximum: 100_000 }) }),
-        redis: withRules(
-          infraSchema('Redis, run only with productCache redis', {
-            maxMemoryMiB: Type.Integer({ minimum: 1, maximum: 65_536, description: "Redis's maxmemory: beyond it keys are evicted, least recently used first." }),
-          }),
-          [
-            {
-              // Room above the data for connections and fragmentation, or the kernel kills Redis before it evicts.
-              // int(): the API server reads these as int, CEL evaluators in JavaScript as double.
-              rule: 'int(self.maxMemoryMiB) * 4 <= int(self.resources.memory.limitMiB) * 3',
-              message: 'maxMemoryMiB leaves too little of the memory limit: at most three quarters of it',
-            },
-          ],
-        ),
+        redis: withRules(infraSchema('Redis, run only with productCache redis', { maxMemoryMiB: Type.Integer({ minimum: 1, maximum: 65_536, description: 'maxmemory, in MiB.' }) }), [
+          // Redis needs room above its data for connections and fragmentation, or the kernel kills it before it evicts.
+          { rule: 'self.maxMemoryMiB * 4 <= self.resources.memory.limitMiB * 3', message: 'maxMemoryMiB leaves too little of the memory limit: at most three quarters of it' },
+        ]),
       },
       { additionalProperties: false },
     ),
@@ -232,10 +223,27 @@ function dotted(pointer: string): string {
 }
 
 /** Every schema node with CEL rules, each with where it sits, so the rules can be run offline. */
-function celNodes(schema: TSchema, path: string[] = []): { path: string[]; rules: readonly CelRule[] }[] {
+function celNodes(schema: TSchema, path: string[] = []): { path: string[]; rules: readonly CelRule[]; node: TSchema }[] {
   const node = schema as TSchema & { properties?: Record<string, TSchema>; [celRulesKey]?: CelRule[] };
-  const own = node[celRulesKey] ? [{ path, rules: node[celRulesKey] }] : [];
+  const own = node[celRulesKey] ? [{ path, rules: node[celRulesKey], node: schema }] : [];
   return [...own, ...Object.entries(node.properties ?? {}).flatMap(([key, child]) => celNodes(child, [...path, key]))];
+}
+
+/**
+ * A value as the API server hands it to CEL: what the schema types as an integer is a CEL int
+ * (a BigInt for cel-js, which takes every JavaScript number for a double), so that a rule's
+ * arithmetic and comparisons type-check offline as they do in the cluster.
+ */
+function asCel(schema: TSchema, value: unknown): unknown {
+  const node = schema as TSchema & { type?: string; properties?: Record<string, TSchema>; patternProperties?: Record<string, TSchema>; items?: TSchema };
+  if (node.type === 'integer' && typeof value === 'number' && Number.isInteger(value)) return BigInt(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return node.items ? value.map((item) => asCel(node.items!, item)) : value;
+  const entries = Object.entries(value as Record<string, unknown>).map(([key, child]) => {
+    const childSchema = node.properties?.[key] ?? Object.values(node.patternProperties ?? {})[0];
+    return [key, childSchema ? asCel(childSchema, child) : child];
+  });
+  return Object.fromEntries(entries);
 }
 
 /**
@@ -256,16 +264,19 @@ export function specProblems(schema: ShopSpecSchema, spec: unknown): string[] {
       const allowed = (error.params as { allowedValues?: unknown[] }).allowedValues;
       return `${dotted(error.instancePath)}: ${error.message}${allowed ? ` (${allowed.join(', ')})` : ''}`;
     });
-  for (const { path, rules } of celNodes(schema)) {
+  const schemaValid = problems.length === 0;
+  for (const { path, rules, node } of celNodes(schema)) {
     let self: unknown = spec;
     for (const key of path) self = (self as Record<string, unknown> | undefined)?.[key];
     if (self === undefined) continue;
     for (const { rule, message } of rules) {
       let holds: unknown;
       try {
-        holds = evaluate(rule, { self });
-      } catch {
-        // The schema's problems above already say why this part cannot be read.
+        holds = evaluate(rule, { self: asCel(node, self) });
+      } catch (error) {
+        // On a spec the schema refused, the problems above already say why this part cannot be
+        // read; on a valid one, a rule that does not evaluate is a bug in the rule.
+        if (schemaValid) throw error;
         continue;
       }
       if (holds !== true) problems.push(path.length > 0 ? `${path.join('.')}: ${message}` : message);
