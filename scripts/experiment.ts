@@ -1,6 +1,9 @@
 /**
  * `npm run experiment -- --service payment --replicas 1,2,4 --scenario buyer [--slo 'p99<500ms']
- *   [--repeat 1] [--duration 20s] [--warmup 5s] [--out DIR]`
+ *   [--repeat 1] [--duration 20s] [--warmup 5s] [--out DIR] [--cluster [--namespace N] [--shop S]]`
+ *
+ * With --cluster the operator runs it as a ScalingExperiment (scaling/cluster.ts and
+ * docs/scaling-experiments.md); this follows it and writes the same results.json and report.md.
  *
  * What horizontal scaling buys one service: for each replica count N it scales the local shop
  * (the running one, or one it starts), warms up, and finds the capacity X(N), the highest
@@ -17,13 +20,16 @@ import pg from 'pg';
 import { ownsDatabase, queues, serviceNames, serviceOf, type ServiceName } from '@scaleshop/platform';
 import { scenarios } from '../loadtests/journeys/index.ts';
 import { parseDuration } from '../loadtests/lib/run.ts';
-import { scenarioNames, type RequestName, type ScenarioName } from '../loadtests/lib/runtime.ts';
-import type { LoadSummary } from '../loadtests/lib/summary.ts';
+import { scenarioNames, type ScenarioName } from '../loadtests/lib/runtime.ts';
 import { processCpuMs } from '../bench/cpu.ts';
 import { runLoad } from '../load/driver.ts';
 import type { SlowRequest } from '../load/node-runtime.ts';
 import { controlSocketPath, localDatabaseUrl, localTokenKeys, repositoryRoot, startShop, type Shop } from './local-shop.ts';
 import { askReplicaControl, type ReplicaState } from './replicas.ts';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { ExperimentSpec } from '@scaleshop/cdk8s/src/experiment-spec.ts';
+import { runInCluster } from './scaling/cluster.ts';
+import { judge, judgedBySaga as judgedBySagaOf } from './scaling/judge.ts';
 import { fitPoints, latencyChart, pointFrom, reportMarkdown, throughputChart, warningsFor, type ExperimentResults, type LatencyPoint, type RunMeasurement, type SampledTrace } from './scaling/results.ts';
 
 const run = promisify(execFile);
@@ -41,6 +47,8 @@ interface Options {
   durationSeconds: number;
   warmupSeconds: number;
   out: string;
+  /** Run it in a cluster, as a ScalingExperiment the operator runs, in this namespace and against this Shop. */
+  cluster?: { namespace: string; shop: string };
 }
 
 function parseOptions(argv: string[]): Options {
@@ -55,6 +63,9 @@ function parseOptions(argv: string[]): Options {
       duration: { type: 'string', default: '20s' },
       warmup: { type: 'string', default: '5s' },
       out: { type: 'string' },
+      cluster: { type: 'boolean', default: false },
+      namespace: { type: 'string', default: 'scaleshop' },
+      shop: { type: 'string', default: 'scaleshop' },
     },
     allowPositionals: true,
     strict: true,
@@ -70,7 +81,7 @@ function parseOptions(argv: string[]): Options {
   if (!scenarioNames.includes(scenario)) problems.push(`--scenario must be one of ${scenarioNames.join(', ')}`);
   // Tight enough that a backlog growing during a window breaks it: a loose bound would pass rates
   // the shop cannot keep up with, as long as the window is short.
-  const judgedBySaga = scenario === 'buyer' || scenario === 'hot-item';
+  const judgedBySaga = judgedBySagaOf(scenario);
   const sloText = values.slo ?? (judgedBySaga ? 'p99<1000ms' : 'p99<100ms');
   const slo = /^p99<(\d+(?:\.\d+)?)ms$/.exec(sloText.replace(/\s+/g, ''));
   if (!slo) problems.push(`--slo takes the form 'p99<500ms', got "${sloText}"`);
@@ -92,6 +103,7 @@ function parseOptions(argv: string[]): Options {
     durationSeconds,
     warmupSeconds,
     out: resolve(values.out ?? join(repositoryRoot, 'experiments', `${service}-${stamp}`)),
+    ...(values.cluster ? { cluster: { namespace: values.namespace!, shop: values.shop! } } : {}),
   };
 }
 
@@ -248,43 +260,32 @@ const workDone = (metricsUrls: readonly string[]) => seriesSums(metricsUrls, /^(
 /** Queries waiting for a database connection, over all replicas. */
 const poolWaiting = async (metricsUrls: readonly string[]) => (await seriesSums(metricsUrls, /^db_pool_waiting_clients\b/)).reduce((sum, value) => sum + value, 0);
 
-/**
- * Throughput counts over the time the iterations really took (`elapsedSeconds`), not the
- * configured duration: past capacity, sagas keep completing after the last iteration was due,
- * and dividing by the duration would credit the shop with the rate it was offered.
- */
-function judge(summary: LoadSummary, elapsedSeconds: number, bySaga: boolean) {
-  if (bySaga && summary.saga_completion) {
-    const saga = summary.saga_completion;
-    const httpErrors = Object.values(summary.requests).reduce((sum, row) => sum + row.errors, 0);
-    const httpCount = Object.values(summary.requests).reduce((sum, row) => sum + row.count, 0);
-    return {
-      unit: 'orders/s',
-      // The checkout's trace goes on through the saga's messages: the one to look up.
-      tracedName: 'POST /api/orders/checkout' satisfies RequestName as string,
-      throughput: (saga.count - saga.errors) / elapsedSeconds,
-      p50: saga.p50,
-      p99: saga.p99,
-      errorRate: Math.max(saga.count > 0 ? saga.errors / saga.count : 1, httpCount > 0 ? httpErrors / httpCount : 0),
-    };
-  }
-  const rows = Object.values(summary.requests);
-  const count = rows.reduce((sum, row) => sum + row.count, 0);
-  const errors = rows.reduce((sum, row) => sum + row.errors, 0);
-  const slowestName = Object.entries(summary.requests).sort(([, a], [, b]) => b.p99 - a.p99)[0]?.[0];
-  return {
-    unit: 'requests/s',
-    tracedName: slowestName,
-    throughput: (count - errors) / elapsedSeconds,
-    p50: Math.max(...rows.map((row) => row.p50)),
-    p99: Math.max(...rows.map((row) => row.p99)),
-    errorRate: count > 0 ? errors / count : 1,
-  };
-}
-
 async function main() {
   const log = (line: string) => process.stderr.write(`experiment: ${line}\n`);
   const options = parseOptions(process.argv.slice(2));
+  if (options.cluster) {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromDefault();
+    const { phase, message } = await runInCluster({
+      kubeConfig,
+      namespace: options.cluster.namespace,
+      name: `${options.service}-${Date.now().toString(36)}`,
+      spec: {
+        target: { shop: options.cluster.shop, service: options.service as ExperimentSpec['target']['service'] },
+        replicas: options.replicas,
+        scenario: options.scenario,
+        load: { search: { startRate: options.scenario === 'browse' ? 50 : 4, factor: 1.5, maxRuns: 8 } },
+        slo: { p99Ms: options.slo.p99_ms, maxErrorRate: options.slo.max_error_rate },
+        warmupSeconds: options.warmupSeconds,
+        durationSeconds: options.durationSeconds,
+        repeats: options.repeat,
+      },
+      out: options.out,
+      log,
+    });
+    if (phase === 'Failed') throw new Error(`the ScalingExperiment failed: ${message}`);
+    return;
+  }
   // Buyers keep their sessions: a login per order would make every run measure argon2's CPU.
   process.env.BUYER_SESSIONS ??= 'reuse';
   const started = new Date();
@@ -497,7 +498,7 @@ async function main() {
 
 main().catch((error: unknown) => {
   if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-    process.stderr.write(`experiment: ${(error as Error).message}\nusage: npm run experiment -- --service <name> --replicas 1,2,4 --scenario buyer [--slo 'p99<500ms'] [--repeat 1] [--duration 20s] [--warmup 5s] [--out DIR]\n`);
+    process.stderr.write(`experiment: ${(error as Error).message}\nusage: npm run experiment -- --service <name> --replicas 1,2,4 --scenario buyer [--slo 'p99<500ms'] [--repeat 1] [--duration 20s] [--warmup 5s] [--out DIR] [--cluster [--namespace scaleshop] [--shop scaleshop]]\n`);
     process.exit(2);
   }
   process.stderr.write(`experiment failed: ${error instanceof Error ? error.stack : String(error)}\n`);

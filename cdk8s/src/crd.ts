@@ -33,14 +33,27 @@ export function structural(schema: TSchema): Record<string, unknown> {
 export const shopCrdName = `${shopPlural}.${shopGroup}`;
 export const pausedAnnotation = `${shopGroup}/paused`;
 
-export function shopCrd(): Record<string, unknown> {
+export interface CrdShape {
+  kind: string;
+  plural: string;
+  shortNames: string[];
+  printerColumns: Record<string, unknown>[];
+  description: string;
+  spec: Record<string, unknown>;
+  status: Record<string, unknown>;
+  /** Top-level fields that must be there. */
+  required?: string[];
+}
+
+/** A namespaced, single-version CRD of the scaleshop.dev group, with a status subresource. */
+export function customResourceDefinition(shape: CrdShape): Record<string, unknown> {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: shopCrdName, labels: { 'app.kubernetes.io/part-of': 'scaleshop' } },
+    metadata: { name: `${shape.plural}.${shopGroup}`, labels: { 'app.kubernetes.io/part-of': 'scaleshop' } },
     spec: {
       group: shopGroup,
-      names: { kind: shopKind, listKind: `${shopKind}List`, plural: shopPlural, singular: shopKind.toLowerCase(), shortNames: ['shp'] },
+      names: { kind: shape.kind, listKind: `${shape.kind}List`, plural: shape.plural, singular: shape.kind.toLowerCase(), shortNames: shape.shortNames },
       scope: 'Namespaced',
       versions: [
         {
@@ -48,28 +61,35 @@ export function shopCrd(): Record<string, unknown> {
           served: true,
           storage: true,
           subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'Every object applied and every workload ready' },
-            { name: 'Services', type: 'string', jsonPath: '.status.servicesReady', description: 'Application services ready, of all' },
-            { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
+          additionalPrinterColumns: shape.printerColumns,
           schema: {
             openAPIV3Schema: {
               type: 'object',
-              description: `The whole shop in one resource. Annotate it ${pausedAnnotation}: "true" to stop the operator from changing anything.`,
-              properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
-                metadata: { type: 'object' },
-                // A field with a default is filled in before validation: required adds nothing to it.
-                spec: structural(beforeDefaults(shopSpecSchema) as TSchema),
-                status: structural(shopStatusSchema),
-              },
+              description: shape.description,
+              properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' }, spec: shape.spec, status: shape.status },
+              ...(shape.required ? { required: shape.required } : {}),
             },
           },
         },
       ],
     },
   };
+}
+
+export function shopCrd(): Record<string, unknown> {
+  return customResourceDefinition({
+    kind: shopKind,
+    plural: shopPlural,
+    shortNames: ['shp'],
+    printerColumns: [
+      { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'Every object applied and every workload ready' },
+      { name: 'Services', type: 'string', jsonPath: '.status.servicesReady', description: 'Application services ready, of all' },
+      { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+    description: `The whole shop in one resource. Annotate it ${pausedAnnotation}: "true" to stop the operator from changing anything.`,
+    // A field with a default is filled in before validation: required adds nothing to it.
+    spec: structural(beforeDefaults(shopSpecSchema) as TSchema),
+    status: structural(shopStatusSchema),
+  });
 }

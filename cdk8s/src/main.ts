@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderTopology, topologyFile } from '@scaleshop/platform/topology';
 import { defaultConfig } from './config.ts';
+import { experimentCrdFile, loadtestsConfigMapFile, renderExperimentCrd, renderLoadtestsConfigMap } from './experiment-chart.ts';
 import { crdFile, renderCrd, renderValuesSchema, valuesSchemaFile } from './helm-chart.ts';
 import { manifestFile, renderManifests } from './render.ts';
 import { writeIfChanged } from './write-if-changed.ts';
@@ -18,6 +19,8 @@ for (const [file, render] of [
   [topologyFile, renderTopology],
   [crdFile, renderCrd],
   [valuesSchemaFile, renderValuesSchema],
+  [experimentCrdFile, renderExperimentCrd],
+  [loadtestsConfigMapFile, () => renderLoadtestsConfigMap(repositoryRoot)],
 ] as const) {
   const written = writeIfChanged(join(repositoryRoot, file), render());
   process.stdout.write(written ? `wrote ${file}\n` : `${file} is up to date\n`);

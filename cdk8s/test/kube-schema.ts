@@ -11,6 +11,7 @@
  * the schema does not know — an unknown field, reported with its path.
  */
 import * as apps from 'kubernetes-models/apps/v1';
+import * as batch from 'kubernetes-models/batch/v1';
 import * as networking from 'kubernetes-models/networking.k8s.io/v1';
 import * as rbac from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import * as core from 'kubernetes-models/v1';
@@ -27,7 +28,7 @@ function isModelClass(value: unknown): value is ModelClass {
 }
 
 const models = new Map<string, ModelClass>();
-for (const module of [core, apps, networking, rbac] as unknown as Record<string, unknown>[]) {
+for (const module of [core, apps, batch, networking, rbac] as unknown as Record<string, unknown>[]) {
   for (const value of Object.values(module)) if (isModelClass(value)) models.set(`${value.apiVersion} ${value.kind}`, value);
 }
 

@@ -3,14 +3,14 @@
  * arrival rate) and thresholds, setup, the iteration, teardown and handleSummary.
  *
  * Environment: BASE_URL (default http://localhost:9000), RATE (iterations per second), DURATION
- * (k6 duration, e.g. 30s), MAX_VUS, TRACE_SAMPLING (0–1), SUMMARY_DIR (default .), and those of
+ * (k6 duration, e.g. 30s), MAX_VUS, TRACE_SAMPLING (0–1), SUMMARY_DIR (default .), SUMMARY_STDOUT (json: the summary also as one line of stdout), and those of
  * the journeys (POLL_INTERVAL_MS, SAGA_TIMEOUT_MS, BUYER_USERS, HOT_STOCK, ADMIN_EMAIL, ADMIN_PASSWORD).
  */
 import exec from 'k6/execution';
 import type { Options } from 'k6/options';
 import { concurrencyLimits, defaultBaseUrl, parseDuration } from '../lib/run.ts';
 import type { RunParameters, Scenario } from '../lib/runtime.ts';
-import { formatSummary, summarize, type EndOfTestData } from '../lib/summary.ts';
+import { formatSummary, summarize, summaryLinePrefix, type EndOfTestData } from '../lib/summary.ts';
 import { summaryTrendStats, thresholdsFor } from '../lib/thresholds.ts';
 import { traceSamplingRatio } from '../lib/traceparent.ts';
 import { k6Runtime } from './runtime.ts';
@@ -56,7 +56,7 @@ export function k6Script<Data>(scenario: Scenario<Data>) {
       return {
         [`${directory}/summary-${scenario.name}.json`]: `${JSON.stringify(summary, null, 2)}\n`,
         [`${directory}/summary-${scenario.name}.txt`]: text,
-        stdout: text,
+        stdout: __ENV.SUMMARY_STDOUT === 'json' ? `${text}\n${summaryLinePrefix}${JSON.stringify(summary)}\n` : text,
       };
     },
   };

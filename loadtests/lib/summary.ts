@@ -55,6 +55,12 @@ export interface LoadSummary {
   thresholds_ok: boolean;
 }
 
+/**
+ * With SUMMARY_STDOUT=json a k6 script also prints its summary as one line starting with this,
+ * for whoever reads the pod's log (the operator's ScalingExperiment).
+ */
+export const summaryLinePrefix = 'scaleshop-summary ';
+
 export interface RunDescription {
   generator: LoadSummary['generator'];
   baseUrl: string;

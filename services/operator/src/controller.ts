@@ -12,6 +12,7 @@ import { shopGroup, shopPlural, shopVersion, type Condition, type ShopStatus } f
 import { appServiceNames } from '@scaleshop/cdk8s/src/topology.ts';
 import type { Logger } from '@scaleshop/platform';
 import { appliedHashAnnotation, configOf, desiredObjects, shopLabel, shopProblems, type KubeObject, type Shop } from './desired.ts';
+import { restartingInformer, type Informer } from './informer.ts';
 import { collectionPath, kedaGroupVersion, kindKey, ownedKinds } from './kinds.ts';
 import { WorkQueue, type BackoffOptions } from './work-queue.ts';
 
@@ -36,8 +37,6 @@ export interface OperatorOptions {
    */
   readonly resyncMs?: number;
 }
-
-type Informer = k8s.Informer<KubeObject> & k8s.ObjectCache<KubeObject>;
 
 interface WorkloadLike extends KubeObject {
   spec?: { replicas?: number };
@@ -103,17 +102,9 @@ export class Operator {
     await Promise.all([...this.informers.values(), this.shops].filter(Boolean).map((informer) => informer.stop()));
   }
 
-  /** An informer that restarts itself after an error (client-node stops one on any error but a 410). */
   private informer(path: string, labelSelector: string | undefined, changed: (object: KubeObject) => void): Informer {
     const list = () => this.objects.list(...listArguments(path, labelSelector)) as unknown as Promise<k8s.KubernetesListObject<KubeObject>>;
-    const informer = k8s.makeInformer<KubeObject>(this.options.kubeConfig, path, list, labelSelector);
-    for (const verb of [k8s.ADD, k8s.UPDATE, k8s.DELETE] as const) informer.on(verb, changed);
-    informer.on(k8s.ERROR, (error) => {
-      if (this.stopped) return;
-      this.options.logger.warn({ path, err: error }, 'watch failed: restarting');
-      setTimeout(() => void informer.start().catch(() => undefined), this.options.informerRestartMs ?? 5000);
-    });
-    return informer;
+    return restartingInformer({ kubeConfig: this.options.kubeConfig, path, list, labelSelector, changed, logger: this.options.logger, restartMs: this.options.informerRestartMs ?? 5000, stopped: () => this.stopped });
   }
 
   /** Discovery (GET /apis), which every authenticated user may read. */

@@ -7,6 +7,7 @@ import * as k8s from '@kubernetes/client-node';
 import { createHttpApp, createLogger, loadConfig, runService, startMain } from '@scaleshop/platform';
 import { operatorConfig } from './config.ts';
 import { Operator } from './controller.ts';
+import { ExperimentOperator } from './experiment/controller.ts';
 import { reconcileMetrics } from './metrics.ts';
 
 startMain('operator', async () => {
@@ -16,12 +17,14 @@ startMain('operator', async () => {
   if (config.KUBECONFIG) kubeConfig.loadFromFile(config.KUBECONFIG);
   else kubeConfig.loadFromCluster();
   const operator = new Operator({ kubeConfig, namespace: config.WATCH_NAMESPACE, logger, metrics: reconcileMetrics });
+  const experiments = new ExperimentOperator({ kubeConfig, namespace: config.WATCH_NAMESPACE, logger });
   const app = await createHttpApp({
     service: 'operator',
     logger,
     readiness: { informers: async () => operator.ready },
-    closeOnShutdown: [{ close: () => operator.stop() }],
+    closeOnShutdown: [{ close: () => operator.stop() }, { close: () => experiments.stop() }],
   });
   await runService({ app, host: config.HOST, port: config.PORT, logger });
   await operator.start();
+  await experiments.start();
 });

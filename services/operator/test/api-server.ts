@@ -41,16 +41,20 @@ interface Fault {
 
 /**
  * The kinds this stand-in serves, for discovery (what kubectl and client-node ask first): those a
- * Shop owns, Shops themselves, and Events. Which requests are allowed is not taken from here but
- * from the chart's Role (the RBAC test).
+ * Shop owns, Shops themselves, Events, and a ScalingExperiment's kinds. Which requests are
+ * allowed is not taken from here but from the chart's Roles (the RBAC tests).
  */
 const catalogue = [
   ...ownedKinds.map((kind) => ({ groupVersion: kind.apiVersion, kind: kind.kind, plural: kind.plural })),
   { groupVersion: 'scaleshop.dev/v1alpha1', kind: 'Shop', plural: 'shops' },
   { groupVersion: 'v1', kind: 'Event', plural: 'events' },
+  // What a ScalingExperiment reads and makes.
+  { groupVersion: 'scaleshop.dev/v1alpha1', kind: 'ScalingExperiment', plural: 'scalingexperiments' },
+  { groupVersion: 'batch/v1', kind: 'Job', plural: 'jobs' },
+  { groupVersion: 'v1', kind: 'Pod', plural: 'pods' },
 ];
 
-const pathPattern = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+)(?:\/(status))?)?$/;
+const pathPattern = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+)(?:\/(status|scale|log))?)?$/;
 
 export class ApiServerStandIn {
   readonly requests: RecordedRequest[] = [];
@@ -190,6 +194,7 @@ export class ApiServerStandIn {
     }
     if (!this.kedaInstalled && group === 'keda.sh') return json(response, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
     const key = `${collection}/${name}`;
+    if (subresource === 'scale' || subresource === 'log') return this.subresource(request, subresource, collection, key, body, query, response);
     switch (request.method) {
       case 'GET': {
         if (name) {
@@ -213,6 +218,23 @@ export class ApiServerStandIn {
           this.save(collection, key, updated, 'MODIFIED', stored.replicasManager);
           return json(response, 200, updated);
         }
+        if (contentType === 'application/merge-patch+json') {
+          const stored = this.store.get(key);
+          if (!stored) return json(response, 404, status(404, 'NotFound', key));
+          const patch = JSON.parse(body);
+          // A merge patch of the object leaves its status alone (that is the subresource's).
+          const updated = deepMerge(stored.object, { ...patch, status: undefined });
+          if (stored.object.status !== undefined) updated.status = stored.object.status;
+          else delete updated.status;
+          // An object being deleted goes once its last finalizer is removed.
+          if (updated.metadata.deletionTimestamp && (updated.metadata.finalizers ?? []).length === 0) {
+            this.store.set(key, { ...stored, object: updated });
+            this.remove(collection, name);
+            return json(response, 200, updated);
+          }
+          this.save(collection, key, updated, 'MODIFIED', stored.replicasManager);
+          return json(response, 200, updated);
+        }
         if (contentType !== 'application/apply-patch+yaml') return json(response, 415, status(415, 'UnsupportedMediaType', contentType));
         if (!query.fieldManager) return json(response, 422, status(422, 'Invalid', 'fieldManager is required for apply requests'));
         const applied = JSON.parse(body);
@@ -232,7 +254,13 @@ export class ApiServerStandIn {
         return json(response, stored ? 200 : 201, object);
       }
       case 'DELETE': {
-        if (!this.store.has(key)) return json(response, 404, status(404, 'NotFound', key));
+        const stored = this.store.get(key);
+        if (!stored) return json(response, 404, status(404, 'NotFound', key));
+        // With finalizers, a delete only marks the object; its controllers remove them.
+        if ((stored.object.metadata.finalizers ?? []).length > 0) {
+          if (!stored.object.metadata.deletionTimestamp) this.save(collection, key, { ...stored.object, metadata: { ...stored.object.metadata, deletionTimestamp: new Date().toISOString() } }, 'MODIFIED', stored.replicasManager);
+          return json(response, 200, this.store.get(key)!.object);
+        }
         this.remove(collection, name!);
         return json(response, 200, status(200, 'Success', 'deleted'));
       }
@@ -245,6 +273,43 @@ export class ApiServerStandIn {
       default:
         return json(response, 405, status(405, 'MethodNotAllowed', request.method ?? ''));
     }
+  }
+
+  /** The log of a pod, as a test's fake k6 wrote it: `${collection}/${pod}` → text. */
+  readonly podLogs = new Map<string, string>();
+
+  /**
+   * The scale subresource of a Deployment (autoscaling/v1 Scale over its spec.replicas, which a
+   * patch sets as the request's fieldManager), and a pod's log.
+   */
+  private subresource(request: IncomingMessage, subresource: 'scale' | 'log', collection: string, key: string, body: string, query: Record<string, string>, response: ServerResponse): void {
+    const stored = this.store.get(key);
+    if (!stored) return json(response, 404, status(404, 'NotFound', key));
+    if (subresource === 'log') {
+      if (request.method !== 'GET') return json(response, 405, status(405, 'MethodNotAllowed', request.method ?? ''));
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      return void response.end(this.podLogs.get(key) ?? '');
+    }
+    const scaleOf = (object: Record<string, any>) => ({
+      apiVersion: 'autoscaling/v1',
+      kind: 'Scale',
+      metadata: { name: object.metadata.name, namespace: object.metadata.namespace, resourceVersion: object.metadata.resourceVersion },
+      spec: { replicas: object.spec?.replicas ?? 1 },
+      status: { replicas: object.status?.replicas ?? 0 },
+    });
+    if (request.method === 'GET') return json(response, 200, scaleOf(stored.object));
+    if (request.method !== 'PATCH') return json(response, 405, status(405, 'MethodNotAllowed', request.method ?? ''));
+    if (request.headers['content-type'] !== 'application/merge-patch+json') return json(response, 415, status(415, 'UnsupportedMediaType', request.headers['content-type'] ?? ''));
+    const replicas = JSON.parse(body).spec?.replicas;
+    if (!Number.isInteger(replicas) || replicas < 0) return json(response, 422, status(422, 'Invalid', 'spec.replicas must be a non-negative integer'));
+    const updated = { ...stored.object, spec: { ...stored.object.spec, replicas }, metadata: { ...stored.object.metadata, generation: (stored.object.metadata.generation ?? 1) + (replicas === stored.object.spec?.replicas ? 0 : 1) } };
+    this.save(collection, key, updated, 'MODIFIED', query.fieldManager ?? stored.replicasManager);
+    return json(response, 200, scaleOf(updated));
+  }
+
+  /** Who set a workload's spec.replicas last. */
+  replicasManagerOf(collection: string, name: string): string | undefined {
+    return this.store.get(`${collection}/${name}`)?.replicasManager;
   }
 
   private watch(response: ServerResponse, collection: string, query: Record<string, string>): void {

@@ -35,9 +35,12 @@ describe('the Helm chart (real helm)', () => {
   test('helm template: the operator, its RBAC and the Shop, every object valid against the Kubernetes schemas', () => {
     const objects = template();
     assert.deepEqual(objects.map((object) => `${object.kind}/${object.metadata.name}`).sort(), [
+      'ConfigMap/loadtests',
       'Deployment/scaleshop-operator',
       'Role/scaleshop-operator',
+      'Role/scaleshop-operator-experiments',
       'RoleBinding/scaleshop-operator',
+      'RoleBinding/scaleshop-operator-experiments',
       'ServiceAccount/scaleshop-operator',
       'Shop/scaleshop',
     ]);

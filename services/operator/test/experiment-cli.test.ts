@@ -1,0 +1,58 @@
+/**
+ * `npm run experiment -- --cluster`'s part (scripts/scaling/cluster.ts) against the API server
+ * stand-in: it creates the ScalingExperiment, reports the status as it changes, and writes the
+ * files of the results ConfigMap. The test plays the operator's part by writing the status.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import * as k8s from '@kubernetes/client-node';
+import { runInCluster } from '../../../scripts/scaling/cluster.ts';
+import { ApiServerStandIn } from './api-server.ts';
+
+const namespace = 'lab';
+const experiments = `scaleshop.dev/v1alpha1/${namespace}/scalingexperiments`;
+
+test('--cluster: creates the experiment, follows its status, and writes results.json and report.md from its ConfigMap', async () => {
+  const server = new ApiServerStandIn();
+  const url = await server.start();
+  const kubeConfig = new k8s.KubeConfig();
+  kubeConfig.loadFromOptions({ clusters: [{ name: 's', server: url, skipTLSVerify: true }], users: [{ name: 'u', token: 't' }], contexts: [{ name: 's', cluster: 's', user: 'u' }], currentContext: 's' });
+  const out = join(mkdtempSync(join(tmpdir(), 'cluster-experiment-')), 'results');
+  const lines: string[] = [];
+  try {
+    const finished = runInCluster({
+      kubeConfig,
+      namespace,
+      name: 'payment-1',
+      spec: { target: { shop: 'demo', service: 'payment' }, replicas: [1, 2], scenario: 'buyer', load: { search: { startRate: 4, factor: 1.5, maxRuns: 8 } }, slo: { p99Ms: 1000, maxErrorRate: 0.01 }, warmupSeconds: 5, durationSeconds: 20, repeats: 1 },
+      out,
+      log: (line) => lines.push(line),
+      pollMs: 20,
+    });
+    const until = async (what: string, condition: () => boolean) => {
+      const deadline = Date.now() + 30_000;
+      while (!condition()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${lines.join(' | ')}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    await until('the experiment', () => lines.includes('Pending'));
+    const created = server.get(experiments, 'payment-1')!;
+    assert.equal(created.spec.target.service, 'payment');
+    assert.deepEqual(created.spec.replicas, [1, 2]);
+    const condition = (type: string, message: string) => ({ type, status: 'True', lastTransitionTime: '2026-12-01T00:00:00Z', reason: 'R', message });
+    server.write(experiments, { metadata: { name: 'payment-1' }, status: { phase: 'Running', stepsDone: '1/2', conditions: [condition('Running', 'k6 buyer at 6/s against 2 replicas')] } }, 'operator');
+    await until('the step reported', () => lines.includes('Running 1/2: k6 buyer at 6/s against 2 replicas'));
+    server.write(`v1/${namespace}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'payment-1-results', namespace }, data: { 'results.json': '{"service":"payment"}\n', 'report.md': '# payment\n' } }, 'operator');
+    server.write(experiments, { metadata: { name: 'payment-1' }, status: { phase: 'Succeeded', stepsDone: '2/2', resultsConfigMap: 'payment-1-results', conditions: [condition('Complete', '4 runs at 1, 2 replicas')] } }, 'operator');
+    assert.deepEqual(await finished, { phase: 'Succeeded', message: '4 runs at 1, 2 replicas' });
+    assert.equal(readFileSync(join(out, 'results.json'), 'utf8'), '{"service":"payment"}\n');
+    assert.equal(readFileSync(join(out, 'report.md'), 'utf8'), '# payment\n');
+    assert.deepEqual(lines, ['created ScalingExperiment lab/payment-1', 'Pending', 'Running 1/2: k6 buyer at 6/s against 2 replicas', 'Succeeded 2/2', `written to ${out}`]);
+  } finally {
+    await server.stop();
+  }
+});
