@@ -34,14 +34,26 @@ export function percentile(sorted: readonly number[], fraction: number): number 
   return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)]!;
 }
 
-export function residentMemoryMiB(pid: number | undefined): number | undefined {
+/** A process's resident set, and how much of it is anonymous memory (heap, JIT code, buffers) rather than mapped files. */
+export interface ProcessMemory {
+  rssMiB: number;
+  anonMiB: number;
+}
+
+export function processMemory(pid: number | undefined): ProcessMemory | undefined {
   if (pid === undefined) return undefined;
   try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : undefined;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
+    return { rssMiB: kib('VmRSS') / 1024, anonMiB: kib('RssAnon') / 1024 };
   } catch {
     return undefined;
   }
+}
+
+export function residentMemoryMiB(pid: number | undefined): number | undefined {
+  const rss = processMemory(pid)?.rssMiB;
+  return rss === undefined || Number.isNaN(rss) ? undefined : rss;
 }
 
 export async function startServer(script: string, environment: Record<string, string>, readyUrl: string, nodeArguments: readonly string[] = []): Promise<ChildProcess> {

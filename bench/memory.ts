@@ -10,50 +10,33 @@
  * requests to every service (so that lazy paths have loaded) and BENCH_IDLE_SECONDS (default 5)
  * of quiet.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { serviceNames, type ServiceName } from '@scaleshop/platform';
 import { repositoryRoot } from '../scripts/local-shop.ts';
-import { startServer, stopServer } from './measure.ts';
+import { processMemory, startServer, stopServer, type ProcessMemory } from './measure.ts';
 import { startBenchShop, stopBenchShop } from './shop.ts';
 
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
 const helloPort = 19_111;
 const sinkPort = 19_113;
 
-interface Memory {
-  rssMiB: number;
-  anonMiB: number;
-}
-
-function memoryOf(pid: number | undefined): Memory | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
-    return { rssMiB: kib('VmRSS') / 1024, anonMiB: kib('RssAnon') / 1024 };
-  } catch {
-    return undefined;
-  }
-}
-
 type Tracing = 'off' | 'on';
 const tracingEnvironment = (tracing: Tracing): Record<string, string> =>
   tracing === 'on' ? { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' } : { OTEL_EXPORTER_OTLP_ENDPOINT: '' };
 
-async function helloWorld(tracing: Tracing): Promise<Memory | undefined> {
+async function helloWorld(tracing: Tracing): Promise<ProcessMemory | undefined> {
   const hello = await startServer(join(repositoryRoot, 'bench/servers/hello.ts'), { PORT: String(helloPort), OTEL_SERVICE_NAME: 'hello', ...tracingEnvironment(tracing) }, `http://127.0.0.1:${helloPort}/`, ['--import', '@scaleshop/platform/telemetry']);
   try {
     for (let i = 0; i < 20; i++) await (await fetch(`http://127.0.0.1:${helloPort}/`)).text();
     await sleep(idleSeconds * 1000);
-    return memoryOf(hello.pid);
+    return processMemory(hello.pid);
   } finally {
     await stopServer(hello);
   }
 }
 
-async function shopAtRest(tracing: Tracing): Promise<Map<ServiceName, Memory | undefined>> {
+async function shopAtRest(tracing: Tracing): Promise<Map<ServiceName, ProcessMemory | undefined>> {
   const bench = await startBenchShop(`memory_${tracing}`, tracingEnvironment(tracing));
   try {
     const gateway = bench.shop.gatewayUrl;
@@ -62,7 +45,7 @@ async function shopAtRest(tracing: Tracing): Promise<Map<ServiceName, Memory | u
       for (let i = 0; i < 5; i++) await (await fetch(`${gateway}${path}`)).text();
     }
     await sleep(idleSeconds * 1000);
-    return new Map(serviceNames.map((name) => [name, memoryOf(bench.shop.services[name]?.process().pid)]));
+    return new Map(serviceNames.map((name) => [name, processMemory(bench.shop.services[name]?.process().pid)]));
   } finally {
     await stopBenchShop(bench);
   }
@@ -70,7 +53,7 @@ async function shopAtRest(tracing: Tracing): Promise<Map<ServiceName, Memory | u
 
 console.log(`scaleshop memory benchmark: one idle replica of each service, tracing off and on, Node ${process.version}\n`);
 const sink = await startServer(join(repositoryRoot, 'bench/servers/otlp-sink.ts'), { PORT: String(sinkPort) }, `http://127.0.0.1:${sinkPort}/stats`);
-const rows: Array<{ name: string; off: Memory | undefined; on: Memory | undefined }> = [];
+const rows: Array<{ name: string; off: ProcessMemory | undefined; on: ProcessMemory | undefined }> = [];
 try {
   const hello = { off: await helloWorld('off'), on: await helloWorld('on') };
   const off = await shopAtRest('off');
@@ -81,9 +64,9 @@ try {
   await stopServer(sink);
 }
 
-const cell = (memory: Memory | undefined) => (memory ? `${memory.rssMiB.toFixed(0)} (${memory.anonMiB.toFixed(0)})` : '–');
+const cell = (memory: ProcessMemory | undefined) => (memory ? `${memory.rssMiB.toFixed(0)} (${memory.anonMiB.toFixed(0)})` : '–');
 const floor = rows[0]!;
-const ratio = (memory: Memory | undefined, base: Memory | undefined) => (memory && base ? (memory.rssMiB / base.rssMiB).toFixed(2) : '–');
+const ratio = (memory: ProcessMemory | undefined, base: ProcessMemory | undefined) => (memory && base ? (memory.rssMiB / base.rssMiB).toFixed(2) : '–');
 const header = ['process', 'off: RSS (anon) MiB', 'on: RSS (anon) MiB', 'off / floor', 'on / floor'];
 const lines = rows.map((row) => [row.name, cell(row.off), cell(row.on), ratio(row.off, floor.off), ratio(row.on, floor.on)]);
 const widths = header.map((title, index) => Math.max(title.length, ...lines.map((line) => line[index]!.length)));
