@@ -2,58 +2,29 @@
  * A fresh machine with no RabbitMQ: the shop starts, the catalog, accounts and carts work, a
  * checkout answers 202 and its events wait in the outbox; /health says the broker is missing.
  * Then a broker appears, and the order completes with no restart. The broker is the real one,
- * behind a TCP proxy of this file's that is not listening at first and opens later: until then
+ * behind the chaos run's TCP proxy, which is not listening at first and opens later: until then
  * every connection is refused, as on a machine where RabbitMQ was never started.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { eventually, testRabbitMqUrl } from '@scaleshop/platform/testing';
+import { startTcpProxy, type TcpProxy } from '../scripts/chaos/tcp-proxy.ts';
 import { freePort } from '../scripts/local-shop.ts';
 import { shopTools, startTestShop, type TestShop } from './test-shop.ts';
 
-/** Forwards 127.0.0.1:port to the real broker once opened; closing it cuts every connection. */
-function brokerProxy(port: number) {
-  const target = new URL(testRabbitMqUrl);
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-  const track = (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  };
-  return {
-    open: () =>
-      new Promise<void>((resolve, reject) => {
-        server = createServer((client) => {
-          const upstream = connect({ host: target.hostname, port: Number(target.port || 5672) });
-          track(client);
-          track(upstream);
-          client.pipe(upstream).pipe(client);
-          client.on('error', () => upstream.destroy());
-          upstream.on('error', () => client.destroy());
-        });
-        server.once('error', reject);
-        server.listen(port, '127.0.0.1', () => resolve());
-      }),
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-    },
-  };
-}
-
 let shop: TestShop;
-let proxy: ReturnType<typeof brokerProxy>;
+let proxy: TcpProxy | undefined;
+let proxyPort: number;
 
 before(async () => {
-  const port = await freePort();
-  proxy = brokerProxy(port);
+  // Nothing listens on it until the broker "appears": connections are refused, as with no RabbitMQ at all.
+  proxyPort = await freePort();
   shop = await startTestShop('nobroker', {
     brokerUrl: (vhostUrl) => {
       const url = new URL(vhostUrl);
-      url.port = String(port);
+      url.port = String(proxyPort);
       return url.toString();
     },
     environment: { PAYMENT_LATENCY_MS: '50', EMAIL_LATENCY_MS: '50', OUTBOX_POLL_INTERVAL_MS: '200' },
@@ -100,7 +71,8 @@ describe('with no broker', () => {
       await orderDatabase.end();
     }
 
-    await proxy.open();
+    const broker = new URL(testRabbitMqUrl);
+    proxy = await startTcpProxy({ host: broker.hostname, port: Number(broker.port || 5672) }, proxyPort);
     // The services retry with a back-off of at most 5 s, and the relays publish as soon as they are connected.
     const order = await untilFinal(checkout.body.id, token, 40_000);
     assert.equal(order.status, 'completed');
