@@ -1,8 +1,8 @@
 /**
  * `npm run bench:memory`: what one idle replica of each service holds in memory, with tracing off
  * and on, beside the floor measured in the same run: the bare fastify hello-world of
- * bench/servers, started the same way (with the platform's telemetry entry point, so traced the
- * same way when tracing is on).
+ * bench/servers, started the same way (the services' node flags and compile cache, and the
+ * platform's telemetry entry point, so traced the same way when tracing is on).
  *
  * For each process it reads /proc: the resident set (VmRSS) and how much of it is anonymous
  * memory (heap, JIT code, buffers: RssAnon) rather than mapped files (the node binary, shared
@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { serviceNames, type ServiceName } from '@scaleshop/platform';
-import { repositoryRoot } from '../scripts/local-shop.ts';
+import { repositoryRoot, serviceNodeArguments, serviceRuntimeEnvironment } from '../scripts/local-shop.ts';
 import { processMemory, startServer, stopServer, type ProcessMemory } from './measure.ts';
 import { startBenchShop, stopBenchShop } from './shop.ts';
 
@@ -26,7 +26,12 @@ const tracingEnvironment = (tracing: Tracing): Record<string, string> =>
   tracing === 'on' ? { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' } : { OTEL_EXPORTER_OTLP_ENDPOINT: '' };
 
 async function helloWorld(tracing: Tracing): Promise<ProcessMemory | undefined> {
-  const hello = await startServer(join(repositoryRoot, 'bench/servers/hello.ts'), { PORT: String(helloPort), OTEL_SERVICE_NAME: 'hello', ...tracingEnvironment(tracing) }, `http://127.0.0.1:${helloPort}/`, ['--import', '@scaleshop/platform/telemetry']);
+  const hello = await startServer(
+    join(repositoryRoot, 'bench/servers/hello.ts'),
+    { ...serviceRuntimeEnvironment(), PORT: String(helloPort), OTEL_SERVICE_NAME: 'hello', ...tracingEnvironment(tracing) },
+    `http://127.0.0.1:${helloPort}/`,
+    serviceNodeArguments,
+  );
   try {
     for (let i = 0; i < 20; i++) await (await fetch(`http://127.0.0.1:${helloPort}/`)).text();
     await sleep(idleSeconds * 1000);

@@ -18,6 +18,8 @@ import {
   serviceEnvironment,
   serviceNames,
   serviceOf,
+  serviceNodeFlags,
+  compileCacheVariable,
   startOrder as topologyStartOrder,
   type SecretKind,
   type ServiceName,
@@ -28,6 +30,16 @@ import { serveReplicaControl, type ReplicaCounts, type ReplicaState } from './re
 export type MailCatcher = Awaited<ReturnType<typeof startMailCatcher>> & { url: string };
 
 export const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * What every local service process starts with, beside its own settings: the same node flags as
+ * the images, and a compile cache (platform's node-runtime.ts) shared by every start, so that
+ * only the first start of a changed file pays for stripping its types.
+ */
+export const serviceNodeArguments = [...serviceNodeFlags, '--import', '@scaleshop/platform/telemetry'];
+export const serviceRuntimeEnvironment = (): Record<string, string> => ({
+  [compileCacheVariable]: process.env[compileCacheVariable] || join(repositoryRoot, 'node_modules', '.cache', 'scaleshop-compile'),
+});
 
 /** Where local mode looks for Postgres and RabbitMQ when POSTGRES_URL and RABBITMQ_URL are not set. */
 export const defaultPostgresUrl = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -186,6 +198,7 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
 
   const environmentOf = (name: ServiceName): Record<string, string> => ({
     ...(process.env as Record<string, string>),
+    ...serviceRuntimeEnvironment(),
     ...options.environment,
     // The OTEL_* of the caller's environment (endpoint, protocol…) pass through.
     ...serviceEnvironment(name, { host: '127.0.0.1', urlOf, portOf: (service) => ports[service], metricsPortOf: (service) => metricsPorts.get(service)! }),
@@ -218,8 +231,8 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
   const instanceName = (name: ServiceName, index: number) => `${name}-${index}`;
 
   const launch = (name: ServiceName, index: number, metricsPort: number): Replica => {
-    // As in the image: telemetry starts before anything else loads (it stays idle without OTEL_EXPORTER_OTLP_ENDPOINT).
-    const child = spawn(process.execPath, ['--import', '@scaleshop/platform/telemetry', join(repositoryRoot, 'services', name, 'src', 'main.ts')], {
+    // As in the image: the same node flags, and telemetry starts before anything else loads (it stays idle without OTEL_EXPORTER_OTLP_ENDPOINT).
+    const child = spawn(process.execPath, [...serviceNodeArguments, join(repositoryRoot, 'services', name, 'src', 'main.ts')], {
       cwd: repositoryRoot,
       env: { ...environmentOf(name), REUSE_PORT: 'true', METRICS_PORT: String(metricsPort), SERVICE_INSTANCE_ID: instanceName(name, index) },
       // Silent services write straight to /dev/null, so benchmarks do not pay for relaying their logs.

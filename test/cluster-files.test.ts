@@ -20,7 +20,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
-import { loadConfig } from '@scaleshop/platform';
+import { compileCacheVariable, loadConfig, serviceNodeFlags } from '@scaleshop/platform';
 import { calleesOf, databaseServiceNames, sagaServiceNames, serviceNames, serviceOf, urlVariable, variablesOf } from '@scaleshop/platform/topology';
 import { evaluateTiltfile, manifestFiles, python, root, type Obj } from './tiltfile-harness.ts';
 
@@ -184,11 +184,32 @@ describe('Dockerfile', () => {
       assert.deepEqual(cmd.slice(cmd.indexOf('--import'), cmd.indexOf('--import') + 2), ['--import', '@scaleshop/platform/telemetry']);
       assert.equal(cmd.at(-1), 'src/main.ts');
       assert.equal(last(stage, 'WORKDIR')?.args, '/app/services/${SERVICE}');
+      // The same node flags as a local service (scripts/local-shop.ts), before the entry point.
+      assert.deepEqual(cmd.filter((arg) => serviceNodeFlags.includes(arg)), [...serviceNodeFlags], `stage ${stage.name}: ${cmd.join(' ')}`);
     }
     assert.ok(!(JSON.parse(last(defaultStage, 'CMD')!.args) as string[]).includes('--watch'), 'production does not watch files');
     assert.ok((JSON.parse(last(devStage!, 'CMD')!.args) as string[]).includes('--watch'), 'dev restarts on live update');
     const exported = (JSON.parse(read('services/platform/package.json')) as Obj).exports ?? {};
     assert.ok(exported['./telemetry'], '@scaleshop/platform exports ./telemetry');
+  });
+
+  test('fills the compile cache at build time, as the user the image runs as, with and without tracing', () => {
+    for (const stage of imageStages) {
+      const cache = stage.instructions.find((i) => i.keyword === 'ENV' && i.args.startsWith(`${compileCacheVariable}=`))?.args.split('=')[1];
+      assert.ok(cache, `stage ${stage.name} sets ${compileCacheVariable}`);
+      const fill = stage.instructions.filter((i) => i.keyword === 'RUN' && i.args.includes('src/main.ts'));
+      assert.equal(fill.length, 1, `stage ${stage.name} fills the cache in one RUN`);
+      const index = stage.instructions.indexOf(fill[0]!);
+      const userThen = stage.instructions.slice(0, index).filter((i) => i.keyword === 'USER').at(-1)?.args;
+      assert.equal(userThen, '10001', 'Node keeps a cache per user id: it is filled as the user that runs the service');
+      assert.equal(stage.instructions.slice(0, index).filter((i) => i.keyword === 'WORKDIR').at(-1)?.args, '/app/services/${SERVICE}');
+      // Started as the CMD starts it, stopped by a configuration every service refuses.
+      const starts = fill[0]!.args.split(';').filter((part) => part.includes('src/main.ts'));
+      assert.equal(starts.length, 2);
+      for (const start of starts) assert.match(start, /PORT=[a-z-]+ .*node --import @scaleshop\/platform\/telemetry src\/main\.ts/);
+      assert.ok(starts.some((start) => start.includes('OTEL_EXPORTER_OTLP_ENDPOINT=')), 'the tracing modules load only with tracing on');
+      assert.match(fill[0]!.args, new RegExp(`test -n "\\$\\(ls -A ${cache}\\)"`), 'the build fails when nothing was cached');
+    }
   });
 
   test('has nothing architecture-specific', () => {

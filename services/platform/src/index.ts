@@ -11,6 +11,7 @@ export * from './identity.ts';
 export * from './http-app.ts';
 export * from './lifecycle.ts';
 export { instanceId } from './instance.ts';
+export { serviceNodeFlags, compileCacheVariable } from './node-runtime.ts';
 export * from './database/index.ts';
 export * from './service-client.ts';
 export { faultKnobs, knownKnobs, runtimeKnobsMigration, startRuntimeKnobs, registerKnobRoutes, knobsBodySchema, type KnobSpec, type KnobValues, type RuntimeKnobs } from './runtime-knobs.ts';

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Pool, errors as undiciErrors } from 'undici';
+import type { Pool } from 'undici';
 import { createBreaker } from './breaker.ts';
 import { HttpError, upstreamUnavailable } from './errors.ts';
 import type { Logger } from './logger.ts';
@@ -53,15 +53,21 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
   const retryBaseDelayMs = options.retryBaseDelayMs ?? 50;
   const origin = new URL(options.baseUrl);
   const basePath = origin.pathname.replace(/\/$/, '');
-  const pool = new Pool(origin.origin, {
-    connections: options.connections ?? 32,
-    keepAliveTimeout: 10_000,
-    // Kubernetes (and local mode's shared ports) balance per connection: connections busy all the
-    // time must still be renewed, or replicas added by a scale-up never get this caller's requests.
-    clientTtl: options.connectionTtlMs ?? 15_000,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-  });
+  // undici (~110 modules, ~10 MiB per process) loads on the first call: most services never make one.
+  let pool: Promise<Pool> | undefined;
+  const poolOfClient = () =>
+    (pool ??= import('undici').then(
+      ({ Pool }) =>
+        new Pool(origin.origin, {
+          connections: options.connections ?? 32,
+          keepAliveTimeout: 10_000,
+          // Kubernetes (and local mode's shared ports) balance per connection: connections busy all the
+          // time must still be renewed, or replicas added by a scale-up never get this caller's requests.
+          clientTtl: options.connectionTtlMs ?? 15_000,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        }),
+    ));
 
   // Attempts that failed or timed out, and answers saying the service cannot serve, count against it.
   const breaker =
@@ -79,7 +85,7 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
       ? '?' + new URLSearchParams(Object.entries(request.query).filter(([, v]) => v !== undefined).map(([k, v]): [string, string] => [k, String(v)])).toString()
       : '';
     const hasBody = request.body !== undefined;
-    const response = await pool.request({
+    const response = await (await poolOfClient()).request({
       method: request.method ?? 'GET',
       path: `${basePath}${request.path}${query}`,
       headers: { accept: 'application/json', ...(hasBody ? { 'content-type': 'application/json' } : {}), ...request.headers },
@@ -121,7 +127,7 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
       throw upstreamFailure(options.service, lastError);
     },
     async close() {
-      await pool.close();
+      if (pool) await (await pool).close();
     },
   };
 }
@@ -129,7 +135,8 @@ export function createServiceClient(options: ServiceClientOptions): ServiceClien
 function upstreamFailure(service: string, error: unknown): HttpError {
   if (error instanceof HttpError) return upstreamUnavailable(`${service} is unavailable: ${error.message}`);
   const name = (error as Error | undefined)?.name;
-  if (name === 'TimeoutError' || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+  const code = (error as { code?: string } | undefined)?.code;
+  if (name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
     return new HttpError(504, 'UPSTREAM_TIMEOUT', `${service} did not answer in time`);
   }
   return upstreamUnavailable(`${service} is unavailable: ${(error as Error | undefined)?.message ?? 'unknown error'}`);
