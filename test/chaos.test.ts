@@ -95,6 +95,6 @@ test('a chaos run with every fault kind, on servers of its own, keeps every inva
   assert.equal(written.passed, true);
   assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /# Chaos run, seed 0: PASS/);
   assert.ok(existsSync(join(out, 'timeline.svg')) && readFileSync(join(out, 'timeline.svg'), 'utf8').startsWith('<svg'));
-  // Kept to look at when an assertion failed; removed when all held.
-  rmSync(out, { recursive: true, force: true });
+  // Kept to look at when an assertion failed (or CHAOS_TEST_KEEP is set); removed when all held.
+  if (!process.env.CHAOS_TEST_KEEP) rmSync(out, { recursive: true, force: true });
 });

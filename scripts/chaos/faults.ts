@@ -25,8 +25,8 @@ export interface FaultContext {
   proxies: ReadonlyMap<string, TcpProxy>;
   /** Restarts the run's Postgres (the machine's cluster, `machinePostgresRestart`, or the run's own embedded server). */
   restartPostgres: () => Promise<void>;
-  /** rabbitmqctl against the run's broker (the machine's node, `machineRabbitmqctl`, or the run's own). */
-  rabbitmqctl: (args: readonly string[]) => Promise<unknown>;
+  /** Stops and starts the RabbitMQ application of the run's broker (the machine's node, `machineBroker`, or the run's own). */
+  broker: { stopApp(): Promise<unknown>; startApp(): Promise<unknown> };
   log: (line: string) => void;
 }
 
@@ -186,10 +186,11 @@ async function pgCtlclusterRestart(postgresUrl: string): Promise<string[]> {
   return ['pg_ctlcluster', cluster[0]!, cluster[1]!, 'restart', '--', '-m', 'fast'];
 }
 
-/** rabbitmqctl against the machine's default node, which every other user of that broker shares. */
-export function machineRabbitmqctl(args: readonly string[]): Promise<unknown> {
-  return run('rabbitmqctl', ['-q', ...args], { timeout: 60_000 });
-}
+/** rabbitmqctl stop_app and start_app on the machine's default node, which every other user of that broker shares. */
+export const machineBroker = {
+  stopApp: () => run('rabbitmqctl', ['-q', 'stop_app'], { timeout: 60_000 }),
+  startApp: () => run('rabbitmqctl', ['-q', 'start_app'], { timeout: 60_000 }),
+};
 
 async function postgresAnswers(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
@@ -210,12 +211,12 @@ async function stopBroker(durationMs: number, context: FaultContext): Promise<Fa
   const start = Date.now();
   let note: string | undefined;
   try {
-    await context.rabbitmqctl(['stop_app']);
+    await context.broker.stopApp();
     await sleep(durationMs);
   } catch (error) {
     note = `stop_app failed: ${(error as Error).message.split('\n')[0]}`;
   } finally {
-    await context.rabbitmqctl(['start_app']).catch((error: Error) => {
+    await context.broker.startApp().catch((error: Error) => {
       note = `${note ? `${note}; ` : ''}start_app failed: ${error.message.split('\n')[0]}`;
     });
   }

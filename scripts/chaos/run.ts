@@ -20,7 +20,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../local-postgres.
 import { startLocalBroker, type LocalBroker } from '../local-rabbitmq.ts';
 import { startMailCatcher } from '../mail-catcher.ts';
 import { check } from './checker.ts';
-import { injectFault, machinePostgresRestart, machineRabbitmqctl } from './faults.ts';
+import { injectFault, machineBroker, machinePostgresRestart } from './faults.ts';
 import type { FaultKind, FaultRecord, History, RequestRecord } from './history.ts';
 import { faultOutcomes, normalP99, reportMarkdown, secondBuckets, succeeded, timelineChart, type ChaosResults } from './report.ts';
 import { planFaults, proxiedPaths, type PlannedFault } from './schedule.ts';
@@ -93,7 +93,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResults> {
   const vhost = options.label;
   const closers: Array<() => Promise<unknown>> = [];
   const close = async () => {
+    const began = Date.now();
     for (const closer of closers.reverse()) await closer().catch((error: Error) => log(`cleaning up: ${error.message}`));
+    log(`stopped and cleaned up in ${((Date.now() - began) / 1000).toFixed(1)} s`);
   };
   try {
     // The servers of the run's own come up together: each takes seconds, most of the set-up.
@@ -184,7 +186,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResults> {
           databaseNames,
           proxies,
           restartPostgres: ownPostgres ? () => ownPostgres.restart() : machinePostgresRestart(postgresUrl),
-          rabbitmqctl: ownBroker ? (args) => ownBroker.ctl(args) : machineRabbitmqctl,
+          broker: ownBroker ?? machineBroker,
           log,
         }).catch(
           (error: Error): FaultRecord => ({ kind: fault.kind, target: fault.service ?? fault.kind, start, end: Date.now(), note: `not injected: ${error.message}` }),
