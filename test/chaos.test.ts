@@ -10,8 +10,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import amqp from 'amqplib';
 import pg from 'pg';
-import { testPostgresUrl } from '@scaleshop/platform/testing';
+import { testPostgresUrl, testRabbitMqUrl } from '@scaleshop/platform/testing';
 import { runChaos } from '../scripts/chaos/run.ts';
 import { faultKinds } from '../scripts/chaos/history.ts';
 import type { ChaosResults } from '../scripts/chaos/report.ts';
@@ -34,6 +35,11 @@ test('a chaos run with every fault kind, on servers of its own, keeps every inva
   const phases: string[] = [];
   after(() => process.env.CHAOS_TEST_LOG && console.log(phases.join('\n')));
   const machinePostgres = await postmasterStarted(testPostgresUrl);
+  // A stop_app on the machine's broker would force this connection closed.
+  const machineBroker = await amqp.connect(testRabbitMqUrl);
+  let machineBrokerClosed: unknown;
+  machineBroker.on('close', (error: unknown) => (machineBrokerClosed = error ?? 'closed'));
+  after(() => machineBroker.close().catch(() => {}));
   const results = await runChaos({
     seed: 0,
     rate: 8,
@@ -66,7 +72,7 @@ test('a chaos run with every fault kind, on servers of its own, keeps every inva
     ownPostgres: true,
     ownBroker: true,
     postgresUrl: testPostgresUrl,
-    rabbitMqUrl: process.env.TEST_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    rabbitMqUrl: testRabbitMqUrl,
     cleanUp: true,
     // Should the test time out, the load and the schedule stop, and the run still stops its shop and servers.
     signal: t.signal,
@@ -81,8 +87,9 @@ test('a chaos run with every fault kind, on servers of its own, keeps every inva
     assert.ok(fault.end >= fault.start && fault.requests > 0, JSON.stringify(fault));
   }
   assert.equal(results.faults.length, faultKinds.length);
-  // The machine's Postgres, which the tests beside this one use, was not restarted.
+  // The machine's Postgres and broker, which the tests beside this one use, were left alone.
   assert.equal(await postmasterStarted(testPostgresUrl), machinePostgres);
+  assert.equal(machineBrokerClosed, undefined);
   // The run did real work: orders were placed and all of them checked.
   const accepted = results.invariants.find((invariant) => invariant.name === 'accepted-orders-final')!;
   assert.ok(accepted.checked >= 10, `only ${accepted.checked} orders were accepted`);
