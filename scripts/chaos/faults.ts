@@ -23,6 +23,10 @@ export interface FaultContext {
   databaseNames: Partial<Record<ServiceName, string>>;
   /** The proxies on the paths the schedule slows or cuts, by `service/dependency`. */
   proxies: ReadonlyMap<string, TcpProxy>;
+  /** Restarts the run's Postgres (the machine's cluster, `machinePostgresRestart`, or the run's own embedded server). */
+  restartPostgres: () => Promise<void>;
+  /** Stops and starts the RabbitMQ application of the run's broker (the machine's node, `machineBroker`, or the run's own). */
+  broker: { stopApp(): Promise<unknown>; startApp(): Promise<unknown> };
   log: (line: string) => void;
 }
 
@@ -34,7 +38,7 @@ export async function injectFault(fault: PlannedFault, context: FaultContext): P
     case 'pg-restart':
       return restartPostgres(context);
     case 'broker-stop':
-      return stopBroker(fault.durationMs);
+      return stopBroker(fault.durationMs, context);
     case 'db-cut':
       return cutDatabase(fault, context);
     case 'net-delay':
@@ -146,22 +150,29 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-/**
- * The Debian cluster serving POSTGRES_URL's port, restarted with pg_ctlcluster (PG_RESTART_COMMAND
- * replaces the command elsewhere). The fault lasts until Postgres answers again.
- */
+/** The run's Postgres restarted (`context.restartPostgres`); the fault lasts until it answers again. */
 async function restartPostgres(context: FaultContext): Promise<FaultRecord> {
-  const command = process.env.PG_RESTART_COMMAND ? ['sh', '-c', process.env.PG_RESTART_COMMAND] : await pgCtlclusterRestart(context.postgresAdminUrl);
   const start = Date.now();
   let note: string | undefined;
   try {
-    await run(command[0]!, command.slice(1), { timeout: 60_000 });
+    await context.restartPostgres();
   } catch (error) {
     note = `the restart failed: ${(error as Error).message.split('\n')[0]}`;
   }
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline && !(await postgresAnswers(context.postgresAdminUrl))) await sleep(100);
   return { kind: 'pg-restart', target: 'postgres', start, end: Date.now(), ...(note ? { note } : {}) };
+}
+
+/**
+ * The machine's Postgres: the Debian cluster serving `postgresUrl`'s port, restarted with
+ * pg_ctlcluster, or PG_RESTART_COMMAND elsewhere. Every other user of that server feels it.
+ */
+export function machinePostgresRestart(postgresUrl: string): () => Promise<void> {
+  return async () => {
+    const command = process.env.PG_RESTART_COMMAND ? ['sh', '-c', process.env.PG_RESTART_COMMAND] : await pgCtlclusterRestart(postgresUrl);
+    await run(command[0]!, command.slice(1), { timeout: 60_000 });
+  };
 }
 
 async function pgCtlclusterRestart(postgresUrl: string): Promise<string[]> {
@@ -174,6 +185,12 @@ async function pgCtlclusterRestart(postgresUrl: string): Promise<string[]> {
   if (!cluster) throw new Error(`no Postgres cluster of pg_lsclusters listens on port ${port}; set PG_RESTART_COMMAND`);
   return ['pg_ctlcluster', cluster[0]!, cluster[1]!, 'restart', '--', '-m', 'fast'];
 }
+
+/** rabbitmqctl stop_app and start_app on the machine's default node, which every other user of that broker shares. */
+export const machineBroker = {
+  stopApp: () => run('rabbitmqctl', ['-q', 'stop_app'], { timeout: 60_000 }),
+  startApp: () => run('rabbitmqctl', ['-q', 'start_app'], { timeout: 60_000 }),
+};
 
 async function postgresAnswers(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
@@ -190,16 +207,16 @@ async function postgresAnswers(url: string): Promise<boolean> {
 }
 
 /** `rabbitmqctl stop_app`, the hold, `start_app`: the broker's node stays up, every connection to it drops. */
-async function stopBroker(durationMs: number): Promise<FaultRecord> {
+async function stopBroker(durationMs: number, context: FaultContext): Promise<FaultRecord> {
   const start = Date.now();
   let note: string | undefined;
   try {
-    await run('rabbitmqctl', ['-q', 'stop_app'], { timeout: 60_000 });
+    await context.broker.stopApp();
     await sleep(durationMs);
   } catch (error) {
     note = `stop_app failed: ${(error as Error).message.split('\n')[0]}`;
   } finally {
-    await run('rabbitmqctl', ['-q', 'start_app'], { timeout: 60_000 }).catch((error: Error) => {
+    await context.broker.startApp().catch((error: Error) => {
       note = `${note ? `${note}; ` : ''}start_app failed: ${error.message.split('\n')[0]}`;
     });
   }
