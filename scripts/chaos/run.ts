@@ -147,10 +147,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResults> {
       output: 'silent',
       onLogLine: (service, line) => shopLog.write(`${service} ${line}\n`),
       tokenKeys: generateTokenKeys(),
-      // Node's compile cache, kept between runs: every replica a kill or a SIGTERM replaces boots
-      // again, on a machine the load keeps busy, and the cache cut a service's module loading
-      // from 0.9 to 0.55 s of CPU here. It is keyed by each file's content: a changed file is compiled anew.
-      environment: { NODE_COMPILE_CACHE: join(tmpdir(), 'scaleshop-node-compile-cache'), ...options.environment },
+      // (Every replica a kill or a SIGTERM replaces boots again: the launcher's compile cache keeps that cheap.)
+      environment: { ...options.environment },
       serviceEnvironment,
     });
     closers.push(() => shop.stop());
