@@ -235,8 +235,9 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
     const child = spawn(process.execPath, [...serviceNodeArguments, join(repositoryRoot, 'services', name, 'src', 'main.ts')], {
       cwd: repositoryRoot,
       env: { ...environmentOf(name), REUSE_PORT: 'true', METRICS_PORT: String(metricsPort), SERVICE_INSTANCE_ID: instanceName(name, index) },
-      // Silent services write straight to /dev/null, so benchmarks do not pay for relaying their logs.
-      stdio: output === 'silent' && !options.onLogLine ? 'ignore' : ['ignore', 'pipe', 'pipe'],
+      // Silent services write their logs straight to /dev/null, so benchmarks do not pay for relaying
+      // them; their stderr (a crash, a refused configuration) is kept, to say why one did not start.
+      stdio: output === 'silent' && !options.onLogLine ? ['ignore', 'ignore', 'pipe'] : ['ignore', 'pipe', 'pipe'],
       // Own process group: Ctrl-C reaches only the launcher, which stops services one signal each.
       detached: true,
     });
@@ -385,13 +386,17 @@ export function localTokenKeys(): { privateKeyPem: string; publicKeyPem: string 
   return keys;
 }
 
+/** The last lines each service process wrote to stderr, for the error when it does not start. */
+const stderrTails = new WeakMap<ChildProcess, string[]>();
+
 /** Polls `url` until it answers 200, failing at once when the process exits first. */
 async function waitForAnswer(name: string, url: string, child: () => ChildProcess, notYet: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const process = child();
     if (process.exitCode !== null || process.signalCode !== null) {
-      throw new Error(`${name} exited during start-up (${process.signalCode ?? `code ${process.exitCode}`})`);
+      const said = stderrTails.get(process) ?? [];
+      throw new Error(`${name} exited during start-up (${process.signalCode ?? `code ${process.exitCode}`})${said.length > 0 ? `; its stderr ended with:\n${said.join('\n')}` : ''}`);
     }
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
@@ -456,6 +461,14 @@ function label(name: ServiceName): string {
 }
 
 function pipeOutput(name: ServiceName, child: ChildProcess, output: 'pretty' | 'json' | 'silent', onLogLine?: (service: ServiceName, line: string) => void): void {
+  const tail: string[] = [];
+  stderrTails.set(child, tail);
+  if (child.stderr) {
+    createInterface({ input: child.stderr }).on('line', (line) => {
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
+    });
+  }
   if (output === 'silent' && !onLogLine) return;
   for (const stream of [child.stdout, child.stderr]) {
     if (!stream) continue;
