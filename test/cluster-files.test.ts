@@ -523,7 +523,8 @@ describe('scripts/k8s-secrets.sh', () => {
     const pass = envOf(mainContainer(rabbitmq), 'RABBITMQ_DEFAULT_PASS')!.valueFrom.secretKeyRef;
     const url = new URL(value('rabbitmq-url', 'url'));
     assert.equal(url.protocol, 'amqp:');
-    assert.equal(url.hostname, 'rabbitmq');
+    // Fully qualified: KEDA's scaler, in the namespace keda, reads the same URL.
+    assert.equal(url.hostname, 'rabbitmq.scaleshop.svc.cluster.local');
     assert.equal(url.port, '5672');
     assert.equal(decodeURIComponent(url.username), value(user.name, user.key));
     assert.equal(decodeURIComponent(url.password), value(pass.name, pass.key));
