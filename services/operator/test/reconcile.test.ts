@@ -9,6 +9,8 @@ import * as k8s from '@kubernetes/client-node';
 import { createLogger } from '@scaleshop/platform';
 import { Operator, fieldManager } from '../src/controller.ts';
 import { desiredObjects, type Shop } from '../src/desired.ts';
+import { holdsDesired } from '../src/drift.ts';
+import { ownedKinds } from '../src/kinds.ts';
 import { ApiServerStandIn, type RecordedRequest } from './api-server.ts';
 import { chartRole, noRbacProblems, rbacProblems } from './rbac.ts';
 
@@ -81,6 +83,8 @@ async function waitFor(what: string, condition: () => boolean, timeoutMs = 60_00
   }
 }
 
+const pluralOf = (kind: string) => ownedKinds.find((candidate) => candidate.kind === kind)!.plural;
+
 const settle = (ms = 400) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function shopOf(server: ApiServerStandIn): Shop {
@@ -129,6 +133,12 @@ describe('the reconcile loop against an API server stand-in', () => {
       assert.equal(request.contentType, 'application/apply-patch+yaml');
       assert.equal(request.query.fieldManager, fieldManager);
       assert.equal(request.query.force, 'true');
+    }
+    // Applied as rendered: every field, named as on the wire (a NetworkPolicy rule's `from`, which
+    // client-node's model calls `_from`, reached the server only once objects went through the model).
+    for (const object of desiredObjects(shopOf(server), { keda: false })) {
+      const collection = `${object.apiVersion}/${namespace}/${object.metadata.name === undefined ? '' : pluralOf(object.kind)}`;
+      assert.ok(holdsDesired(server.get(collection, object.metadata.name), object), `${object.kind}/${object.metadata.name} as rendered`);
     }
     await waitFor('status', () => condition(server, 'Ready')?.reason === 'WorkloadsNotReady');
     assert.equal(condition(server, 'Ready')?.status, 'False');
@@ -188,6 +198,29 @@ describe('the reconcile loop against an API server stand-in', () => {
     await settle();
     assert.equal(server.get(deployments, 'order')?.spec.replicas, 3);
     assert.equal(server.get(configMaps, 'order-config')?.data.LOG_LEVEL, 'debug');
+  });
+
+  test('a hand edit of fields the operator set is reverted, while a hand-scaled Deployment stays scaled', async () => {
+    const { server } = harness;
+    await settle();
+    const live = server.get(deployments, 'cart')!;
+    const container = live.spec.template.spec.containers.find((candidate: { name: string }) => candidate.name === 'cart');
+    const image = container.image;
+    const env = container.env;
+    // As `kubectl set image` and `kubectl edit` would: another image, one variable less, and a scale.
+    const edited = { ...container, image: 'someone/else:latest', env: env.filter((variable: { name: string }) => variable.name !== 'DATABASE_URL') };
+    assert.ok(env.some((variable: { name: string }) => variable.name === 'DATABASE_URL'));
+    server.write(deployments, { metadata: { name: 'cart' }, spec: { replicas: 4, template: { spec: { containers: [edited] } } } }, 'kubectl');
+    server.write(configMaps, { metadata: { name: 'cart-config' }, data: { LOG_LEVEL: 'trace' } }, 'kubectl');
+    await waitFor('the image restored', () => server.get(deployments, 'cart')?.spec.template.spec.containers[0].image === image);
+    await waitFor('the setting restored', () => server.get(configMaps, 'cart-config')?.data.LOG_LEVEL !== 'trace');
+    assert.deepEqual(server.get(deployments, 'cart')?.spec.template.spec.containers[0].env, env);
+    assert.equal(server.get(deployments, 'cart')?.spec.replicas, 4);
+    // Restored once: then quiet again.
+    await settle();
+    const before = server.requests.length;
+    await settle(800);
+    assert.deepEqual(writes(server.requests.slice(before)), []);
   });
 
   test('replicas set in the spec are the operator’s to keep: it takes them over from kubectl scale by force', async () => {
