@@ -15,6 +15,7 @@ import type { Logger } from '@scaleshop/platform';
 import { appliedHashAnnotation, configOf, desiredObjects, shopLabel, shopProblems, type KubeObject, type Shop } from './desired.ts';
 import { holdsDesired } from './drift.ts';
 import { restartingInformer, toModel, toWire, type Informer } from './informer.ts';
+import { SecretMaker } from './secrets.ts';
 import { collectionPath, kedaGroupVersion, kindKey, ownedKinds } from './kinds.ts';
 import { WorkQueue, type BackoffOptions } from './work-queue.ts';
 
@@ -50,6 +51,7 @@ export class Operator {
   private readonly objects: k8s.KubernetesObjectApi;
   private readonly customObjects: k8s.CustomObjectsApi;
   private readonly core: k8s.CoreV1Api;
+  private readonly secrets: SecretMaker;
   private readonly informers = new Map<string, Informer>();
   private shops!: Informer;
   private keda = false;
@@ -63,6 +65,7 @@ export class Operator {
     this.objects = k8s.KubernetesObjectApi.makeApiClient(options.kubeConfig);
     this.customObjects = options.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
     this.core = options.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    this.secrets = new SecretMaker(options.kubeConfig);
     this.queue = new WorkQueue(options.backoff ?? { baseMs: 1000, maxMs: 5 * 60_000 }, (key) => this.reconcileKey(key), (key, error, retryInMs) =>
       options.logger.warn({ shop: key, err: error, retry_in_ms: retryInMs }, 'reconcile failed'),
     );
@@ -147,6 +150,15 @@ export class Operator {
     const desired = desiredObjects(shop, { keda: this.keda });
     const failures: string[] = [];
     let firstError: unknown;
+    // Before the workloads that read them: a pod whose Secret is missing does not start.
+    try {
+      const made = await this.secrets.ensure(shop, configOf(shop));
+      if (made.length > 0) this.options.logger.info({ shop: key, secrets: made }, 'made the missing Secrets');
+    } catch (error) {
+      firstError = error;
+      failures.push(`Secrets: ${describe(error)}`);
+      await this.event(shop, 'SecretFailed', describe(error));
+    }
     for (const object of desired) {
       const live = this.informers.get(kindKey(object.apiVersion, object.kind))?.get(object.metadata.name, namespace);
       const model = toModel(object);

@@ -4,7 +4,10 @@
  * At the end, every request of these tests is checked against the chart's Role.
  */
 import assert from 'node:assert/strict';
+import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { defaultConfig } from '@scaleshop/cdk8s/src/config.ts';
+import { externalSecrets } from '@scaleshop/cdk8s/src/secrets.ts';
 import * as k8s from '@kubernetes/client-node';
 import { createLogger } from '@scaleshop/platform';
 import { Operator, fieldManager } from '../src/controller.ts';
@@ -29,10 +32,11 @@ interface Harness {
   stop(): Promise<void>;
 }
 
-async function startHarness(options: { keda?: boolean; shop?: Partial<Shop> } = {}): Promise<Harness> {
+async function startHarness(options: { keda?: boolean; shop?: Partial<Shop>; secrets?: Record<string, any>[] } = {}): Promise<Harness> {
   const server = new ApiServerStandIn();
   server.kedaInstalled = options.keda ?? false;
   const url = await server.start();
+  for (const secret of options.secrets ?? []) server.write(`v1/${namespace}/secrets`, { apiVersion: 'v1', kind: 'Secret', ...secret }, 'kubectl');
   server.write(shops, { apiVersion: 'scaleshop.dev/v1alpha1', kind: 'Shop', metadata: { name: 'demo', namespace }, spec: {}, ...options.shop }, 'kubectl');
   const kubeConfig = new k8s.KubeConfig();
   kubeConfig.loadFromOptions({
@@ -358,6 +362,59 @@ describe('failures: retried with backoff, nothing missed', () => {
     await waitFor('its TriggerAuthentication', () => server.get(`keda.sh/v1alpha1/${namespace}/triggerauthentications`, 'rabbitmq-keda') !== undefined);
     assert.equal(server.get(`keda.sh/v1alpha1/${namespace}/scaledobjects`, 'payment')?.spec.triggers[0].authenticationRef.name, 'rabbitmq-keda');
     assert.equal(server.get(deployments, 'payment')?.spec.replicas, undefined);
+    });
+  });
+});
+
+describe('the Secrets a Shop references: made when missing, never overwritten', () => {
+  const secrets = `v1/${namespace}/secrets`;
+  const decoded = (server: ApiServerStandIn, name: string, key: string) => Buffer.from(server.get(secrets, name)?.data[key] ?? '', 'base64').toString('utf8');
+
+  test('a new Shop with no Secret: every one it references is made, random, consistent, kept after the Shop', async () => {
+    await withHarness({}, async ({ server }) => {
+      const wanted = externalSecrets({ ...defaultConfig, namespace });
+      await waitFor('every Secret', () => wanted.every((secret) => server.get(secrets, secret.name) !== undefined));
+      for (const secret of wanted) assert.deepEqual(Object.keys(server.get(secrets, secret.name)!.data).sort(), [...secret.keys].sort(), secret.name);
+      // The URLs carry the passwords of the instances they name, percent-encoded.
+      const orderUrl = new URL(decoded(server, 'order-database', 'url'));
+      assert.equal(orderUrl.hostname, 'postgres-order');
+      assert.equal(decodeURIComponent(orderUrl.password), decoded(server, 'postgres-order', 'password'));
+      assert.notEqual(decoded(server, 'postgres-order', 'password'), decoded(server, 'postgres-user', 'password'));
+      assert.ok(decoded(server, 'postgres-order', 'password').length >= 32);
+      const brokerUrl = new URL(decoded(server, 'rabbitmq-url', 'url'));
+      assert.equal(brokerUrl.hostname, `rabbitmq.${namespace}.svc.cluster.local`);
+      assert.equal(decodeURIComponent(brokerUrl.password), decoded(server, 'rabbitmq', 'password'));
+      const privateKey = createPrivateKey(decoded(server, 'scaleshop-jwt', 'private.pem'));
+      assert.ok(verify(null, Buffer.from('token'), createPublicKey(decoded(server, 'scaleshop-jwt', 'public.pem')), sign(null, Buffer.from('token'), privateKey)));
+      // Kept with the volumes (deleteVolumesWithShop is off): not owned, so not collected.
+      assert.ok(wanted.every((secret) => server.get(secrets, secret.name)!.metadata.ownerReferences === undefined));
+      await waitFor('every object', () => ownedCount(server) === expectedCount(server));
+      server.remove(shops, 'demo');
+      await settle();
+      assert.ok(wanted.every((secret) => server.get(secrets, secret.name) !== undefined));
+    });
+  });
+
+  test('a Secret the user brought is never overwritten, and the URL made for it uses its password', async () => {
+    await withHarness({ secrets: [{ metadata: { name: 'postgres-order' }, data: { password: Buffer.from('their p@ss/word').toString('base64') } }, { metadata: { name: 'rabbitmq-url' }, data: { url: Buffer.from('amqp://theirs').toString('base64') } }] }, async ({ server }) => {
+      await waitFor('order-database', () => server.get(secrets, 'order-database') !== undefined);
+      await waitFor('every object', () => ownedCount(server) === expectedCount(server));
+      assert.equal(decoded(server, 'postgres-order', 'password'), 'their p@ss/word');
+      assert.equal(decoded(server, 'rabbitmq-url', 'url'), 'amqp://theirs');
+      assert.equal(decodeURIComponent(new URL(decoded(server, 'order-database', 'url')).password), 'their p@ss/word');
+      const creates = server.requests.filter((request) => request.resource === 'secrets' && request.method === 'POST').map((request) => request.path);
+      assert.ok(!creates.some((path) => path.endsWith('/postgres-order') || path.endsWith('/rabbitmq-url')));
+      assert.ok(server.requests.filter((request) => request.resource === 'secrets').every((request) => request.method === 'GET' || request.method === 'POST'), 'never written once there');
+    });
+  });
+
+  test('deleteVolumesWithShop: the Secrets it made are owned by the Shop, and go with it', async () => {
+    await withHarness({ shop: { spec: { deleteVolumesWithShop: true } } }, async ({ server }) => {
+      await waitFor('every object', () => ownedCount(server) === expectedCount(server));
+      await waitFor('rabbitmq-url', () => server.get(secrets, 'rabbitmq-url') !== undefined);
+      assert.equal(server.get(secrets, 'rabbitmq')?.metadata.ownerReferences?.[0]?.uid, shopOf(server).metadata.uid);
+      server.remove(shops, 'demo');
+      assert.deepEqual(server.list(secrets), []);
     });
   });
 });
