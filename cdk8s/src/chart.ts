@@ -16,7 +16,7 @@ import { Postgres } from './postgres.ts';
 import { RabbitMq } from './rabbitmq.ts';
 import { Redis } from './redis.ts';
 import { brokerServiceName, postgresPasswordKey, postgresSecretName, rabbitmqSecret } from './secrets.ts';
-import { serviceSecretEnv, serviceSettings } from './service-settings.ts';
+import { knobsFileName, knobsMountPath, serviceKnobs, serviceSecretEnv, serviceSettings } from './service-settings.ts';
 import { appServiceNames, databaseName, databaseServiceNames, postgresInstanceOf, serviceOf, type AppServiceName } from './topology.ts';
 
 /** The image of a service: what the Tiltfile's docker_build() names. */
@@ -139,6 +139,7 @@ export class ShopChart extends Chart {
         resources: config.liveUpdate ? withLiveUpdateHeadroom(service, config.services[service].resources) : config.services[service].resources,
         ...(config.services[service].replicas === undefined ? {} : { replicas: config.services[service].replicas }),
         settings: serviceSettings(config, service),
+        ...(serviceKnobs(config, service) ? { knobs: { mountPath: knobsMountPath, fileName: knobsFileName, values: serviceKnobs(config, service)! } } : {}),
         secretEnv: serviceSecretEnv(service),
         liveUpdatePaths: config.liveUpdate ? liveUpdatePaths(service) : [],
         liveUpdateStaging,

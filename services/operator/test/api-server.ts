@@ -188,7 +188,8 @@ export class ApiServerStandIn {
     recorded.resource = subresource ? `${resource}/${subresource}` : resource;
     recorded.namespace = namespace;
     if (name) recorded.name = name;
-    recorded.verb = verbOf(request.method ?? '', name, query, this.store.has(`${collection}/${name}`));
+    // A patch of a subresource never creates: it is authorized as patch, and answers 404 if the object is gone.
+    recorded.verb = verbOf(request.method ?? '', name, query, subresource !== undefined || this.store.has(`${collection}/${name}`));
     this.requests.push(recorded);
     const fault = this.faults.findIndex((candidate) => candidate.match(recorded));
     if (fault >= 0) {

@@ -178,8 +178,9 @@ describe('the reconcile loop against an API server stand-in', () => {
     await waitFor('the new generation observed', () => shopOf(server).status?.observedGeneration === 2);
     await settle();
     const patched = writes(server.requests.slice(before)).filter((request) => request.resource !== 'shops/status').map((request) => request.path.split('/').slice(-2).join('/'));
-    assert.deepEqual(patched.sort(), ['configmaps/payment-config', 'deployments/payment']);
-    assert.equal(server.get(configMaps, 'payment-config')?.data.PAYMENT_LATENCY_MS, '50');
+    // The knobs reach the pods through their ConfigMap's file: no write to the Deployment, no rollout.
+    assert.deepEqual(patched.sort(), ['configmaps/payment-knobs']);
+    assert.equal(JSON.parse(server.get(configMaps, 'payment-knobs')?.data['fault-knobs.json']).latency_ms, 50);
   });
 
   test('an object deleted by hand is re-created', async () => {
