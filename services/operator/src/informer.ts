@@ -43,9 +43,9 @@ export function restartingInformer(options: InformerOptions): Informer {
  * them) before they reach a cache.
  */
 export function toWire(object: KubeObject): KubeObject {
-  return ObjectSerializer.serialize(object, getSerializationType(object.apiVersion, object.kind)) as KubeObject;
+  return ObjectSerializer.serialize(object, getSerializationType(object.apiVersion, object.kind), '') as KubeObject;
 }
 
 export function toModel(object: KubeObject): KubeObject {
-  return ObjectSerializer.deserialize(object, getSerializationType(object.apiVersion, object.kind)) as KubeObject;
+  return ObjectSerializer.deserialize(object, getSerializationType(object.apiVersion, object.kind), '') as KubeObject;
 }
