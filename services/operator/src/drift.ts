@@ -4,7 +4,7 @@
  * other managers add fields of their own (spec.replicas of `kubectl scale` or an HPA), so what
  * the live object has beyond the desired one is not drift; a value of the operator's that is
  * different or gone is. Where the API server rewrites a value it was given, the comparison knows
- * the rewrite (quantities in canonical form, empty lists and objects dropped); anything else it
+ * the rewrite (quantities in canonical form, empty lists, objects and zero values dropped); anything else it
  * does not recognise counts as drift, so the object is applied again rather than left wrong.
  */
 
@@ -33,6 +33,9 @@ export function holdsDesired(live: unknown, desired: unknown, key = ''): boolean
     return entries.every(([childKey, child]) => holdsDesired((live as Record<string, unknown>)[childKey], child, quantityParents.has(key) ? `${key}.` : childKey));
   }
   if (live === desired) return true;
+  // Go's omitempty: a zero value the API server was given may come back absent (a pod's
+  // hostNetwork: false, a Deployment's minReadySeconds: 0), and absent means that value.
+  if (live === undefined && (desired === false || desired === 0 || desired === '')) return true;
   if ((key.endsWith('.') || quantityKeys.has(key)) && (typeof desired === 'string' || typeof desired === 'number') && (typeof live === 'string' || typeof live === 'number')) {
     const [a, b] = [quantity(String(desired)), quantity(String(live))];
     return a !== undefined && a === b;

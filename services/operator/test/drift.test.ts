@@ -54,6 +54,13 @@ test('a changed image, a changed or removed env value, a changed limit, a remove
   assert.equal(holdsDesired({ env: [{ name: 'A', value: '1000m' }] }, { env: [{ name: 'A', value: '1' }] }), false);
 });
 
+test('zero values the API server omits (omitempty) are not drift; a changed one is', () => {
+  const podSpec = { hostNetwork: false, minReadySeconds: 0, automountServiceAccountToken: false };
+  assert.equal(holdsDesired({ automountServiceAccountToken: false }, podSpec), true);
+  assert.equal(holdsDesired({ hostNetwork: true, automountServiceAccountToken: false }, podSpec), false);
+  assert.equal(holdsDesired({}, { automountServiceAccountToken: true }), false);
+});
+
 test('one volume mounted at two paths: each mount is matched whatever the order', () => {
   const mounts = { volumeMounts: [{ name: 'live', mountPath: '/a', subPath: 'a' }, { name: 'live', mountPath: '/b', subPath: 'b' }] };
   assert.equal(holdsDesired({ volumeMounts: [...mounts.volumeMounts].reverse() }, mounts), true);
