@@ -3,8 +3,11 @@
 #   docker build --build-arg SERVICE=order -t scaleshop/order .              # production (default target)
 #   docker build --build-arg SERVICE=order --target dev -t scaleshop/order .  # what Tilt builds
 #   docker build --build-arg SERVICE=storefront --build-arg WEB=build -t scaleshop/storefront .
+#   docker build --target operator -t scaleshop/operator .                     # the operator
+#   docker build --target operator-dev -t scaleshop/operator .                 # what Tilt builds
 #
-# SERVICE is one of gateway, order, payment, email, product, user, cart, storefront.
+# SERVICE is one of gateway, order, payment, email, product, user, cart, storefront; the operator
+# needs none.
 #
 # Nothing here is architecture-specific: the base image is multi-arch, tini comes from
 # Debian's archive for the build's own architecture, and the only native addon (argon2, in
@@ -76,6 +79,50 @@ RUN [ "${SERVICE}" != storefront ] || { echo "build the storefront with --build-
  && mkdir -p services/storefront/dist node_modules
 
 FROM web-${WEB} AS web
+
+# ---------------------------------------------------------------------------------------------
+# The operator (services/operator): the one image that needs the cdk8s constructs (cdk8s/)
+# beside the platform, and, for a ScalingExperiment, the local experiments' code that reads k6
+# summaries and fits the USL. Targets operator-dev (Tilt) and operator (production); they come
+# before dev and runtime so that runtime stays the default target.
+FROM base AS operator-deps
+COPY package.json package-lock.json ./
+COPY services/platform/package.json services/platform/
+COPY cdk8s/package.json cdk8s/
+COPY services/operator/package.json services/operator/
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm ci --omit=dev --workspace services/operator --include-workspace-root=false \
+      --no-audit --no-fund --loglevel=warn \
+ && test ! -e node_modules/node && test ! -e node_modules/typescript \
+ && test -L node_modules/@scaleshop/platform && test -L node_modules/@scaleshop/cdk8s
+
+# operator-dev: what `tilt up -- --operator` runs, restarted by `node --watch` on live update.
+FROM base AS operator-dev
+ENV NODE_ENV=development
+COPY --from=operator-deps /app/ ./
+COPY --chown=10001:10001 services/platform/src services/platform/src
+COPY --chown=10001:10001 cdk8s/src cdk8s/src
+COPY --chown=10001:10001 services/operator/src services/operator/src
+COPY --chown=10001:10001 loadtests/lib loadtests/lib
+COPY --chown=10001:10001 scripts/scaling scripts/scaling
+USER 10001
+WORKDIR /app/services/operator
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "--watch", "--watch-preserve-output", "src/main.ts"]
+
+# operator: production; the files belong to root, the process runs as 10001.
+FROM base AS operator
+ENV NODE_ENV=production
+COPY --from=operator-deps /app/ ./
+COPY services/platform/src services/platform/src
+COPY cdk8s/src cdk8s/src
+COPY services/operator/src services/operator/src
+COPY loadtests/lib loadtests/lib
+COPY scripts/scaling scripts/scaling
+USER 10001
+WORKDIR /app/services/operator
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "src/main.ts"]
 
 # ---------------------------------------------------------------------------------------------
 # dev: what Tilt runs. The same files, but the sources belong to the app user so that live

@@ -84,7 +84,9 @@ if ! has_secret rabbitmq; then
   apply_secret rabbitmq "$tmp/rabbitmq" "new credentials"
 fi
 
-# --- the URLs, always derived from the credentials above (percent-encoded)
+# --- the URLs, always derived from the credentials above (percent-encoded), in the formats of
+# databaseUrl and brokerUrl in cdk8s/src/secrets.ts. The broker's is its fully qualified name:
+# KEDA, in its own namespace, reads the same URL.
 for service in "${database_services[@]}"; do
   if [ "$SHARED_POSTGRES" = true ]; then instance=postgres; else instance=postgres-$service; fi
   mkdir -p "$tmp/$service-database"
@@ -100,6 +102,6 @@ mkdir -p "$tmp/rabbitmq-url"
 { read_key rabbitmq username; printf '\n'; read_key rabbitmq password; } | node -e '
   let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
     const [user, pw] = s.split("\n");
-    require("node:fs").writeFileSync(process.argv[1], `amqp://${encodeURIComponent(user)}:${encodeURIComponent(pw)}@rabbitmq:5672`, { mode: 0o600 });
-  });' "$tmp/rabbitmq-url/url"
+    require("node:fs").writeFileSync(process.argv[1], `amqp://${encodeURIComponent(user)}:${encodeURIComponent(pw)}@rabbitmq.${process.argv[2]}.svc.cluster.local:5672`, { mode: 0o600 });
+  });' "$tmp/rabbitmq-url/url" "$namespace"
 apply_secret rabbitmq-url "$tmp/rabbitmq-url" "AMQP URL for rabbitmq"

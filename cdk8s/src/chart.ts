@@ -15,8 +15,8 @@ import { NodeService } from './node-service.ts';
 import { Postgres } from './postgres.ts';
 import { RabbitMq } from './rabbitmq.ts';
 import { Redis } from './redis.ts';
-import { postgresPasswordKey, postgresSecretName, rabbitmqSecret } from './secrets.ts';
-import { serviceSecretEnv, serviceSettings } from './service-settings.ts';
+import { brokerServiceName, postgresPasswordKey, postgresSecretName, rabbitmqSecret } from './secrets.ts';
+import { knobsFileName, knobsMountPath, serviceKnobs, serviceSecretEnv, serviceSettings } from './service-settings.ts';
 import { appServiceNames, databaseName, databaseServiceNames, postgresInstanceOf, serviceOf, type AppServiceName } from './topology.ts';
 
 /** The image of a service: what the Tiltfile's docker_build() names. */
@@ -86,7 +86,7 @@ export class ShopChart extends Chart {
     }
 
     new RabbitMq(this, 'rabbitmq', {
-      name: 'rabbitmq',
+      name: brokerServiceName,
       image: config.rabbitmq.image,
       pullPolicy: config.images.pullPolicy,
       replicas: config.rabbitmq.replicas,
@@ -139,6 +139,7 @@ export class ShopChart extends Chart {
         resources: config.liveUpdate ? withLiveUpdateHeadroom(service, config.services[service].resources) : config.services[service].resources,
         ...(config.services[service].replicas === undefined ? {} : { replicas: config.services[service].replicas }),
         settings: serviceSettings(config, service),
+        ...(serviceKnobs(config, service) ? { knobs: { mountPath: knobsMountPath, fileName: knobsFileName, values: serviceKnobs(config, service)! } } : {}),
         secretEnv: serviceSecretEnv(service),
         liveUpdatePaths: config.liveUpdate ? liveUpdatePaths(service) : [],
         liveUpdateStaging,
@@ -149,8 +150,9 @@ export class ShopChart extends Chart {
     for (const service of autoscaled) {
       new Autoscaling(this, `${service}-autoscaling`, { service, autoscaling: config.services[service].autoscaling!, keda: options.keda });
     }
-    if (options.keda && autoscaled.some((service) => autoscalerKind(service) === 'keda')) new KedaAuthentication(this, 'keda-authentication');
+    const kedaScalers = options.keda && autoscaled.some((service) => autoscalerKind(service) === 'keda');
+    if (kedaScalers) new KedaAuthentication(this, 'keda-authentication');
 
-    new NetworkPolicies(this, 'network-policies', { namespace: config.namespace, workloads: workloadNames(config), flows: networkFlows(config) });
+    new NetworkPolicies(this, 'network-policies', { namespace: config.namespace, workloads: workloadNames(config), flows: networkFlows(config, { kedaScalers }) });
   }
 }

@@ -11,9 +11,16 @@ import { appServiceNames, databaseServiceNames, infraPorts, postgresInstanceOf, 
 export const anywhere = 'anywhere';
 /** The cluster DNS (CoreDNS pods labelled k8s-app=kube-dns in kube-system). */
 export const kubeDns = 'kube-dns';
+/**
+ * KEDA's operator, which runs the scalers: the pods labelled app=keda-operator (the label its
+ * chart's Service selects them by) in the namespace `keda`, where its documentation installs it.
+ */
+export const kedaOperator = 'keda-operator';
+export const kedaNamespace = 'keda';
+export const kedaOperatorLabels = { app: 'keda-operator' } as const;
 
 export interface Flow {
-  /** A workload of the shop (its name label), or `anywhere`. */
+  /** A workload of the shop (its name label), `keda-operator`, or `anywhere`. */
   readonly from: string;
   /** A workload of the shop, `kube-dns`, or `anywhere` (outside the cluster). */
   readonly to: string;
@@ -35,7 +42,12 @@ export function workloadNames(config: ShopConfig): string[] {
   ];
 }
 
-export function networkFlows(config: ShopConfig): Flow[] {
+export interface FlowOptions {
+  /** A saga consumer autoscales through a KEDA ScaledObject, whose scaler asks the broker for its queue's length. */
+  readonly kedaScalers?: boolean;
+}
+
+export function networkFlows(config: ShopConfig, options: FlowOptions = {}): Flow[] {
   const flows: Flow[] = [];
   const add = (from: string, to: string, port: number, why: string, protocol: 'TCP' | 'UDP' = 'TCP') => flows.push({ from, to, port, protocol, why });
 
@@ -54,6 +66,9 @@ export function networkFlows(config: ShopConfig): Flow[] {
       add(name, 'jaeger', infraPorts.otlpHttp, 'traces (OTLP HTTP)');
     }
   }
+  // KEDA's rabbitmq scaler with `protocol: amqp` reads the queue's length over AMQP (a passive
+  // declare), on the port of the URL in the Secret rabbitmq-url.
+  if (options.kedaScalers) add(kedaOperator, 'rabbitmq', infraPorts.amqp, 'KEDA reads the length of the consumed queues');
   if (config.productCache === 'redis') add('product', 'redis', infraPorts.redis, 'REDIS_URL, the shared catalog cache');
   if (config.infrastructure.mailpit) add('email', 'mailpit', infraPorts.smtp, 'SMTP_URL');
   else add('email', anywhere, smtpPort(config.services.email.env.SMTP_URL ?? ''), 'SMTP_URL, a mail server outside the namespace');

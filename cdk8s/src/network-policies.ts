@@ -6,7 +6,7 @@
 import { ApiObject, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { anywhere, kubeDns, type Flow } from './flows.ts';
+import { anywhere, kedaNamespace, kedaOperator, kedaOperatorLabels, kubeDns, type Flow } from './flows.ts';
 import { selectorFor } from './workload-defaults.ts';
 
 export interface NetworkPoliciesProps {
@@ -28,9 +28,9 @@ export class NetworkPolicies extends Construct {
       egress: { default: kplus.NetworkPolicyTrafficDefault.DENY },
     });
 
-    const known = new Set([...props.workloads, anywhere, kubeDns]);
+    const known = new Set([...props.workloads, anywhere, kubeDns, kedaOperator]);
     for (const flow of props.flows) {
-      if (!known.has(flow.from) || !known.has(flow.to) || flow.from === kubeDns || (flow.from === anywhere && flow.to === anywhere)) {
+      if (!known.has(flow.from) || !known.has(flow.to) || flow.from === kubeDns || flow.to === kedaOperator || (flow.from === anywhere && flow.to === anywhere)) {
         throw new Error(`flow ${flow.from} → ${flow.to}:${flow.port} names no workload of this configuration`);
       }
     }
@@ -39,10 +39,13 @@ export class NetworkPolicies extends Construct {
     const podsOf = (workload: string): kplus.Pods => {
       let selected = pods.get(workload);
       if (!selected) {
+        // Namespaces selected by name: the label kubernetes.io/metadata.name the API server sets.
         selected =
           workload === kubeDns
             ? kplus.Pods.select(this, 'peer-kube-dns', { labels: { 'k8s-app': 'kube-dns' }, namespaces: kplus.Namespaces.select(this, 'kube-system', { names: ['kube-system'] }) })
-            : kplus.Pods.select(this, `peer-${workload}`, { labels: selectorFor(workload) });
+            : workload === kedaOperator
+              ? kplus.Pods.select(this, 'peer-keda-operator', { labels: { ...kedaOperatorLabels }, namespaces: kplus.Namespaces.select(this, 'keda', { names: [kedaNamespace] }) })
+              : kplus.Pods.select(this, `peer-${workload}`, { labels: selectorFor(workload) });
         pods.set(workload, selected);
       }
       return selected;

@@ -42,6 +42,12 @@ export interface NodeServiceProps {
   readonly replicas?: number;
   /** Plain settings, delivered through the ConfigMap. */
   readonly settings: Readonly<Record<string, string>>;
+  /**
+   * Values the service reads from a file and applies while it runs (its fault knobs): a ConfigMap
+   * `<name>-knobs` mounted at `mountPath`, outside the pod template's hash, so that a change
+   * reaches the running pods (the kubelet refreshes the file) without a rollout.
+   */
+  readonly knobs?: { readonly mountPath: string; readonly fileName: string; readonly values: Readonly<Record<string, number>> };
   /** Secret settings: environment variable → Secret key, created outside the manifests. */
   readonly secretEnv: Readonly<Record<string, SecretRef>>;
   /**
@@ -113,6 +119,12 @@ export class NodeService extends Construct {
     });
     // Node and its libraries write temporary files nowhere else.
     container.mount('/tmp', emptyDir(this, 'tmp', 64));
+
+    if (props.knobs) {
+      const knobs = new kplus.ConfigMap(this, 'knobs', { metadata: { name: `${props.name}-knobs`, labels }, data: { [props.knobs.fileName]: JSON.stringify(props.knobs.values) } });
+      // A whole directory, not a subPath: the kubelet does not refresh a file mounted by subPath.
+      container.mount(props.knobs.mountPath, kplus.Volume.fromConfigMap(this, 'knobs-volume', knobs, { name: 'fault-knobs' }), { readOnly: true });
+    }
 
     if (props.liveUpdatePaths.length > 0) {
       const sources = emptyDir(this, 'live-sources', 256);

@@ -1,10 +1,12 @@
 /**
  * The Secrets the manifests reference but never contain. They are created OUTSIDE the
- * committed YAML, in the namespace, by the Tiltfile's secrets script (or the documented
- * command) before the pods start; the manifests only name them in secretKeyRef.
+ * committed YAML, in the namespace: by the operator for a Shop (services/operator/src/secrets.ts,
+ * each one only when it is missing), or by scripts/k8s-secrets.sh, which the Tiltfile runs;
+ * the manifests only name them in secretKeyRef.
  *
- * This list is the contract with that script: the tests fail if a manifest references a
- * Secret or key that is not here. A TypeScript script can import `externalSecrets()` directly.
+ * This list is the contract with both: the tests fail if a manifest references a Secret or key
+ * that is not here. The URL formats are here too (databaseUrl, brokerUrl); the script, in bash,
+ * writes the same ones.
  */
 import type { ShopConfig } from './config.ts';
 import { databaseName, databaseServiceNames, infraPorts, postgresInstanceOf, type AppServiceName, type DatabaseServiceName } from './topology.ts';
@@ -35,6 +37,29 @@ export function databaseUrlSecretName(service: AppServiceName): string {
   return `${service}-database`;
 }
 export const databaseUrlKey = 'url';
+
+/** A service's DATABASE_URL: the superuser of its Postgres instance, its own database. */
+export function databaseUrl(config: ShopConfig, service: DatabaseServiceName, password: string): string {
+  const instance = postgresInstanceOf(service, config.infrastructure.sharedPostgres);
+  return `postgres://postgres:${encodeURIComponent(password)}@${instance}:${infraPorts.postgres}/${databaseName(service)}`;
+}
+
+/** The broker's Service. */
+export const brokerServiceName = 'rabbitmq';
+
+/**
+ * The broker's fully qualified name. The saga services would resolve the short one too, but the
+ * same URL is KEDA's (its TriggerAuthentication reads it), and KEDA's operator runs in its own
+ * namespace, where the short name means nothing.
+ */
+export function brokerHost(namespace: string): string {
+  return `${brokerServiceName}.${namespace}.svc.cluster.local`;
+}
+
+/** The AMQP URL of Secret rabbitmq-url. */
+export function brokerUrl(namespace: string, username: string, password: string): string {
+  return `amqp://${encodeURIComponent(username)}:${encodeURIComponent(password)}@${brokerHost(namespace)}:${infraPorts.amqp}`;
+}
 
 /** What the DATABASE_URL of a service must look like for this configuration. */
 export function databaseUrlFormat(config: ShopConfig, service: DatabaseServiceName): string {
@@ -70,7 +95,7 @@ export function externalSecrets(config: ShopConfig): ExternalSecret[] {
     {
       name: rabbitmqUrlSecret.name,
       keys: [rabbitmqUrlSecret.url],
-      description: `url: amqp://<username>:<password>@rabbitmq:${infraPorts.amqp} with the credentials of Secret rabbitmq (percent-encoded)`,
+      description: `url: amqp://<username>:<password>@${brokerHost(config.namespace)}:${infraPorts.amqp} with the credentials of Secret rabbitmq (percent-encoded); the fully qualified name, as KEDA reads it from another namespace`,
     },
   ];
 }

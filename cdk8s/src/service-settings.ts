@@ -4,6 +4,7 @@
  * configuration. What the topology gives every deployment (ports, service URLs) comes from the
  * same function local mode uses, with the cluster's addresses: Service DNS names.
  */
+import type { faultKnobs } from '@scaleshop/platform';
 import type { SecretKind } from '@scaleshop/platform/topology';
 import type { ShopConfig } from './config.ts';
 import type { SecretRef } from './node-service.ts';
@@ -31,18 +32,36 @@ export function serviceSettings(config: ShopConfig, name: AppServiceName): Recor
     case 'user':
       settings.SEED_DEV_USERS = String(config.devSeed);
       break;
-    case 'payment':
-      settings.PAYMENT_LATENCY_MS = String(config.latency.paymentLatencyMs);
-      settings.PAYMENT_FAILURE_RATE = String(config.latency.paymentFailureRate);
-      break;
     case 'email':
-      settings.EMAIL_LATENCY_MS = String(config.latency.emailLatencyMs);
       if (config.infrastructure.mailpit) settings.SMTP_URL = `smtp://mailpit:${infraPorts.smtp}`;
       break;
     default:
       break;
   }
+  // The fault knobs come through a file, not the environment: see serviceKnobs.
+  if (serviceKnobs(config, name)) settings.FAULT_KNOBS_FILE = `${knobsMountPath}/${knobsFileName}`;
   return { ...settings, ...config.services[name].env };
+}
+
+/** Where a service with fault knobs finds the Shop's values: a ConfigMap volume. */
+export const knobsMountPath = '/etc/scaleshop/knobs';
+export const knobsFileName = 'fault-knobs.json';
+
+/**
+ * The spec's fault knobs of a service (the latency and failure settings), by the names of its
+ * runtime knobs (faultKnobs in services/platform/src/runtime-knobs.ts). They reach the pods as a
+ * file of a ConfigMap volume, which the kubelet refreshes in place, and the service sets them for
+ * every replica: a change needs no rollout, so the pod template does not carry them.
+ */
+export function serviceKnobs(config: ShopConfig, name: AppServiceName): Record<string, number> | undefined {
+  switch (name) {
+    case 'payment':
+      return { failure_rate: config.latency.paymentFailureRate, latency_ms: config.latency.paymentLatencyMs } satisfies Record<keyof (typeof faultKnobs)['payment'], number>;
+    case 'email':
+      return { latency_ms: config.latency.emailLatencyMs } satisfies Record<keyof (typeof faultKnobs)['email'], number>;
+    default:
+      return undefined;
+  }
 }
 
 function secretRef(service: AppServiceName, kind: SecretKind): SecretRef {

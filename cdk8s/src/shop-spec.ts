@@ -141,9 +141,10 @@ function buildShopSpecSchema() {
         }),
         latency: Type.Object(
           {
-            paymentLatencyMs: Type.Integer({ minimum: 0, maximum: 600_000, description: 'PAYMENT_LATENCY_MS' }),
-            emailLatencyMs: Type.Integer({ minimum: 0, maximum: 600_000, description: 'EMAIL_LATENCY_MS' }),
-            paymentFailureRate: Type.Number({ minimum: 0, maximum: 1, description: 'PAYMENT_FAILURE_RATE, 0 to 1' }),
+            // The bounds of the runtime knobs they set (faultKnobs in services/platform/src/runtime-knobs.ts; a test holds them equal).
+            paymentLatencyMs: Type.Integer({ minimum: 0, maximum: 60_000, description: "the payment provider's latency (knob latency_ms), applied while the pods run" }),
+            emailLatencyMs: Type.Integer({ minimum: 0, maximum: 60_000, description: "the email provider's latency (knob latency_ms), applied while the pods run" }),
+            paymentFailureRate: Type.Number({ minimum: 0, maximum: 1, description: 'share of charges declined at random, 0 to 1 (knob failure_rate), applied while the pods run' }),
           },
           { additionalProperties: false, description: 'The knobs of the simulated providers.' },
         ),

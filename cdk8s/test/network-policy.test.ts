@@ -5,9 +5,16 @@
  * other combination of source, destination and port is denied.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { isAllowed, type Endpoint } from './network-evaluator.ts';
-import { networkPolicies, variants, workloads, type K8sObject, type NetworkPolicyObject } from './manifests.ts';
+import { networkPolicies, parseManifests, variants, workloads, type K8sObject, type NetworkPolicyObject } from './manifests.ts';
+import { defaultConfig } from '../src/config.ts';
+import { manifestFile, renderObjects } from '../src/render.ts';
+import { repositoryRoot } from './manifests.ts';
+
+const manifestPath = join(repositoryRoot, manifestFile);
 
 const apps = ['gateway', 'order', 'payment', 'email', 'product', 'user', 'cart', 'storefront'];
 const databaseOwners = ['order', 'payment', 'email', 'product', 'user', 'cart'];
@@ -238,6 +245,29 @@ describe('network policies', () => {
     for (const service of databaseOwners) assert.ok(allowed(shared, service, 'postgres', 5432), service);
     assert.equal(allowed(shared, 'gateway', 'postgres', 5432), false);
     assert.equal(allowed(shared, ANYWHERE, 'postgres', 5432), false);
+  });
+
+  test('a consumer autoscaled by KEDA: the KEDA operator (pods app=keda-operator in namespace keda) reaches the broker on AMQP, and nothing more', () => {
+    const config = { ...defaultConfig, services: { ...defaultConfig.services, payment: { ...defaultConfig.services.payment, autoscaling: { enabled: true, minReplicas: 1, maxReplicas: 4, targetCPUUtilization: 70, queueLength: 10 } } } };
+    const kedaObjects = renderObjects(config, { keda: true }) as unknown as K8sObject[];
+    const policies = networkPolicies(kedaObjects);
+    const rabbitmq = endpointsOf(kedaObjects).pods.find((pod) => pod.name === 'rabbitmq')!;
+    // As KEDA's chart labels its operator's pods (its Service selects app: keda-operator).
+    const kedaPod = (namespace: string, labels: Record<string, string>): Endpoint => ({ name: 'keda', ip: '10.244.3.4', pod: { namespace, namespaceLabels: { 'kubernetes.io/metadata.name': namespace }, labels, ports: [] } });
+    const operator = kedaPod('keda', { app: 'keda-operator', 'app.kubernetes.io/name': 'keda-operator' });
+    assert.ok(isAllowed(policies, { from: operator, to: rabbitmq, port: 5672, protocol: 'TCP' }), 'KEDA → rabbitmq:5672');
+    assert.ok(!isAllowed(policies, { from: operator, to: rabbitmq, port: 15672, protocol: 'TCP' }), 'not the management port');
+    assert.ok(!isAllowed(policies, { from: kedaPod('default', { app: 'keda-operator' }), to: rabbitmq, port: 5672, protocol: 'TCP' }), 'the label alone, in another namespace');
+    assert.ok(!isAllowed(policies, { from: kedaPod('keda', { app: 'keda-operator-metrics-apiserver' }), to: rabbitmq, port: 5672, protocol: 'TCP' }), 'another pod of KEDA');
+    // The gateway's public API is open to anywhere, KEDA included; nothing else of the shop is.
+    for (const pod of endpointsOf(kedaObjects).pods.filter((candidate) => !['rabbitmq', 'gateway'].includes(candidate.name))) {
+      assert.ok(!isAllowed(policies, { from: operator, to: pod, port: pod.pod!.ports[0]?.port ?? 1, protocol: 'TCP' }), `KEDA → ${pod.name}`);
+    }
+    // Without KEDA (or without an autoscaled consumer) the broker admits no one from outside.
+    for (const objects of [renderObjects(config, { keda: false }), parseManifests(readFileSync(manifestPath, 'utf8'))] as unknown as K8sObject[][]) {
+      const broker = endpointsOf(objects).pods.find((pod) => pod.name === 'rabbitmq')!;
+      assert.ok(!isAllowed(networkPolicies(objects), { from: operator, to: broker, port: 5672, protocol: 'TCP' }));
+    }
   });
 
   test('there is a default deny for ingress and egress', () => {

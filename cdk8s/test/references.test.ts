@@ -6,8 +6,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { calleesOf, serviceNames, urlVariable } from '@scaleshop/platform/topology';
+import { defaultConfig } from '../src/config.ts';
+import { renderManifests } from '../src/render.ts';
 import { externalSecrets } from '../src/secrets.ts';
-import { allContainers, objectId, selectorMatches, services, variants, workloads, type K8sObject, type Workload } from './manifests.ts';
+import { allContainers, objectId, parseManifests, selectorMatches, services, variants, workloads, type K8sObject, type Workload } from './manifests.ts';
 
 for (const variant of variants()) {
   describe(`references: ${variant.name}`, () => {
@@ -187,9 +189,24 @@ describe('the environment of the Node services (default configuration)', () => {
   test('the dev seed and the latency knobs', () => {
     assert.equal(settingsOf('product').SEED_CATALOG, 'true');
     assert.equal(settingsOf('user').SEED_DEV_USERS, 'true');
-    assert.equal(settingsOf('payment').PAYMENT_LATENCY_MS, '1000');
-    assert.equal(settingsOf('payment').PAYMENT_FAILURE_RATE, '0');
-    assert.equal(settingsOf('email').EMAIL_LATENCY_MS, '2000');
+    // The knobs: not in the environment, but in a file of a ConfigMap volume the service watches.
+    for (const [service, knobs] of [['payment', { failure_rate: 0, latency_ms: 1000 }], ['email', { latency_ms: 2000 }]] as const) {
+      assert.equal(settingsOf(service).PAYMENT_LATENCY_MS ?? settingsOf(service).EMAIL_LATENCY_MS, undefined);
+      const file = settingsOf(service).FAULT_KNOBS_FILE!;
+      const container = workloadOf(service).spec.template.spec.containers[0]!;
+      const mount = container.volumeMounts?.find((candidate) => file.startsWith(`${candidate.mountPath}/`));
+      assert.ok(mount?.readOnly && mount.subPath === undefined, `${service}: ${file} on a read-only volume, not a subPath (which the kubelet never refreshes)`);
+      const volume = workloadOf(service).spec.template.spec.volumes?.find((candidate) => candidate.name === mount.name);
+      const configMap = objects.find((object) => object.kind === 'ConfigMap' && object.metadata.name === volume?.configMap?.name);
+      assert.deepEqual(JSON.parse(configMap?.data?.[file.slice(mount.mountPath.length + 1)] ?? 'null'), knobs);
+    }
+  });
+
+  test('a change of the knobs alone changes their ConfigMap, not a pod template: no rollout', () => {
+    const changed = { ...defaultConfig, latency: { paymentLatencyMs: 50, emailLatencyMs: 10, paymentFailureRate: 0.5 } };
+    const [before, after] = [defaultConfig, changed].map((config) => new Map(parseManifests(renderManifests(config)).map((object) => [objectId(object), JSON.stringify(object)])));
+    const differing = [...after!.keys()].filter((id) => after!.get(id) !== before!.get(id)).sort();
+    assert.deepEqual(differing, ['ConfigMap/email-knobs', 'ConfigMap/payment-knobs']);
   });
 
   test('each service finds the services it calls at their Service, on the port that Service publishes', () => {

@@ -71,3 +71,15 @@ describe('Kubernetes API schemas (kubernetes-models, strict about unknown fields
     assert.ok(committed.every((object) => schemaProblems(object).length === 0), committed.map(objectId).join(', '));
   });
 });
+
+describe('the Shop spec’s fault knobs', () => {
+  test('have the bounds of the runtime knobs they set, so that a valid Shop never writes a file the services refuse', async () => {
+    const { faultKnobs } = await import('@scaleshop/platform');
+    const { shopSpecSchema } = await import('../src/config.ts');
+    const latency = (shopSpecSchema as unknown as { properties: { latency: { properties: Record<string, { minimum: number; maximum: number }> } } }).properties.latency.properties;
+    const bounds = (schema: { minimum: number; maximum: number } | undefined) => [schema?.minimum, schema?.maximum];
+    assert.deepEqual(bounds(latency.paymentLatencyMs), [faultKnobs.payment.latency_ms.min, faultKnobs.payment.latency_ms.max]);
+    assert.deepEqual(bounds(latency.paymentFailureRate), [faultKnobs.payment.failure_rate.min, faultKnobs.payment.failure_rate.max]);
+    assert.deepEqual(bounds(latency.emailLatencyMs), [faultKnobs.email.latency_ms.min, faultKnobs.email.latency_ms.max]);
+  });
+});

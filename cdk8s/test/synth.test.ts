@@ -37,6 +37,9 @@ describe('npm run synth', () => {
       'Service/rabbitmq',
       'Service/rabbitmq-nodes',
       'ConfigMap/rabbitmq-config',
+      // The fault knobs of the simulated providers, read from a file while the pods run.
+      'ConfigMap/payment-knobs',
+      'ConfigMap/email-knobs',
       'Deployment/jaeger',
       'Service/jaeger',
       'ConfigMap/jaeger-config',

@@ -10,7 +10,13 @@ import type { EmailDatabase } from './schema.ts';
 export async function createEmailService(config: ConfigOf<typeof emailConfig>, logger: Logger): Promise<App> {
   const database = await openDatabase<EmailDatabase>({ service: 'email', config, logger, migrations });
   const mailer = createMailer(config.SMTP_URL);
-  const knobs = startRuntimeKnobs({ db: database.db, databaseUrl: config.DATABASE_URL, logger, defaults: { latency_ms: config.EMAIL_LATENCY_MS } });
+  const knobs = startRuntimeKnobs({
+    db: database.db,
+    databaseUrl: config.DATABASE_URL,
+    logger,
+    defaults: { latency_ms: config.EMAIL_LATENCY_MS },
+    ...(config.FAULT_KNOBS_FILE ? { specFile: { path: config.FAULT_KNOBS_FILE, specs: faultKnobs.email } } : {}),
+  });
   await knobs.ready;
   const notifications = createNotifications({
     db: database.db,

@@ -2,8 +2,9 @@
  * The reconcile loop. Informers (list, then watch from the list's resourceVersion; a 410 Gone
  * relists) keep a cache of the Shops of one namespace and of every object they own. A change
  * to either queues the Shop; a reconcile compares what the Shop wants with the cache and writes
- * only what differs: server-side apply of a missing or changed object, delete of one no longer
- * wanted, and the status when it changed. A quiet cluster sees no writes.
+ * only what differs: server-side apply of a missing or changed object (or of one whose fields
+ * were edited by hand), delete of one no longer wanted, and the status when it changed. A quiet
+ * cluster sees no writes.
  */
 import * as k8s from '@kubernetes/client-node';
 import { pausedAnnotation } from '@scaleshop/cdk8s/src/crd.ts';
@@ -12,7 +13,9 @@ import { shopGroup, shopPlural, shopVersion, type Condition, type ShopStatus } f
 import { appServiceNames } from '@scaleshop/cdk8s/src/topology.ts';
 import type { Logger } from '@scaleshop/platform';
 import { appliedHashAnnotation, configOf, desiredObjects, shopLabel, shopProblems, type KubeObject, type Shop } from './desired.ts';
-import { restartingInformer, type Informer } from './informer.ts';
+import { holdsDesired } from './drift.ts';
+import { restartingInformer, toModel, toWire, type Informer } from './informer.ts';
+import { SecretMaker } from './secrets.ts';
 import { collectionPath, kedaGroupVersion, kindKey, ownedKinds } from './kinds.ts';
 import { WorkQueue, type BackoffOptions } from './work-queue.ts';
 
@@ -48,6 +51,7 @@ export class Operator {
   private readonly objects: k8s.KubernetesObjectApi;
   private readonly customObjects: k8s.CustomObjectsApi;
   private readonly core: k8s.CoreV1Api;
+  private readonly secrets: SecretMaker;
   private readonly informers = new Map<string, Informer>();
   private shops!: Informer;
   private keda = false;
@@ -61,6 +65,7 @@ export class Operator {
     this.objects = k8s.KubernetesObjectApi.makeApiClient(options.kubeConfig);
     this.customObjects = options.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
     this.core = options.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    this.secrets = new SecretMaker(options.kubeConfig);
     this.queue = new WorkQueue(options.backoff ?? { baseMs: 1000, maxMs: 5 * 60_000 }, (key) => this.reconcileKey(key), (key, error, retryInMs) =>
       options.logger.warn({ shop: key, err: error, retry_in_ms: retryInMs }, 'reconcile failed'),
     );
@@ -103,7 +108,10 @@ export class Operator {
   }
 
   private informer(path: string, labelSelector: string | undefined, changed: (object: KubeObject) => void): Informer {
-    const list = () => this.objects.list(...listArguments(path, labelSelector)) as unknown as Promise<k8s.KubernetesListObject<KubeObject>>;
+    const list = async () => {
+      const listed = (await this.objects.list(...listArguments(path, labelSelector))) as unknown as k8s.KubernetesListObject<KubeObject>;
+      return { ...listed, items: listed.items.map(toWire) };
+    };
     return restartingInformer({ kubeConfig: this.options.kubeConfig, path, list, labelSelector, changed, logger: this.options.logger, restartMs: this.options.informerRestartMs ?? 5000, stopped: () => this.stopped });
   }
 
@@ -142,11 +150,23 @@ export class Operator {
     const desired = desiredObjects(shop, { keda: this.keda });
     const failures: string[] = [];
     let firstError: unknown;
+    // Before the workloads that read them: a pod whose Secret is missing does not start.
+    try {
+      const made = await this.secrets.ensure(shop, configOf(shop));
+      if (made.length > 0) this.options.logger.info({ shop: key, secrets: made }, 'made the missing Secrets');
+    } catch (error) {
+      firstError = error;
+      failures.push(`Secrets: ${describe(error)}`);
+      await this.event(shop, 'SecretFailed', describe(error));
+    }
     for (const object of desired) {
       const live = this.informers.get(kindKey(object.apiVersion, object.kind))?.get(object.metadata.name, namespace);
-      if (live && live.metadata.annotations?.[appliedHashAnnotation] === object.metadata.annotations?.[appliedHashAnnotation]) continue;
+      const model = toModel(object);
+      // Unchanged since it was applied, and no hand edit of a field the operator set: no write.
+      // Compared as sent, that is as the model of its kind serializes it.
+      if (live && live.metadata.annotations?.[appliedHashAnnotation] === object.metadata.annotations?.[appliedHashAnnotation] && holdsDesired(live, toWire(model))) continue;
       try {
-        await this.objects.patch(object, undefined, undefined, fieldManager, true, k8s.PatchStrategy.ServerSideApply);
+        await this.objects.patch(model, undefined, undefined, fieldManager, true, k8s.PatchStrategy.ServerSideApply);
       } catch (error) {
         firstError ??= error;
         failures.push(`${object.kind}/${object.metadata.name}: ${describe(error)}`);

@@ -4,6 +4,9 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from '@scaleshop/platform';
+// Not in the package's index; the package has no exports map, so its files are importable.
+import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
+import { getSerializationType } from '@kubernetes/client-node/dist/util.js';
 import type { KubeObject } from './desired.ts';
 
 export type Informer = k8s.Informer<KubeObject> & k8s.ObjectCache<KubeObject>;
@@ -29,4 +32,20 @@ export function restartingInformer(options: InformerOptions): Informer {
     setTimeout(() => void informer.start().catch(() => undefined), options.restartMs);
   });
   return informer;
+}
+
+/**
+ * client-node's typed calls go through its model classes, which name a field that is a reserved
+ * word of its generator differently from the wire (a NetworkPolicy rule's `from` is `_from`): a
+ * list answers with models, and an apply serializes its body as the model of its kind, dropping
+ * what the model does not name. So the desired objects (plain JSON from cdk8s) are turned into
+ * models before an apply, and listed objects back into plain JSON (as a watch event delivers
+ * them) before they reach a cache.
+ */
+export function toWire(object: KubeObject): KubeObject {
+  return ObjectSerializer.serialize(object, getSerializationType(object.apiVersion, object.kind), '') as KubeObject;
+}
+
+export function toModel(object: KubeObject): KubeObject {
+  return ObjectSerializer.deserialize(object, getSerializationType(object.apiVersion, object.kind), '') as KubeObject;
 }

@@ -22,6 +22,8 @@ export interface RecordedRequest {
   verb: string;
   apiGroup: string;
   resource: string;
+  /** The object's name, for a request on one object (what a Role's resourceNames restrict). */
+  name?: string;
   namespace?: string;
   contentType?: string;
   query: Record<string, string>;
@@ -48,6 +50,7 @@ const catalogue = [
   ...ownedKinds.map((kind) => ({ groupVersion: kind.apiVersion, kind: kind.kind, plural: kind.plural })),
   { groupVersion: 'scaleshop.dev/v1alpha1', kind: 'Shop', plural: 'shops' },
   { groupVersion: 'v1', kind: 'Event', plural: 'events' },
+  { groupVersion: 'v1', kind: 'Secret', plural: 'secrets' },
   // What a ScalingExperiment reads and makes.
   { groupVersion: 'scaleshop.dev/v1alpha1', kind: 'ScalingExperiment', plural: 'scalingexperiments' },
   { groupVersion: 'batch/v1', kind: 'Job', plural: 'jobs' },
@@ -184,7 +187,9 @@ export class ApiServerStandIn {
     recorded.apiGroup = group ?? '';
     recorded.resource = subresource ? `${resource}/${subresource}` : resource;
     recorded.namespace = namespace;
-    recorded.verb = verbOf(request.method ?? '', name, query, this.store.has(`${collection}/${name}`));
+    if (name) recorded.name = name;
+    // A patch of a subresource never creates: it is authorized as patch, and answers 404 if the object is gone.
+    recorded.verb = verbOf(request.method ?? '', name, query, subresource !== undefined || this.store.has(`${collection}/${name}`));
     this.requests.push(recorded);
     const fault = this.faults.findIndex((candidate) => candidate.match(recorded));
     if (fault >= 0) {
@@ -267,6 +272,8 @@ export class ApiServerStandIn {
       case 'POST': {
         const object = JSON.parse(body);
         object.metadata.name ??= `${object.metadata.generateName ?? 'object.'}${this.rv}`;
+        if (this.store.has(`${collection}/${object.metadata.name}`)) return json(response, 409, { ...status(409, 'AlreadyExists', `${resource} "${object.metadata.name}" already exists`), details: { name: object.metadata.name, kind: resource } });
+        object.metadata.uid ??= crypto.randomUUID();
         this.save(collection, `${collection}/${object.metadata.name}`, object, 'ADDED');
         return json(response, 201, object);
       }

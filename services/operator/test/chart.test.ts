@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { defaultConfig } from '@scaleshop/cdk8s/src/config.ts';
+import { externalSecrets } from '@scaleshop/cdk8s/src/secrets.ts';
 import { crdFile, renderCrd, renderValuesSchema, valuesSchemaFile } from '@scaleshop/cdk8s/src/helm-chart.ts';
 import { schemaProblems } from '@scaleshop/cdk8s/test/kube-schema.ts';
 import { allContainers, repositoryRoot, type Workload } from '@scaleshop/cdk8s/test/manifests.ts';
@@ -21,6 +23,16 @@ function template(...extra: string[]) {
 }
 
 describe('the Helm chart (real helm)', () => {
+  test('the operator may read exactly the Secrets a Shop references, whichever Postgres layout it has', () => {
+    const role = template().find((object) => object.kind === 'Role' && object.metadata.name === 'scaleshop-operator') as unknown as { rules: { resources: string[]; verbs: string[]; resourceNames?: string[] }[] };
+    const secretRules = role.rules.filter((rule) => rule.resources.includes('secrets'));
+    const names = [true, false].flatMap((sharedPostgres) => externalSecrets({ ...defaultConfig, infrastructure: { ...defaultConfig.infrastructure, sharedPostgres } }).map((secret) => secret.name));
+    assert.deepEqual(secretRules.map((rule) => ({ verbs: rule.verbs, names: rule.resourceNames?.slice().sort() })), [
+      { verbs: ['get'], names: [...new Set(names)].sort() },
+      { verbs: ['create'], names: undefined },
+    ]);
+  });
+
   test('its generated files are not stale: npm run synth writes the CRD and values.schema.json', () => {
     assert.ok(readFileSync(join(repositoryRoot, crdFile), 'utf8') === renderCrd(), `${crdFile} is stale: run npm run synth`);
     assert.ok(readFileSync(join(repositoryRoot, valuesSchemaFile), 'utf8') === renderValuesSchema(), `${valuesSchemaFile} is stale: run npm run synth`);

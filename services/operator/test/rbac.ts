@@ -12,6 +12,8 @@ export interface Rule {
   apiGroups: string[];
   resources: string[];
   verbs: string[];
+  /** Only these objects (get, patch, delete…; never create, which names no existing object). */
+  resourceNames?: string[];
 }
 
 /** The rules of one Role of the chart, as `helm template` renders it. */
@@ -28,8 +30,17 @@ export function chartRole(namespace: string, name: string): Rule[] {
 export function rbacProblems(rules: readonly Rule[], requests: readonly RecordedRequest[]) {
   const resourceRequests = requests.filter((request) => request.resource !== '');
   const denied = resourceRequests
-    .filter((request) => !rules.some((rule) => rule.apiGroups.includes(request.apiGroup) && rule.resources.includes(request.resource) && rule.verbs.includes(request.verb)))
-    .map((request) => `${request.verb} ${request.apiGroup || 'core'}/${request.resource}`);
+    .filter(
+      (request) =>
+        !rules.some(
+          (rule) =>
+            rule.apiGroups.includes(request.apiGroup) &&
+            rule.resources.includes(request.resource) &&
+            rule.verbs.includes(request.verb) &&
+            (rule.resourceNames === undefined || (request.name !== undefined && rule.resourceNames.includes(request.name))),
+        ),
+    )
+    .map((request) => `${request.verb} ${request.apiGroup || 'core'}/${request.resource}${request.name ? ` ${request.name}` : ''}`);
   const usedResources = new Set(resourceRequests.map((request) => `${request.apiGroup} ${request.resource}`));
   const usedVerbs = new Set(resourceRequests.map((request) => request.verb));
   return {

@@ -4,11 +4,16 @@
  * At the end, every request of these tests is checked against the chart's Role.
  */
 import assert from 'node:assert/strict';
+import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { defaultConfig } from '@scaleshop/cdk8s/src/config.ts';
+import { externalSecrets } from '@scaleshop/cdk8s/src/secrets.ts';
 import * as k8s from '@kubernetes/client-node';
 import { createLogger } from '@scaleshop/platform';
 import { Operator, fieldManager } from '../src/controller.ts';
 import { desiredObjects, type Shop } from '../src/desired.ts';
+import { holdsDesired } from '../src/drift.ts';
+import { ownedKinds } from '../src/kinds.ts';
 import { ApiServerStandIn, type RecordedRequest } from './api-server.ts';
 import { chartRole, noRbacProblems, rbacProblems } from './rbac.ts';
 
@@ -27,10 +32,11 @@ interface Harness {
   stop(): Promise<void>;
 }
 
-async function startHarness(options: { keda?: boolean; shop?: Partial<Shop> } = {}): Promise<Harness> {
+async function startHarness(options: { keda?: boolean; shop?: Partial<Shop>; secrets?: Record<string, any>[] } = {}): Promise<Harness> {
   const server = new ApiServerStandIn();
   server.kedaInstalled = options.keda ?? false;
   const url = await server.start();
+  for (const secret of options.secrets ?? []) server.write(`v1/${namespace}/secrets`, { apiVersion: 'v1', kind: 'Secret', ...secret }, 'kubectl');
   server.write(shops, { apiVersion: 'scaleshop.dev/v1alpha1', kind: 'Shop', metadata: { name: 'demo', namespace }, spec: {}, ...options.shop }, 'kubectl');
   const kubeConfig = new k8s.KubeConfig();
   kubeConfig.loadFromOptions({
@@ -81,6 +87,8 @@ async function waitFor(what: string, condition: () => boolean, timeoutMs = 60_00
   }
 }
 
+const pluralOf = (kind: string) => ownedKinds.find((candidate) => candidate.kind === kind)!.plural;
+
 const settle = (ms = 400) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function shopOf(server: ApiServerStandIn): Shop {
@@ -130,6 +138,12 @@ describe('the reconcile loop against an API server stand-in', () => {
       assert.equal(request.query.fieldManager, fieldManager);
       assert.equal(request.query.force, 'true');
     }
+    // Applied as rendered: every field, named as on the wire (a NetworkPolicy rule's `from`, which
+    // client-node's model calls `_from`, reached the server only once objects went through the model).
+    for (const object of desiredObjects(shopOf(server), { keda: false })) {
+      const collection = `${object.apiVersion}/${namespace}/${object.metadata.name === undefined ? '' : pluralOf(object.kind)}`;
+      assert.ok(holdsDesired(server.get(collection, object.metadata.name), object), `${object.kind}/${object.metadata.name} as rendered`);
+    }
     await waitFor('status', () => condition(server, 'Ready')?.reason === 'WorkloadsNotReady');
     assert.equal(condition(server, 'Ready')?.status, 'False');
     assert.equal(condition(server, 'Progressing')?.status, 'True');
@@ -164,8 +178,9 @@ describe('the reconcile loop against an API server stand-in', () => {
     await waitFor('the new generation observed', () => shopOf(server).status?.observedGeneration === 2);
     await settle();
     const patched = writes(server.requests.slice(before)).filter((request) => request.resource !== 'shops/status').map((request) => request.path.split('/').slice(-2).join('/'));
-    assert.deepEqual(patched.sort(), ['configmaps/payment-config', 'deployments/payment']);
-    assert.equal(server.get(configMaps, 'payment-config')?.data.PAYMENT_LATENCY_MS, '50');
+    // The knobs reach the pods through their ConfigMap's file: no write to the Deployment, no rollout.
+    assert.deepEqual(patched.sort(), ['configmaps/payment-knobs']);
+    assert.equal(JSON.parse(server.get(configMaps, 'payment-knobs')?.data['fault-knobs.json']).latency_ms, 50);
   });
 
   test('an object deleted by hand is re-created', async () => {
@@ -188,6 +203,29 @@ describe('the reconcile loop against an API server stand-in', () => {
     await settle();
     assert.equal(server.get(deployments, 'order')?.spec.replicas, 3);
     assert.equal(server.get(configMaps, 'order-config')?.data.LOG_LEVEL, 'debug');
+  });
+
+  test('a hand edit of fields the operator set is reverted, while a hand-scaled Deployment stays scaled', async () => {
+    const { server } = harness;
+    await settle();
+    const live = server.get(deployments, 'cart')!;
+    const container = live.spec.template.spec.containers.find((candidate: { name: string }) => candidate.name === 'cart');
+    const image = container.image;
+    const env = container.env;
+    // As `kubectl set image` and `kubectl edit` would: another image, one variable less, and a scale.
+    const edited = { ...container, image: 'someone/else:latest', env: env.filter((variable: { name: string }) => variable.name !== 'DATABASE_URL') };
+    assert.ok(env.some((variable: { name: string }) => variable.name === 'DATABASE_URL'));
+    server.write(deployments, { metadata: { name: 'cart' }, spec: { replicas: 4, template: { spec: { containers: [edited] } } } }, 'kubectl');
+    server.write(configMaps, { metadata: { name: 'cart-config' }, data: { LOG_LEVEL: 'trace' } }, 'kubectl');
+    await waitFor('the image restored', () => server.get(deployments, 'cart')?.spec.template.spec.containers[0].image === image);
+    await waitFor('the setting restored', () => server.get(configMaps, 'cart-config')?.data.LOG_LEVEL !== 'trace');
+    assert.deepEqual(server.get(deployments, 'cart')?.spec.template.spec.containers[0].env, env);
+    assert.equal(server.get(deployments, 'cart')?.spec.replicas, 4);
+    // Restored once: then quiet again.
+    await settle();
+    const before = server.requests.length;
+    await settle(800);
+    assert.deepEqual(writes(server.requests.slice(before)), []);
   });
 
   test('replicas set in the spec are the operator’s to keep: it takes them over from kubectl scale by force', async () => {
@@ -325,6 +363,59 @@ describe('failures: retried with backoff, nothing missed', () => {
     await waitFor('its TriggerAuthentication', () => server.get(`keda.sh/v1alpha1/${namespace}/triggerauthentications`, 'rabbitmq-keda') !== undefined);
     assert.equal(server.get(`keda.sh/v1alpha1/${namespace}/scaledobjects`, 'payment')?.spec.triggers[0].authenticationRef.name, 'rabbitmq-keda');
     assert.equal(server.get(deployments, 'payment')?.spec.replicas, undefined);
+    });
+  });
+});
+
+describe('the Secrets a Shop references: made when missing, never overwritten', () => {
+  const secrets = `v1/${namespace}/secrets`;
+  const decoded = (server: ApiServerStandIn, name: string, key: string) => Buffer.from(server.get(secrets, name)?.data[key] ?? '', 'base64').toString('utf8');
+
+  test('a new Shop with no Secret: every one it references is made, random, consistent, kept after the Shop', async () => {
+    await withHarness({}, async ({ server }) => {
+      const wanted = externalSecrets({ ...defaultConfig, namespace });
+      await waitFor('every Secret', () => wanted.every((secret) => server.get(secrets, secret.name) !== undefined));
+      for (const secret of wanted) assert.deepEqual(Object.keys(server.get(secrets, secret.name)!.data).sort(), [...secret.keys].sort(), secret.name);
+      // The URLs carry the passwords of the instances they name, percent-encoded.
+      const orderUrl = new URL(decoded(server, 'order-database', 'url'));
+      assert.equal(orderUrl.hostname, 'postgres-order');
+      assert.equal(decodeURIComponent(orderUrl.password), decoded(server, 'postgres-order', 'password'));
+      assert.notEqual(decoded(server, 'postgres-order', 'password'), decoded(server, 'postgres-user', 'password'));
+      assert.ok(decoded(server, 'postgres-order', 'password').length >= 32);
+      const brokerUrl = new URL(decoded(server, 'rabbitmq-url', 'url'));
+      assert.equal(brokerUrl.hostname, `rabbitmq.${namespace}.svc.cluster.local`);
+      assert.equal(decodeURIComponent(brokerUrl.password), decoded(server, 'rabbitmq', 'password'));
+      const privateKey = createPrivateKey(decoded(server, 'scaleshop-jwt', 'private.pem'));
+      assert.ok(verify(null, Buffer.from('token'), createPublicKey(decoded(server, 'scaleshop-jwt', 'public.pem')), sign(null, Buffer.from('token'), privateKey)));
+      // Kept with the volumes (deleteVolumesWithShop is off): not owned, so not collected.
+      assert.ok(wanted.every((secret) => server.get(secrets, secret.name)!.metadata.ownerReferences === undefined));
+      await waitFor('every object', () => ownedCount(server) === expectedCount(server));
+      server.remove(shops, 'demo');
+      await settle();
+      assert.ok(wanted.every((secret) => server.get(secrets, secret.name) !== undefined));
+    });
+  });
+
+  test('a Secret the user brought is never overwritten, and the URL made for it uses its password', async () => {
+    await withHarness({ secrets: [{ metadata: { name: 'postgres-order' }, data: { password: Buffer.from('their p@ss/word').toString('base64') } }, { metadata: { name: 'rabbitmq-url' }, data: { url: Buffer.from('amqp://theirs').toString('base64') } }] }, async ({ server }) => {
+      await waitFor('order-database', () => server.get(secrets, 'order-database') !== undefined);
+      await waitFor('every object', () => ownedCount(server) === expectedCount(server));
+      assert.equal(decoded(server, 'postgres-order', 'password'), 'their p@ss/word');
+      assert.equal(decoded(server, 'rabbitmq-url', 'url'), 'amqp://theirs');
+      assert.equal(decodeURIComponent(new URL(decoded(server, 'order-database', 'url')).password), 'their p@ss/word');
+      const creates = server.requests.filter((request) => request.resource === 'secrets' && request.method === 'POST').map((request) => request.path);
+      assert.ok(!creates.some((path) => path.endsWith('/postgres-order') || path.endsWith('/rabbitmq-url')));
+      assert.ok(server.requests.filter((request) => request.resource === 'secrets').every((request) => request.method === 'GET' || request.method === 'POST'), 'never written once there');
+    });
+  });
+
+  test('deleteVolumesWithShop: the Secrets it made are owned by the Shop, and go with it', async () => {
+    await withHarness({ shop: { spec: { deleteVolumesWithShop: true } } }, async ({ server }) => {
+      await waitFor('every object', () => ownedCount(server) === expectedCount(server));
+      await waitFor('rabbitmq-url', () => server.get(secrets, 'rabbitmq-url') !== undefined);
+      assert.equal(server.get(secrets, 'rabbitmq')?.metadata.ownerReferences?.[0]?.uid, shopOf(server).metadata.uid);
+      server.remove(shops, 'demo');
+      assert.deepEqual(server.list(secrets), []);
     });
   });
 });

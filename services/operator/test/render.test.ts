@@ -53,10 +53,11 @@ describe('rendering a Shop', () => {
     const after = new Map(desiredObjects(shop({ services: { payment: { replicas: 3 } }, latency: { paymentLatencyMs: 50 } }), { keda: true }).map((object) => [id(object), withoutOwnership(object)]));
     assert.deepEqual([...after.keys()], [...before.keys()]);
     const changed = [...after.keys()].filter((key) => JSON.stringify(after.get(key)) !== JSON.stringify(before.get(key)));
-    // The payment ConfigMap gets the new latency, its Deployment the replicas and the ConfigMap's new checksum.
-    assert.deepEqual(changed, ['ConfigMap/payment-config', 'Deployment/payment']);
-    const config = after.get('ConfigMap/payment-config') as KubeObject & { data: Record<string, string> };
-    assert.equal(config.data.PAYMENT_LATENCY_MS, '50');
+    // The payment knobs' ConfigMap gets the new latency (no rollout: the pod template does not
+    // carry it), its Deployment the replicas.
+    assert.deepEqual(changed.sort(), ['ConfigMap/payment-knobs', 'Deployment/payment']);
+    const knobs = after.get('ConfigMap/payment-knobs') as KubeObject & { data: Record<string, string> };
+    assert.equal(JSON.parse(knobs.data['fault-knobs.json']!).latency_ms, 50);
     const deployment = after.get('Deployment/payment') as KubeObject & { spec: { replicas?: number } };
     assert.equal(deployment.spec.replicas, 3);
     assert.equal((before.get('Deployment/payment') as KubeObject & { spec: { replicas?: number } }).spec.replicas, undefined);

@@ -4,9 +4,12 @@
  * service images that Tilt puts into the Shop.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { serviceNames } from '@scaleshop/platform/topology';
+import { repositoryRoot } from '@scaleshop/cdk8s/test/manifests.ts';
 import { evaluateTiltfile, python } from '../../../test/tiltfile-harness.ts';
 import { helm } from './helm.ts';
 
@@ -39,8 +42,15 @@ describe('tilt up -- --operator', { skip: python ? false : 'python3 is needed to
 
   test("the operator's live update writes only into volumes of its pod, from the sources the image runs", () => {
     const build = calls('docker_build').find((call) => call.args[0] === 'scaleshop/operator')!;
-    assert.equal(build.kwargs.dockerfile, 'services/operator/Dockerfile');
-    assert.equal(build.kwargs.target, 'dev');
+    assert.equal(build.kwargs.dockerfile, 'Dockerfile');
+    assert.equal(build.kwargs.target, 'operator-dev');
+    // The context Tilt sends holds every path the target copies.
+    const dockerfile = readFileSync(join(repositoryRoot, 'Dockerfile'), 'utf8');
+    const stage = (name: string) => new RegExp(`^FROM\\s+\\S+\\s+AS\\s+${name}\\s*$([\\s\\S]*?)(?=^FROM\\s|(?![\\s\\S]))`, 'im').exec(dockerfile)?.[1] ?? '';
+    const copied = [stage('operator-deps'), stage('operator-dev')].flatMap((body) => [...body.matchAll(/^COPY\s+(?!--from)(?:--\S+\s+)*(\S+)\s/gm)].map((match) => match[1]!));
+    assert.ok(copied.length >= 8, copied.join(' '));
+    const only = build.kwargs.only as string[];
+    for (const path of copied) assert.ok(only.some((allowed) => path === allowed || path.startsWith(`${allowed}/`)), `${path} is in the build context`);
     const steps = build.kwargs.live_update as { step: string; local?: string; remote?: string; cmd?: string }[];
     const sets = calls('helm')[0]!.kwargs.set as string[];
     const result = helm(['template', 'scaleshop', 'charts/scaleshop', '--namespace', 'scaleshop', ...sets.flatMap((set) => ['--set', set])]);

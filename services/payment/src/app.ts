@@ -19,6 +19,7 @@ export async function createPaymentService(config: ConfigOf<typeof paymentConfig
     databaseUrl: config.DATABASE_URL,
     logger,
     defaults: { failure_rate: config.PAYMENT_FAILURE_RATE, latency_ms: config.PAYMENT_LATENCY_MS },
+    ...(config.FAULT_KNOBS_FILE ? { specFile: { path: config.FAULT_KNOBS_FILE, specs: faultKnobs.payment } } : {}),
   });
   await knobs.ready;
   // The provider reads these at every charge: a knob turned at run time applies to the next one.

@@ -1,4 +1,6 @@
-import { sql, type Kysely, type Migration } from 'kysely';
+import { readFile } from 'node:fs/promises';
+import { sql, type Kysely, type Migration, type Transaction } from 'kysely';
+import { Value } from 'typebox/value';
 import { Type, type TObject, type TOptional, type TNumber, type TInteger } from 'typebox';
 import { requireAdminCaller, callerOf } from './identity.ts';
 import { badRequest } from './errors.ts';
@@ -49,11 +51,23 @@ export const runtimeKnobsMigration: Migration = {
 
 const channel = 'runtime_knobs';
 
+/** Who a change through the Shop's spec is recorded as (updated_by). */
+export const shopSpecAuthor = 'shop-spec';
+/** The row that remembers the spec's last value of a knob, beside the knob's own row. */
+const specRow = (name: string) => `${shopSpecAuthor}:${name}`;
+
 export interface RuntimeKnobs<K extends string> {
   /** The values in force now: a synchronous read, cheap enough for every charge. */
   current(): KnobValues<K>;
   /** Stores the changes (validated by the route), tells every replica, and answers the values now in force. */
   set(changes: Partial<KnobValues<K>>, by: string): Promise<KnobValues<K>>;
+  /**
+   * Sets the knobs whose value in the Shop's spec changed since the spec last set them, and
+   * answers their names. Every replica reads the same file and calls this; the first to do so
+   * sets them, the others find nothing changed, and a replica that starts later does not undo an
+   * admin's change made since (the spec did not change).
+   */
+  applySpec(values: Partial<KnobValues<K>>): Promise<K[]>;
   ready: Promise<void>;
   close(): Promise<void>;
 }
@@ -68,6 +82,12 @@ export function startRuntimeKnobs<K extends string>(options: {
   logger: Logger;
   /** What the service was configured with: in force until a knob is set. */
   defaults: KnobValues<K>;
+  /**
+   * The knobs of the Shop's spec, as a JSON file (a ConfigMap volume in the cluster, which the
+   * kubelet refreshes in place): read at start and then every intervalMs, and applied through
+   * applySpec when its content changes. Unset: no file (local mode).
+   */
+  specFile?: { path: string; specs: Record<K, KnobSpec>; intervalMs?: number };
 }): RuntimeKnobs<K> {
   const { logger, defaults } = options;
   const db = options.db as Kysely<KnobTables>;
@@ -88,29 +108,107 @@ export function startRuntimeKnobs<K extends string>(options: {
     // A change made while this replica was not listening is read on reconnecting.
     onReconnect: () => void reload().catch(() => {}),
   });
-  const ready = listener.ready.then(reload);
+  const upsert = (trx: Transaction<KnobTables>, name: string, value: number, by: string) =>
+    trx
+      .insertInto('runtime_knobs')
+      .values({ name, value, updated_by: by, updated_at: new Date() })
+      .onConflict((conflict) => conflict.column('name').doUpdateSet({ value, updated_by: by, updated_at: new Date() }))
+      .execute();
 
-  return {
+  const knobs: RuntimeKnobs<K> = {
     current: () => values,
-    ready,
+    ready: Promise.resolve(),
     async set(changes, by) {
       const before = { ...values };
       await db.transaction().execute(async (trx) => {
-        for (const [name, value] of Object.entries(changes) as Array<[K, number]>) {
-          await trx
-            .insertInto('runtime_knobs')
-            .values({ name: name as string, value, updated_by: by, updated_at: new Date() })
-            .onConflict((conflict) => conflict.column('name').doUpdateSet({ value, updated_by: by, updated_at: new Date() }))
-            .execute();
-        }
+        for (const [name, value] of Object.entries(changes) as Array<[K, number]>) await upsert(trx, name, value, by);
         await sql`select pg_notify(${channel}, '')`.execute(trx);
       });
       await reload();
       logger.warn({ knobs_before: before, knobs_after: values, changed_by: by }, 'fault knobs changed at run time');
       return values;
     },
+    async applySpec(specValues) {
+      const before = { ...values };
+      const changed = await db.transaction().execute(async (trx) => {
+        // One replica at a time: the others then find the spec's rows already equal.
+        await sql`select pg_advisory_xact_lock(hashtext(${channel}))`.execute(trx);
+        const rows = await trx.selectFrom('runtime_knobs').select(['name', 'value']).where('name', 'in', names.map(specRow)).execute();
+        const previous = new Map(rows.map((row) => [row.name, Number(row.value)]));
+        const applied: K[] = [];
+        for (const [name, value] of Object.entries(specValues) as Array<[K, number]>) {
+          if (!names.includes(name) || previous.get(specRow(name)) === value) continue;
+          await upsert(trx, name, value, shopSpecAuthor);
+          await upsert(trx, specRow(name), value, shopSpecAuthor);
+          applied.push(name);
+        }
+        if (applied.length > 0) await sql`select pg_notify(${channel}, '')`.execute(trx);
+        return applied;
+      });
+      if (changed.length === 0) return changed;
+      await reload();
+      logger.warn({ knobs_before: before, knobs_after: values, changed_by: shopSpecAuthor, knobs: changed }, 'fault knobs changed by the Shop spec');
+      return changed;
+    },
     close: () => listener.close(),
   };
+
+  let stopWatching = () => {};
+  const watching = options.specFile ? watchSpecFile(options.specFile, knobs, logger) : undefined;
+  knobs.ready = listener.ready.then(reload).then(async () => {
+    if (!watching) return;
+    stopWatching = await watching;
+  });
+  knobs.close = async () => {
+    stopWatching();
+    await listener.close();
+  };
+  return knobs;
+}
+
+/**
+ * Reads the spec's knob file now (a missing or bad file at start is logged, not fatal: the
+ * knobs keep their values), then polls it: the kubelet replaces a ConfigMap volume's files by
+ * swapping a symlink, which a poll of the content sees however it is done.
+ */
+async function watchSpecFile<K extends string>(file: NonNullable<Parameters<typeof startRuntimeKnobs<K>>[0]['specFile']>, knobs: RuntimeKnobs<K>, logger: Logger): Promise<() => void> {
+  const schema = knobsBodySchema(file.specs);
+  let last: string | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const check = async () => {
+    let text: string;
+    try {
+      text = await readFile(file.path, 'utf8');
+    } catch (error) {
+      if (last !== undefined) logger.warn({ err: error, path: file.path }, 'could not read the fault knobs file');
+      return;
+    }
+    if (text === last) return;
+    let values: unknown;
+    try {
+      values = JSON.parse(text);
+    } catch {
+      values = undefined;
+    }
+    if (!Value.Check(schema, values)) {
+      last = text;
+      logger.error({ path: file.path, problems: [...Value.Errors(schema, values)].map((problem) => `${problem.instancePath || '/'} ${problem.message}`) }, 'the fault knobs file is not valid: ignored');
+      return;
+    }
+    try {
+      await knobs.applySpec(values as Partial<KnobValues<K>>);
+      last = text;
+    } catch (error) {
+      // Not remembered: the next poll tries again.
+      logger.warn({ err: error, path: file.path }, 'could not apply the fault knobs file');
+    }
+  };
+  await check();
+  const timer = setInterval(() => {
+    running = running.then(check);
+  }, file.intervalMs ?? 5_000);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** The request body of PUT /admin/faults: each knob optional, within its bounds, nothing else. */

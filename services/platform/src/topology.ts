@@ -188,6 +188,9 @@ export const topology = {
     PAYMENT_LATENCY_MS: env.integer({ default: 1_000, min: 0, description: 'How long the simulated provider takes to answer a charge.' }),
     PAYMENT_DECLINE_OVER: env.amount('10000.00', 'Charges above this amount are declined, so the failure path can be tried on purpose.'),
     PAYMENT_FAILURE_RATE: env.number({ default: 0, min: 0, max: 1, description: 'Share of the remaining charges declined at random.' }),
+    FAULT_KNOBS_FILE: env.optionalString(
+      "The Shop's fault knobs as a JSON file (the operator's ConfigMap volume in the cluster): read every 5 s, and a changed value is set for every replica at once, as PUT /admin/faults does. Unset: none (local mode).",
+    ),
   }),
   email: service('email', {
     SMTP_URL: env.url({
@@ -197,6 +200,9 @@ export const topology = {
     }),
     EMAIL_FROM: env.string('scaleshop <orders@scaleshop.local>', 'The sender of every email.'),
     EMAIL_LATENCY_MS: env.integer({ default: 2_000, min: 0, description: 'Added before each send, standing in for a slow email provider.' }),
+    FAULT_KNOBS_FILE: env.optionalString(
+      "The Shop's fault knobs as a JSON file (the operator's ConfigMap volume in the cluster): read every 5 s, and a changed value is set for every replica at once, as PUT /admin/faults does. Unset: none (local mode).",
+    ),
   }),
   product: service('product', {
     SEED_CATALOG: env.boolean(true, 'Loads the demo catalog at start; safe to repeat.'),
