@@ -27,26 +27,29 @@ export function resources(cpuRequestMillis: number, cpuLimitMillis: number, memo
   };
 }
 
-// Measured in the images: a service idles at ~150 MiB RSS without tracing and ~250 MiB with the
-// OpenTelemetry SDK exporting (as it does here, to Jaeger); the dev image's `node --watch` parent
-// adds ~70 MiB. Request the traced idle, limit with room for load and the watcher. CPU: a small
-// request, a limit of one core (JavaScript runs on one thread; argon2 uses the libuv pool).
-const nodeService = resources(50, 1000, 256, 512);
+// Measured (docs/benchmarks.md, bench:memory and a built image): with the node flags and compile
+// cache of services/platform/src/node-runtime.ts, a service idles at 111–135 MiB RSS without
+// tracing and 151–172 MiB with the OpenTelemetry SDK exporting (as it does here, to Jaeger); the
+// traced gateway reaches ~215 MiB after 20 s at full load, and the dev image's `node --watch`
+// parent adds ~45 MiB. Request the traced idle, limit at ~1.8× the traced gateway under load.
+// The user service's argon2 hashes take 19 MiB each, four at once. CPU: a small request, a limit
+// of one core (JavaScript runs on one thread; argon2 uses the libuv pool).
+const nodeService = resources(50, 1000, 192, 384);
 
 export const defaultConfig: ShopConfig = {
   namespace: 'scaleshop',
   images: { repository: 'scaleshop', pullPolicy: 'IfNotPresent' },
   services: {
-    gateway: { resources: resources(100, 1000, 256, 512), env: {} },
+    gateway: { resources: resources(100, 1000, 192, 384), env: {} },
     order: { resources: nodeService, env: {} },
     payment: { resources: nodeService, env: {} },
     email: { resources: nodeService, env: {} },
     product: { resources: nodeService, env: {} },
     // argon2id hashes (19 MiB each, up to four at once on the libuv pool) come on top of the heap.
-    user: { resources: resources(50, 1000, 256, 640), env: {} },
+    user: { resources: resources(50, 1000, 192, 512), env: {} },
     cart: { resources: nodeService, env: {} },
     // Static files only: no database, no broker, no password hashing.
-    storefront: { resources: resources(20, 500, 192, 384), env: {} },
+    storefront: { resources: resources(20, 500, 160, 320), env: {} },
   },
   logLevel: 'info',
   devSeed: true,
