@@ -55,6 +55,8 @@ interface Harness {
   operator: ExperimentOperator;
   /** Decides what each new Job's k6 does. */
   behaviour: (job: Record<string, any>) => K6Behaviour;
+  /** At most this many replicas of a Deployment turn ready (pods whose readiness probe fails beyond it); unset, all do. */
+  readyAtMost?: number;
   stop(): Promise<void>;
 }
 
@@ -70,6 +72,17 @@ async function startHarness(behaviour: (job: Record<string, any>) => K6Behaviour
       kind: 'Deployment',
       metadata: { name: 'product', namespace },
       spec: { template: { spec: { containers: [{ name: 'product', image: 'scaleshop/product:abc123', resources: { limits: { cpu: '500m' } }, env: [{ name: 'PRODUCT_CACHE', value: 'off' }] }] } } },
+      status: { replicas: 1, readyReplicas: 1, updatedReplicas: 1, observedGeneration: 1 },
+    },
+    'scaleshop-operator',
+  );
+  server.write(
+    deployments,
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'payment', namespace },
+      spec: { template: { spec: { containers: [{ name: 'payment', image: 'scaleshop/payment:abc123', resources: { limits: { cpu: '500m' } } }] } } },
       status: { replicas: 1, readyReplicas: 1, updatedReplicas: 1, observedGeneration: 1 },
     },
     'scaleshop-operator',
@@ -98,8 +111,9 @@ async function startHarness(behaviour: (job: Record<string, any>) => K6Behaviour
   const cluster = setInterval(() => {
     for (const deployment of server.list(deployments)) {
       const replicas = deployment.spec?.replicas ?? 1;
-      if (deployment.status?.readyReplicas !== replicas || deployment.status?.observedGeneration !== deployment.metadata.generation) {
-        server.write(deployments, { metadata: { name: deployment.metadata.name }, status: { replicas, readyReplicas: replicas, updatedReplicas: replicas, observedGeneration: deployment.metadata.generation } }, 'kube-controller-manager');
+      const ready = Math.min(replicas, harness.readyAtMost ?? replicas);
+      if (deployment.status?.readyReplicas !== ready || deployment.status?.replicas !== replicas || deployment.status?.observedGeneration !== deployment.metadata.generation) {
+        server.write(deployments, { metadata: { name: deployment.metadata.name }, status: { replicas, readyReplicas: ready, updatedReplicas: replicas, observedGeneration: deployment.metadata.generation } }, 'kube-controller-manager');
       }
     }
     for (const job of server.list(jobs)) {
@@ -171,6 +185,30 @@ const capacity = (n: number) => (100 * n) / (1 + 0.05 * (n - 1) + 0.01 * n * (n 
 const replicasOfJob = (job: Record<string, any>) => Number(/-n(\d+)-/.exec(job.metadata.name)![1]);
 
 describe('ScalingExperiment against an API server stand-in', () => {
+  test('a consumer service: no k6 Job until all N replicas are ready, which for payment means N consumers attached', async () => {
+    await withHarness(() => ({ exitCode: 0, throughput: 40, p99: 60 }), async (harness) => {
+      const { server } = harness;
+      // One of the two new pods stays unready: its consumer has not attached (payment's readiness waits for it).
+      harness.readyAtMost = 1;
+      server.write(experiments, experiment('consumers', { target: { shop: 'demo', service: 'payment' }, replicas: [2], settleSeconds: 1 }), 'kubectl');
+      await waitFor('the scale change', () => server.get(deployments, 'payment')?.spec.replicas === 2);
+      await waitFor('the operator to see 1 of 2 ready', () => /1 ready/.test(conditionOf(server, 'consumers', 'Running')?.message ?? ''));
+      // Long enough for many polls (every 30 ms here): still no Job, still Scaling.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(server.list(jobs).length, 0, 'no load while a replica is not ready');
+      assert.equal(statusOf(server, 'consumers').currentStep?.stage, 'Scaling');
+      assert.equal(conditionOf(server, 'consumers', 'Running')?.message, 'scaling payment to 2: 1 ready, 2 updated');
+
+      harness.readyAtMost = undefined;
+      await waitFor('the settle time', () => conditionOf(server, 'consumers', 'Running')?.reason === 'Settling');
+      assert.equal(conditionOf(server, 'consumers', 'Running')?.message, '2 replicas of payment ready, each with its consumers attached (its readiness includes them); settling for 1 s');
+      assert.equal(server.list(jobs).length, 0, 'the settle time comes first');
+      await waitFor('the k6 Job', () => server.list(jobs).length === 1);
+      await waitFor('the experiment to succeed', () => statusOf(server, 'consumers').phase === 'Succeeded');
+      assert.equal(server.get(deployments, 'payment')?.spec.replicas, 1, 'restored');
+    });
+  });
+
   test('a full run: for each N a scale change and a Job; the status gets the points and the fit, the results a ConfigMap, and the replicas come back', async () => {
     // At N = 4 the summary breaks the script's thresholds and k6 exits 99: data, not a failure.
     await withHarness((job) => {
