@@ -39,6 +39,7 @@ function summaryLine(throughput: number, p99: number): string {
     base_url: 'http://gateway',
     rate: 20,
     duration_s: 5,
+    elapsed_s: 5,
     iterations: count,
     dropped_iterations: 0,
     requests: { 'GET /api/products': row(count - Math.floor(count / 2)), 'GET /api/products/:id': row(Math.floor(count / 2)) },

@@ -140,7 +140,7 @@ export function summaryFromLog(log: string): LoadSummary {
     .find((candidate) => candidate.startsWith(summaryLinePrefix));
   if (!line) throw new SummaryMissing(`no line starting "${summaryLinePrefix.trim()}" in the k6 log (${log.length} characters)`);
   const summary = JSON.parse(line.slice(summaryLinePrefix.length)) as Partial<LoadSummary>;
-  for (const field of ['requests', 'duration_s', 'dropped_iterations', 'thresholds_ok'] as const) {
+  for (const field of ['requests', 'duration_s', 'elapsed_s', 'dropped_iterations', 'thresholds_ok'] as const) {
     if (summary[field] === undefined) throw new SummaryMissing(`the k6 summary has no ${field}`);
   }
   return summary as LoadSummary;
