@@ -11,7 +11,7 @@ import { summarize, type EndOfTestData } from '../../../loadtests/lib/summary.ts
 import { inconsistencies } from '../../../scripts/scaling/results.ts';
 import type { ExperimentRun } from '@scaleshop/cdk8s/src/experiment-spec.ts';
 import { experimentResults, fold, nextRun, runFromSummary, specWithDefaults, stepsDone } from '../src/experiment/plan.ts';
-import { SummaryMissing, summaryFromLog } from '../src/experiment/render.ts';
+import { configMapDataLimitBytes, resultsConfigMap, SummaryMissing, summaryFromLog } from '../src/experiment/render.ts';
 
 const spec = (overrides: Record<string, unknown> = {}) =>
   specWithDefaults({ target: { shop: 'demo', service: 'product' }, replicas: [1, 2, 4], scenario: 'browse', load: { rates: [40, 10, 20] }, ...overrides });
@@ -191,3 +191,27 @@ describe('a k6 summary as a run', () => {
     assert.throws(() => summaryFromLog('scaleshop-summary {"requests":{},"duration_s":30}\n'), /no elapsed_s/);
   });
 });
+
+describe('the results ConfigMap and its 1 MiB', () => {
+  const owner = { apiVersion: 'scaleshop.dev/v1alpha1', kind: 'ScalingExperiment', metadata: { name: 'sweep', namespace: 'lab', uid: 'u-1' }, spec: spec() };
+  const files = { resultsJson: '{"service":"product"}\n', reportMd: '# product\n' };
+  const charts = { 'throughput.svg': `<svg>${'x'.repeat(600)}</svg>`, 'latency.svg': `<svg>${'y'.repeat(600)}</svg>` };
+  // Keys and values, in bytes, as the API server counts them: 12 + 22, 9 + 10, 14 + 611, 11 + 611.
+  const whole = 12 + 22 + 9 + 10 + 14 + 611 + 11 + 611;
+
+  test('everything while it fits', () => {
+    const written = resultsConfigMap(owner, files, charts, whole);
+    assert.equal(written.kind, 'fits');
+    assert.ok(written.kind === 'fits' && !written.chartsLeftOut && written.bytes === whole);
+    assert.deepEqual(Object.keys((written as { object: { data: object } }).object.data).sort(), ['latency.svg', 'report.md', 'results.json', 'throughput.svg']);
+  });
+
+  test('past the limit the charts are left out, and it says so; past it without them, no ConfigMap', () => {
+    const written = resultsConfigMap(owner, files, charts, whole - 1);
+    assert.ok(written.kind === 'fits' && written.chartsLeftOut);
+    assert.deepEqual(Object.keys((written as { object: { data: object } }).object.data).sort(), ['report.md', 'results.json']);
+    assert.deepEqual(resultsConfigMap(owner, files, charts, 52), { kind: 'tooLarge', bytes: 53 });
+    assert.equal(configMapDataLimitBytes, 1_048_576);
+  });
+});
+

@@ -248,6 +248,15 @@ describe('ScalingExperiment against an API server stand-in', () => {
     assert.equal(parsed.conditions.cores, 0.5);
     assert.deepEqual(parsed.conditions.knobs, { PRODUCT_CACHE: 'off' });
     assert.match(results!.data['report.md'], /^# product: browse, 1, 2, 4 replicas/);
+    // The charts a local run writes beside them, under the names report.md links.
+    assert.deepEqual(Object.keys(results!.data).sort(), ['latency.svg', 'report.md', 'results.json', 'throughput.svg']);
+    assert.match(results!.data['report.md'], /!\[throughput\]\(throughput\.svg\)/);
+    assert.match(results!.data['throughput.svg'], /^<svg[^>]*>[\s\S]*product: throughput against replicas[\s\S]*<\/svg>$/);
+    assert.match(results!.data['latency.svg'], /^<svg[^>]*>[\s\S]*product: p99 against offered load[\s\S]*<\/svg>$/);
+    const bytes = Object.entries(results!.data as Record<string, string>).map(([key, value]) => [key, Buffer.byteLength(key) + Buffer.byteLength(value)] as const);
+    const total = bytes.reduce((sum, [, size]) => sum + size, 0);
+    console.log(`results ConfigMap of 3 steps: ${bytes.map(([key, size]) => `${key} ${size} B`).join(', ')}; ${total} B of the 1 MiB limit`);
+    assert.ok(total < 1024 * 1024 / 4, 'far below the limit');
 
     // The Job as rendered: the pinned image, the scripts mounted by path, the summary asked for on stdout.
     const job = server.list(jobs)[0]!;

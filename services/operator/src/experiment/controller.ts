@@ -18,7 +18,8 @@ import { restartingInformer, type Informer } from '../informer.ts';
 import { collectionPath } from '../kinds.ts';
 import { WorkQueue, type BackoffOptions } from '../work-queue.ts';
 import { experimentResults, fold, nextRun, runFromSummary, specWithDefaults, stepsDone, type NextRun } from './plan.ts';
-import { jobName, k6Container, k6Job, k6NetworkPolicy, resultsConfigMap, resultsConfigMapName, summaryFromLog, type Experiment } from './render.ts';
+import { chartFiles } from '../../../../scripts/scaling/results.ts';
+import { configMapDataLimitBytes, jobName, k6Container, k6Job, k6NetworkPolicy, resultsConfigMap, resultsConfigMapName, summaryFromLog, type Experiment } from './render.ts';
 
 /**
  * Whether a ready replica of the service has its consumers attached: true for the services whose
@@ -317,7 +318,8 @@ export class ExperimentOperator {
     return { kind: 'running' };
   }
 
-  private async finish(experiment: Experiment, status: ExperimentStatus, phase: 'Succeeded' | 'Failed', reason: string, message: string): Promise<void> {
+  private async finish(experiment: Experiment, status: ExperimentStatus, phase: 'Succeeded' | 'Failed', reason: string, finishedBecause: string): Promise<void> {
+    let message = finishedBecause;
     const finishedAt = now();
     const namespace = experiment.metadata.namespace ?? '';
     if (status.phase === 'Running') await this.cleanUp(experiment, status);
@@ -334,8 +336,15 @@ export class ExperimentOperator {
         startedAt: status.startedAt ?? finishedAt,
         finishedAt,
       });
-      await this.apply(resultsConfigMap(experiment, { resultsJson: `${JSON.stringify(results, null, 2)}\n`, reportMd: report }));
-      resultsName = resultsConfigMapName(experiment);
+      const written = resultsConfigMap(experiment, { resultsJson: `${JSON.stringify(results, null, 2)}\n`, reportMd: report }, await chartFiles(results));
+      const limit = `the ${(configMapDataLimitBytes / 1024 / 1024).toFixed(0)} MiB a ConfigMap may hold`;
+      if (written.kind === 'fits') {
+        await this.apply(written.object);
+        resultsName = resultsConfigMapName(experiment);
+        if (written.chartsLeftOut) message = `${message}; the charts were left out of ${resultsName} (with them it would pass ${limit}): npm run experiment -- --cluster draws them from results.json`;
+      } else {
+        message = `${message}; no results ConfigMap: results.json and report.md are ${written.bytes} bytes, past ${limit} (the runs are in status.runs)`;
+      }
     }
     const { currentStep: _step, ...rest } = status;
     await this.writeStatus(
