@@ -274,6 +274,33 @@ describe('ScalingExperiment against an API server stand-in', () => {
     });
   });
 
+  test('what an experiment of 4 steps creates, and the requests it costs the operator (printed for the docs)', async () => {
+    await withHarness((job) => ({ exitCode: 0, throughput: capacity(replicasOfJob(job)), p99: 60 }), async ({ server }) => {
+      server.write(experiments, experiment('four', { replicas: [1, 2, 4, 8] }), 'kubectl');
+      await waitFor('the experiment to succeed', () => statusOf(server, 'four').phase === 'Succeeded');
+      const mine = server.requests.filter((request) => request.token === token);
+      const created = (resource: string) => mine.filter((request) => request.resource === resource && request.verb === 'create').length;
+      // Server-side apply of an object that does not exist yet is authorized as create; once it exists, as patch.
+      const applied = (resource: string) => mine.filter((request) => request.resource === resource && request.method === 'PATCH' && request.contentType?.includes('apply-patch')).length;
+      assert.equal(created('jobs'), 4, 'a Job per step');
+      assert.equal(scaleWrites(server).length, 5, '4 steps and the restore');
+      assert.equal(server.list(jobs).length, 4);
+      assert.deepEqual(server.list(`networking.k8s.io/v1/${namespace}/networkpolicies`).map((object) => object.metadata.name), ['four-k6']);
+      assert.deepEqual(server.list(configMaps).map((object) => object.metadata.name).sort(), ['four-results', 'loadtests']);
+      const byKind = new Map<string, number>();
+      for (const request of mine) {
+        const key = `${request.verb} ${request.resource}`;
+        byKind.set(key, (byKind.get(key) ?? 0) + 1);
+      }
+      const figures = [...byKind].sort(([a], [b]) => a.localeCompare(b)).map(([key, count]) => `${count} ${key}`);
+      console.log(`4 steps: ${mine.length} requests (${applied('jobs')} Job applies, ${applied('networkpolicies')} NetworkPolicy applies): ${figures.join(', ')}`);
+      const resultsBytes = Object.entries(server.get(configMaps, 'four-results')!.data as Record<string, string>).reduce((sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(value), 0);
+      console.log(`4 steps: results ConfigMap ${resultsBytes} B`);
+      // A reconcile per stage, not a loop: with instant rollouts and Jobs, well under 40 requests a step.
+      assert.ok(mine.length < 4 * 40, `${mine.length} requests`);
+    });
+  });
+
   test('two experiments on one service: the second waits, with a condition saying why, then runs', async () => {
     let release = false;
     await withHarness((job) => (job.metadata.name.startsWith('first') && !release ? 'hang' : { exitCode: 0, throughput: capacity(replicasOfJob(job)), p99: 60 }), async ({ server }) => {
