@@ -203,13 +203,13 @@ describe('the results ConfigMap and its 1 MiB', () => {
     const written = resultsConfigMap(owner, files, charts, whole);
     assert.equal(written.kind, 'fits');
     assert.ok(written.kind === 'fits' && !written.chartsLeftOut && written.bytes === whole);
-    assert.deepEqual(Object.keys((written as { object: { data: object } }).object.data).sort(), ['latency.svg', 'report.md', 'results.json', 'throughput.svg']);
+    assert.deepEqual(Object.keys((written as unknown as { object: { data: object } }).object.data).sort(), ['latency.svg', 'report.md', 'results.json', 'throughput.svg']);
   });
 
   test('past the limit the charts are left out, and it says so; past it without them, no ConfigMap', () => {
     const written = resultsConfigMap(owner, files, charts, whole - 1);
     assert.ok(written.kind === 'fits' && written.chartsLeftOut);
-    assert.deepEqual(Object.keys((written as { object: { data: object } }).object.data).sort(), ['report.md', 'results.json']);
+    assert.deepEqual(Object.keys((written as unknown as { object: { data: object } }).object.data).sort(), ['report.md', 'results.json']);
     assert.deepEqual(resultsConfigMap(owner, files, charts, 52), { kind: 'tooLarge', bytes: 53 });
     assert.equal(configMapDataLimitBytes, 1_048_576);
   });
