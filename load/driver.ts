@@ -5,7 +5,7 @@
 import { concurrencyLimits } from '../loadtests/lib/run.ts';
 import type { RunParameters, Scenario } from '../loadtests/lib/runtime.ts';
 import { summarize, type EndOfTestData, type LoadSummary } from '../loadtests/lib/summary.ts';
-import { builtinMetrics, summaryTrendStats, thresholdsFor } from '../loadtests/lib/thresholds.ts';
+import { builtinMetrics, setupEndedMetric, summaryTrendStats, thresholdsFor } from '../loadtests/lib/thresholds.ts';
 import { Metrics, type Trend } from './metrics.ts';
 import { NodeHttp, nodeRuntime, type NodeHttpOptions, type SlowRequest } from './node-runtime.ts';
 import { OpenLoop, type OpenLoopProgress } from './open-loop.ts';
@@ -50,6 +50,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
     // k6 hands every VU a JSON copy of setup's result: so does this, so a journey that keeps
     // anything JSON would lose fails here first.
     const data: unknown = JSON.parse(JSON.stringify(await scenario.setup(runtimeFor(undefined), parameters)));
+    metrics.gauge(setupEndedMetric, performance.now() - runStarted);
     const loop = new OpenLoop({
       rate,
       durationMs: durationSeconds * 1000,

@@ -67,12 +67,19 @@ export class Metrics {
   readonly trends = new Map<string, Trend>();
   readonly rates = new Map<string, RateMetric>();
   readonly counters = new Map<string, number>();
+  /** Last value, min and max, as k6 keeps a gauge. */
+  readonly gauges = new Map<string, { value: number; min: number; max: number }>();
   readonly checks = new Map<string, { passes: number; fails: number }>();
   /** Answers by status code (0: no answer), for the benchmarks and the text report. */
   readonly statuses = new Map<number, number>();
 
   trend(metric: string, ms: number, requestName?: string): void {
     for (const key of keys(metric, requestName)) getOrCreate(this.trends, key, () => new Trend()).add(ms);
+  }
+
+  gauge(metric: string, value: number): void {
+    const before = this.gauges.get(metric);
+    this.gauges.set(metric, { value, min: Math.min(value, before?.min ?? value), max: Math.max(value, before?.max ?? value) });
   }
 
   rate(metric: string, value: boolean, requestName?: string): void {
@@ -104,6 +111,8 @@ export class Metrics {
     }
     for (const [key, rate] of this.rates) metrics[key] = { type: 'rate', contains: 'default', values: { rate: rate.rate, passes: rate.trues, fails: rate.total - rate.trues } };
     for (const [key, count] of this.counters) metrics[key] = { type: 'counter', contains: 'default', values: { count, rate: count / (testRunDurationMs / 1000) } };
+    // The only gauge recorded is a time (setupEndedMetric).
+    for (const [key, values] of this.gauges) metrics[key] = { type: 'gauge', contains: 'time', values: { ...values } };
 
     for (const [key, sources] of Object.entries(thresholds)) {
       // k6 keeps a metric that never got a sample at zero; its thresholds are judged on that.

@@ -30,7 +30,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { ExperimentSpec } from '@scaleshop/cdk8s/src/experiment-spec.ts';
 import { runInCluster } from './scaling/cluster.ts';
 import { judge, judgedBySaga as judgedBySagaOf } from './scaling/judge.ts';
-import { fitPoints, latencyChart, pointFrom, reportMarkdown, throughputChart, warningsFor, type ExperimentResults, type LatencyPoint, type RunMeasurement, type SampledTrace } from './scaling/results.ts';
+import { chartFiles, fitPoints, pointFrom, reportMarkdown, warningsFor, type ExperimentResults, type LatencyPoint, type RunMeasurement, type SampledTrace } from './scaling/results.ts';
 
 const run = promisify(execFile);
 
@@ -491,8 +491,7 @@ async function main() {
   mkdirSync(options.out, { recursive: true });
   writeFileSync(join(options.out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(options.out, 'report.md'), reportMarkdown(results));
-  writeFileSync(join(options.out, 'throughput.svg'), await throughputChart(results));
-  writeFileSync(join(options.out, 'latency.svg'), await latencyChart(results));
+  for (const [file, svg] of Object.entries(await chartFiles(results))) writeFileSync(join(options.out, file), svg);
   process.stdout.write(`${reportMarkdown(results)}\nwritten to ${options.out}\n`);
 }
 

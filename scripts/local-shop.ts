@@ -175,6 +175,8 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
     }
   };
 
+  // A laptop may have no broker yet: the consumer-only services report ready without one, as the others do.
+  const brokerOptional = { READINESS_WAITS_FOR_CONSUMERS: 'false' };
   // What local mode chooses, beyond what the topology gives every deployment.
   const localChoices = (name: ServiceName): Record<string, string> => {
     switch (name) {
@@ -187,7 +189,9 @@ export async function startShop(options: ShopOptions = {}): Promise<Shop> {
           LOGIN_FAILURES_PER_ADDRESS: process.env.LOGIN_FAILURES_PER_ADDRESS ?? '1000000',
         };
       case 'email':
-        return smtpUrl ? { SMTP_URL: smtpUrl } : {};
+        return { ...(smtpUrl ? { SMTP_URL: smtpUrl } : {}), ...brokerOptional };
+      case 'payment':
+        return brokerOptional;
       case 'gateway':
         // The same reason: a load run from this machine is one address, and would be rate-limited as one client.
         return { RATE_LIMIT_MAX: process.env.RATE_LIMIT_MAX ?? '1000000' };

@@ -63,7 +63,7 @@ export const experimentSpecSchema = Type.Object(
     warmupSeconds: Type.Integer({ minimum: 0, maximum: 600, default: 10, description: 'k6 at the run’s rate before the measured run, in the same pod; not counted.' }),
     durationSeconds: Type.Integer({ minimum: 5, maximum: 3600, default: 30 }),
     repeats: Type.Integer({ minimum: 1, maximum: 5, default: 1 }),
-    settleSeconds: Type.Integer({ minimum: 0, maximum: 600, default: 10, description: 'Wait after the rollout, for the consumers to attach to their queues.' }),
+    settleSeconds: Type.Integer({ minimum: 0, maximum: 600, default: 10, description: 'Wait after the rollout (N replicas ready; for payment and email, readiness includes their consumers attached), before the load.' }),
     traceSampling: Type.Number({ minimum: 0, maximum: 1, default: 0.1, description: 'Share of k6 requests sent with a sampled traceparent (traces in Jaeger).' }),
     scriptsConfigMap: Type.String({ minLength: 1, maxLength: 253, default: 'loadtests', description: 'The ConfigMap of the k6 scripts (the chart ships it).' }),
   },

@@ -7,13 +7,17 @@
  * the journeys (POLL_INTERVAL_MS, SAGA_TIMEOUT_MS, BUYER_USERS, HOT_STOCK, ADMIN_EMAIL, ADMIN_PASSWORD).
  */
 import exec from 'k6/execution';
+import { Gauge } from 'k6/metrics';
 import type { Options } from 'k6/options';
 import { concurrencyLimits, defaultBaseUrl, parseDuration } from '../lib/run.ts';
 import type { RunParameters, Scenario } from '../lib/runtime.ts';
 import { formatSummary, summarize, summaryLinePrefix, type EndOfTestData } from '../lib/summary.ts';
-import { summaryTrendStats, thresholdsFor } from '../lib/thresholds.ts';
+import { setupEndedMetric, summaryTrendStats, thresholdsFor } from '../lib/thresholds.ts';
 import { traceSamplingRatio } from '../lib/traceparent.ts';
 import { k6Runtime } from './runtime.ts';
+
+// Custom metrics exist only when made in the init context, that is, when this module loads.
+const setupEnded = new Gauge(setupEndedMetric, true);
 
 export function k6Script<Data>(scenario: Scenario<Data>) {
   const rate = Number(__ENV.RATE || scenario.defaults.rate);
@@ -46,7 +50,11 @@ export function k6Script<Data>(scenario: Scenario<Data>) {
 
   return {
     options,
-    setup: () => scenario.setup(runtime, parameters),
+    async setup(): Promise<Data> {
+      const data = await scenario.setup(runtime, parameters);
+      setupEnded.add(exec.instance.currentTestRunDuration);
+      return data;
+    },
     iteration: (data: Data) => scenario.iteration(runtime, data, exec.scenario.iterationInTest),
     teardown: (data: Data) => scenario.teardown?.(runtime, data),
     handleSummary(data: EndOfTestData): Record<string, string> {

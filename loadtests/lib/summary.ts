@@ -4,7 +4,7 @@
  * measurements (load/metrics.ts). Both then go through summarize(), so `--out` of the driver and
  * the JSON file a k6 script writes are read by the same tools.
  */
-import { builtinMetrics, sagaCompletionMetric, sagaFailedMetric, submetric } from './thresholds.ts';
+import { builtinMetrics, sagaCompletionMetric, sagaFailedMetric, setupEndedMetric, submetric } from './thresholds.ts';
 import type { Scenario } from './runtime.ts';
 
 /** The part of k6's handleSummary data this reads. */
@@ -44,6 +44,14 @@ export interface LoadSummary {
   base_url: string;
   rate: number;
   duration_s: number;
+  /**
+   * The seconds the iterations really took: from the end of setup to the end of the run (k6's
+   * state.testRunDurationMs less setup), the tail of iterations still finishing after the last
+   * was due and teardown included; never less than duration_s. Past capacity, sagas keep
+   * completing in that tail, and throughput over duration_s would credit the shop with the rate
+   * it was offered.
+   */
+  elapsed_s: number;
   iterations: number;
   dropped_iterations: number;
   /** Per request name, in ms. */
@@ -103,12 +111,15 @@ export function summarize(scenario: Scenario<unknown>, run: RunDescription, data
   }
   thresholds.sort((a, b) => (a.metric === b.metric ? a.threshold.localeCompare(b.threshold) : a.metric.localeCompare(b.metric)));
 
+  // Both generators set it; data from elsewhere without it counts the whole run, setup included.
+  const setupEndedMs = data.metrics[setupEndedMetric]?.values.value ?? 0;
   return {
     scenario: scenario.name,
     generator: run.generator,
     base_url: run.baseUrl,
     rate: run.rate,
     duration_s: run.durationSeconds,
+    elapsed_s: Math.max(run.durationSeconds, (data.state.testRunDurationMs - setupEndedMs) / 1000),
     iterations: value(builtinMetrics.iterations, 'count'),
     dropped_iterations: value(builtinMetrics.dropped, 'count'),
     requests,

@@ -29,6 +29,12 @@ export const sagaP99Ms = 10_000;
 
 export const sagaCompletionMetric = 'saga_completion';
 export const sagaFailedMetric = 'saga_failed';
+/**
+ * A gauge (ms) set once, when setup() returns: how far into the run (k6's
+ * exec.instance.currentTestRunDuration, the clock of state.testRunDurationMs) the iterations could
+ * start. The run's own time is testRunDurationMs less this.
+ */
+export const setupEndedMetric = 'setup_ended';
 
 /** k6's names for the metrics these thresholds read; the Node driver records the same ones. */
 export const builtinMetrics = {

@@ -1,14 +1,15 @@
 /**
  * `npm run experiment -- --cluster`: the same experiment, run by the operator in a cluster. It
  * creates a ScalingExperiment from the runner's options, prints its progress as the status
- * changes, and writes the results.json and report.md the operator put in its results ConfigMap,
- * so a cluster run leaves the same files as a local one.
+ * changes, and writes the results.json, report.md and SVG charts the operator put in its results
+ * ConfigMap, so a cluster run leaves the same files as a local one.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { experimentKind, experimentPlural, type ExperimentSpec, type ExperimentStatus } from '@scaleshop/cdk8s/src/experiment-spec.ts';
 import { shopApiVersion, shopGroup, shopVersion } from '@scaleshop/cdk8s/src/shop-spec.ts';
+import { chartFileNames, chartFiles, type ExperimentResults } from './results.ts';
 
 export interface ClusterRun {
   kubeConfig: k8s.KubeConfig;
@@ -37,9 +38,16 @@ export async function runInCluster(run: ClusterRun): Promise<{ phase: 'Succeeded
       const final = status.conditions?.find((condition) => condition.type === (status.phase === 'Succeeded' ? 'Complete' : 'Failed'));
       if (status.resultsConfigMap) {
         const configMap = await core.readNamespacedConfigMap({ name: status.resultsConfigMap, namespace: run.namespace });
+        const data = configMap.data ?? {};
+        const resultsJson = data['results.json'];
+        if (resultsJson === undefined) throw new Error(`ConfigMap ${status.resultsConfigMap} has no results.json`);
+        // The operator leaves the charts out when they would not fit the ConfigMap: drawn here then, from the same results.
+        const chartsMissing = chartFileNames.some((file) => data[file] === undefined);
+        const charts = chartsMissing ? await chartFiles(JSON.parse(resultsJson) as ExperimentResults) : Object.fromEntries(chartFileNames.map((file) => [file, data[file]!]));
+        const files = { 'results.json': resultsJson, 'report.md': data['report.md'] ?? '', ...charts };
         mkdirSync(run.out, { recursive: true });
-        for (const file of ['results.json', 'report.md']) writeFileSync(join(run.out, file), configMap.data?.[file] ?? '');
-        run.log(`written to ${run.out}`);
+        for (const [file, content] of Object.entries(files)) writeFileSync(join(run.out, file), content);
+        run.log(`written to ${run.out}: ${Object.keys(files).join(', ')}${chartsMissing ? ' (the charts drawn here from results.json: the ConfigMap had none)' : ''}`);
       }
       return { phase: status.phase, message: final?.message ?? '' };
     }

@@ -228,6 +228,14 @@ export async function latencyChart(results: ExperimentResults): Promise<string> 
   } as TopLevelSpec);
 }
 
+/** The charts' file names, which report.md links. */
+export const chartFileNames = ['throughput.svg', 'latency.svg'] as const;
+
+/** The charts of an experiment, by file name: local and cluster runs write the same. */
+export async function chartFiles(results: ExperimentResults): Promise<Record<(typeof chartFileNames)[number], string>> {
+  return { 'throughput.svg': await throughputChart(results), 'latency.svg': await latencyChart(results) };
+}
+
 /**
  * Checks a results.json for consistency, as a reader would: every E(N) recomputed from X(N)
  * and X(1), the fit recomputed from the points. Returns the problems found.

@@ -27,8 +27,9 @@ export async function createEmailService(config: ConfigOf<typeof emailConfig>, l
     },
   });
 
-  // Neither the broker nor the SMTP server is a readiness check: without them the HTTP side
-  // still answers, and unsent emails wait in the queues until they are back.
+  // Neither the broker nor the SMTP server is a readiness check (unsent emails wait in the
+  // queues until they are back); the consumer's subscription is, unless turned off (local mode):
+  // email serves no traffic of the shop, only its consumer does the work.
   const messaging = startMessaging({ service: 'email', config, logger, db: database.db });
   try {
     await messaging.consume(
@@ -40,8 +41,9 @@ export async function createEmailService(config: ConfigOf<typeof emailConfig>, l
       service: 'email',
       logger,
       ...(config.METRICS_PORT === undefined ? {} : { metricsPort: config.METRICS_PORT }),
-      readiness: { database: database.ping },
-      optionalChecks: messaging.optionalChecks,
+  // Neither the broker nor the SMTP server is a readiness check (unsent emails wait in the
+  // queues until they are back); the consumer's subscription is, unless turned off (local mode):
+  // email serves no traffic of the shop, only its consumer does the work.
       // Messaging first: its consumers finish the emails in flight, which need SMTP and the database.
       closeOnShutdown: [messaging, mailer, knobs, database],
     });

@@ -51,7 +51,9 @@ describe('ScalingExperiment: the chart and the rendered objects', () => {
 
   test('the k6 Job (with its warm-up), the NetworkPolicy and the results ConfigMap pass the Kubernetes schemas strictly', () => {
     const job = k6Job(experiment, { replicas: 4, repeat: 0, rate: 12.5 }, 'payment-sweep-n4-3-0', Object.keys(loadtestScripts(repositoryRoot)));
-    for (const object of [job, k6NetworkPolicy(experiment), resultsConfigMap(experiment, { resultsJson: '{}', reportMd: '# r' })]) {
+    const results = resultsConfigMap(experiment, { resultsJson: '{}', reportMd: '# r' }, { 'throughput.svg': '<svg></svg>', 'latency.svg': '<svg></svg>' });
+    assert.ok(results.kind === 'fits');
+    for (const object of [job, k6NetworkPolicy(experiment), results.object]) {
       assert.deepEqual(schemaProblems(object as Parameters<typeof schemaProblems>[0]), [], object.kind);
     }
     const pod = (job as unknown as { spec: { template: { spec: { initContainers: { name: string; env: { name: string; value: string }[] }[] } } } }).spec.template.spec;

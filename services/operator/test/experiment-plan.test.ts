@@ -11,7 +11,7 @@ import { summarize, type EndOfTestData } from '../../../loadtests/lib/summary.ts
 import { inconsistencies } from '../../../scripts/scaling/results.ts';
 import type { ExperimentRun } from '@scaleshop/cdk8s/src/experiment-spec.ts';
 import { experimentResults, fold, nextRun, runFromSummary, specWithDefaults, stepsDone } from '../src/experiment/plan.ts';
-import { SummaryMissing, summaryFromLog } from '../src/experiment/render.ts';
+import { configMapDataLimitBytes, resultsConfigMap, SummaryMissing, summaryFromLog } from '../src/experiment/render.ts';
 
 const spec = (overrides: Record<string, unknown> = {}) =>
   specWithDefaults({ target: { shop: 'demo', service: 'product' }, replicas: [1, 2, 4], scenario: 'browse', load: { rates: [40, 10, 20] }, ...overrides });
@@ -115,13 +115,21 @@ describe('folding runs into points and a USL fit', () => {
   });
 });
 
-/** k6's end-of-test data for the browse journey: two request kinds, with thresholds as k6 reports them. */
-function browseData(options: { listCount: number; itemCount: number; itemErrors: number; itemP99: number; dropped: number }): EndOfTestData {
+/**
+ * k6's end-of-test data for the browse journey: two request kinds, with thresholds as k6 reports
+ * them. The shape is k6's documented handleSummary data ("Summary data reference",
+ * https://grafana.com/docs/k6/latest/results-output/end-of-test/custom-summary/): `state.testRunDurationMs`,
+ * the whole run in ms (setup, the scenario with its graceful stop, teardown), and per metric its
+ * type, contains, values (a gauge's value, min and max) and thresholds. The run here: setup ends
+ * 3.7 s in (the setup_ended gauge the scripts set), the 30 s scenario, 7.5 s of iterations still
+ * finishing, 41.2 s in all.
+ */
+function browseData(options: { listCount: number; itemCount: number; itemErrors: number; itemP99: number; dropped: number; testRunDurationMs?: number }): EndOfTestData {
   const trend = (count: number, med: number, p99: number) => ({ type: 'trend' as const, contains: 'time' as const, values: { avg: med, min: 1, med, max: p99 * 1.5, 'p(90)': med * 2, 'p(99)': p99, count } });
   const failed = (passes: number, total: number) => ({ type: 'rate' as const, contains: 'default' as const, values: { rate: passes / total, passes, fails: total - passes } });
   return {
     root_group: { name: '', checks: [{ name: 'status is 200', passes: options.listCount + options.itemCount - options.itemErrors, fails: options.itemErrors }], groups: [] },
-    state: { testRunDurationMs: 31_200 },
+    state: { testRunDurationMs: options.testRunDurationMs ?? 41_200 },
     metrics: {
       'http_req_duration{name:GET /api/products}': { ...trend(options.listCount, 12, 80), thresholds: { 'p(99)<300': { ok: true } } },
       'http_req_duration{name:GET /api/products/:id}': { ...trend(options.itemCount, 9, options.itemP99), thresholds: { 'p(99)<250': { ok: options.itemP99 < 250 } } },
@@ -129,26 +137,36 @@ function browseData(options: { listCount: number; itemCount: number; itemErrors:
       'http_req_failed{name:GET /api/products/:id}': failed(options.itemErrors, options.itemCount),
       iterations: { type: 'counter', contains: 'default', values: { count: options.listCount, rate: options.listCount / 30 } },
       dropped_iterations: { type: 'counter', contains: 'default', values: { count: options.dropped, rate: options.dropped / 30 }, thresholds: { 'count<1': { ok: options.dropped < 1 } } },
+      setup_ended: { type: 'gauge', contains: 'time', values: { value: 3_700, min: 3_700, max: 3_700 } },
     },
   };
 }
 
 const logOf = (data: EndOfTestData) => {
   const summary = summarize(browse, { generator: 'k6', baseUrl: 'http://gateway', rate: 50, durationSeconds: 30 }, data);
-  return `     data_received..: 1 MB\nrunning (0m31.2s), 000/050 VUs\nscaleshop-summary ${JSON.stringify(summary)}\n`;
+  return `     data_received..: 1 MB\nrunning (0m41.2s), 000/050 VUs\nscaleshop-summary ${JSON.stringify(summary)}\n`;
 };
 
 describe('a k6 summary as a run', () => {
   test('thresholds that hold: throughput is the requests that succeeded per second; p99 the slowest kind’s', () => {
     const log = logOf(browseData({ listCount: 900, itemCount: 600, itemErrors: 3, itemP99: 120, dropped: 0 }));
     const recorded = runFromSummary(spec(), { replicas: 2, repeat: 0, rate: 50 }, summaryFromLog(log), 'job-a');
-    // (900 + 600 − 3) / 30 s; errors 3 of 1500.
-    assert.ok(Math.abs(recorded.throughput - 49.9) < 1e-9);
+    // (900 + 600 − 3) over the 41.2 − 3.7 = 37.5 s the iterations took, not the 30 configured; errors 3 of 1500.
+    assert.ok(Math.abs(recorded.throughput - 1497 / 37.5) < 1e-9, String(recorded.throughput));
     assert.equal(recorded.p50Ms, 12);
     assert.equal(recorded.p99Ms, 120);
     assert.ok(Math.abs(recorded.errorRate - 0.002) < 1e-12);
     assert.equal(recorded.thresholdsOk, true);
     assert.equal(recorded.holds, true);
+  });
+
+  test('a run whose iterations ended on time: throughput over the configured duration, never over less', () => {
+    // Setup 3.7 s and a 30 s scenario make 33.7 s; a clock a little short of it still counts 30 s.
+    for (const testRunDurationMs of [33_700, 33_500]) {
+      const summary = summaryFromLog(logOf(browseData({ listCount: 900, itemCount: 600, itemErrors: 0, itemP99: 100, dropped: 0, testRunDurationMs })));
+      assert.equal(summary.elapsed_s, 30);
+      assert.ok(Math.abs(runFromSummary(spec(), { replicas: 1, repeat: 0, rate: 50 }, summary, 'job-t').throughput - 50) < 1e-9);
+    }
   });
 
   test('broken thresholds are data: the run is recorded, and judged by the experiment’s SLO', () => {
@@ -170,5 +188,30 @@ describe('a k6 summary as a run', () => {
   test('a log without the summary line, or with a summary missing its fields, is an error that says so', () => {
     assert.throws(() => summaryFromLog('ERRO[0000] could not initialize: no such file /scripts/browse.ts\n'), SummaryMissing);
     assert.throws(() => summaryFromLog('scaleshop-summary {"requests":{}}\n'), /no duration_s/);
+    assert.throws(() => summaryFromLog('scaleshop-summary {"requests":{},"duration_s":30}\n'), /no elapsed_s/);
   });
 });
+
+describe('the results ConfigMap and its 1 MiB', () => {
+  const owner = { apiVersion: 'scaleshop.dev/v1alpha1', kind: 'ScalingExperiment', metadata: { name: 'sweep', namespace: 'lab', uid: 'u-1' }, spec: spec() };
+  const files = { resultsJson: '{"service":"product"}\n', reportMd: '# product\n' };
+  const charts = { 'throughput.svg': `<svg>${'x'.repeat(600)}</svg>`, 'latency.svg': `<svg>${'y'.repeat(600)}</svg>` };
+  // Keys and values, in bytes, as the API server counts them: 12 + 22, 9 + 10, 14 + 611, 11 + 611.
+  const whole = 12 + 22 + 9 + 10 + 14 + 611 + 11 + 611;
+
+  test('everything while it fits', () => {
+    const written = resultsConfigMap(owner, files, charts, whole);
+    assert.equal(written.kind, 'fits');
+    assert.ok(written.kind === 'fits' && !written.chartsLeftOut && written.bytes === whole);
+    assert.deepEqual(Object.keys((written as unknown as { object: { data: object } }).object.data).sort(), ['latency.svg', 'report.md', 'results.json', 'throughput.svg']);
+  });
+
+  test('past the limit the charts are left out, and it says so; past it without them, no ConfigMap', () => {
+    const written = resultsConfigMap(owner, files, charts, whole - 1);
+    assert.ok(written.kind === 'fits' && written.chartsLeftOut);
+    assert.deepEqual(Object.keys((written as unknown as { object: { data: object } }).object.data).sort(), ['report.md', 'results.json']);
+    assert.deepEqual(resultsConfigMap(owner, files, charts, 52), { kind: 'tooLarge', bytes: 53 });
+    assert.equal(configMapDataLimitBytes, 1_048_576);
+  });
+});
+

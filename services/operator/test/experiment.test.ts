@@ -39,6 +39,7 @@ function summaryLine(throughput: number, p99: number): string {
     base_url: 'http://gateway',
     rate: 20,
     duration_s: 5,
+    elapsed_s: 5,
     iterations: count,
     dropped_iterations: 0,
     requests: { 'GET /api/products': row(count - Math.floor(count / 2)), 'GET /api/products/:id': row(Math.floor(count / 2)) },
@@ -55,6 +56,8 @@ interface Harness {
   operator: ExperimentOperator;
   /** Decides what each new Job's k6 does. */
   behaviour: (job: Record<string, any>) => K6Behaviour;
+  /** At most this many replicas of a Deployment turn ready (pods whose readiness probe fails beyond it); unset, all do. */
+  readyAtMost?: number;
   stop(): Promise<void>;
 }
 
@@ -70,6 +73,17 @@ async function startHarness(behaviour: (job: Record<string, any>) => K6Behaviour
       kind: 'Deployment',
       metadata: { name: 'product', namespace },
       spec: { template: { spec: { containers: [{ name: 'product', image: 'scaleshop/product:abc123', resources: { limits: { cpu: '500m' } }, env: [{ name: 'PRODUCT_CACHE', value: 'off' }] }] } } },
+      status: { replicas: 1, readyReplicas: 1, updatedReplicas: 1, observedGeneration: 1 },
+    },
+    'scaleshop-operator',
+  );
+  server.write(
+    deployments,
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'payment', namespace },
+      spec: { template: { spec: { containers: [{ name: 'payment', image: 'scaleshop/payment:abc123', resources: { limits: { cpu: '500m' } } }] } } },
       status: { replicas: 1, readyReplicas: 1, updatedReplicas: 1, observedGeneration: 1 },
     },
     'scaleshop-operator',
@@ -98,8 +112,9 @@ async function startHarness(behaviour: (job: Record<string, any>) => K6Behaviour
   const cluster = setInterval(() => {
     for (const deployment of server.list(deployments)) {
       const replicas = deployment.spec?.replicas ?? 1;
-      if (deployment.status?.readyReplicas !== replicas || deployment.status?.observedGeneration !== deployment.metadata.generation) {
-        server.write(deployments, { metadata: { name: deployment.metadata.name }, status: { replicas, readyReplicas: replicas, updatedReplicas: replicas, observedGeneration: deployment.metadata.generation } }, 'kube-controller-manager');
+      const ready = Math.min(replicas, harness.readyAtMost ?? replicas);
+      if (deployment.status?.readyReplicas !== ready || deployment.status?.replicas !== replicas || deployment.status?.observedGeneration !== deployment.metadata.generation) {
+        server.write(deployments, { metadata: { name: deployment.metadata.name }, status: { replicas, readyReplicas: ready, updatedReplicas: replicas, observedGeneration: deployment.metadata.generation } }, 'kube-controller-manager');
       }
     }
     for (const job of server.list(jobs)) {
@@ -171,6 +186,30 @@ const capacity = (n: number) => (100 * n) / (1 + 0.05 * (n - 1) + 0.01 * n * (n 
 const replicasOfJob = (job: Record<string, any>) => Number(/-n(\d+)-/.exec(job.metadata.name)![1]);
 
 describe('ScalingExperiment against an API server stand-in', () => {
+  test('a consumer service: no k6 Job until all N replicas are ready, which for payment means N consumers attached', async () => {
+    await withHarness(() => ({ exitCode: 0, throughput: 40, p99: 60 }), async (harness) => {
+      const { server } = harness;
+      // One of the two new pods stays unready: its consumer has not attached (payment's readiness waits for it).
+      harness.readyAtMost = 1;
+      server.write(experiments, experiment('consumers', { target: { shop: 'demo', service: 'payment' }, replicas: [2], settleSeconds: 1 }), 'kubectl');
+      await waitFor('the scale change', () => server.get(deployments, 'payment')?.spec.replicas === 2);
+      await waitFor('the operator to see 1 of 2 ready', () => /1 ready/.test(conditionOf(server, 'consumers', 'Running')?.message ?? ''));
+      // Long enough for many polls (every 30 ms here): still no Job, still Scaling.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(server.list(jobs).length, 0, 'no load while a replica is not ready');
+      assert.equal(statusOf(server, 'consumers').currentStep?.stage, 'Scaling');
+      assert.equal(conditionOf(server, 'consumers', 'Running')?.message, 'scaling payment to 2: 1 ready, 2 updated');
+
+      harness.readyAtMost = undefined;
+      await waitFor('the settle time', () => conditionOf(server, 'consumers', 'Running')?.reason === 'Settling');
+      assert.equal(conditionOf(server, 'consumers', 'Running')?.message, '2 replicas of payment ready, each with its consumers attached (its readiness includes them); settling for 1 s');
+      assert.equal(server.list(jobs).length, 0, 'the settle time comes first');
+      await waitFor('the k6 Job', () => server.list(jobs).length === 1);
+      await waitFor('the experiment to succeed', () => statusOf(server, 'consumers').phase === 'Succeeded');
+      assert.equal(server.get(deployments, 'payment')?.spec.replicas, 1, 'restored');
+    });
+  });
+
   test('a full run: for each N a scale change and a Job; the status gets the points and the fit, the results a ConfigMap, and the replicas come back', async () => {
     // At N = 4 the summary breaks the script's thresholds and k6 exits 99: data, not a failure.
     await withHarness((job) => {
@@ -209,6 +248,15 @@ describe('ScalingExperiment against an API server stand-in', () => {
     assert.equal(parsed.conditions.cores, 0.5);
     assert.deepEqual(parsed.conditions.knobs, { PRODUCT_CACHE: 'off' });
     assert.match(results!.data['report.md'], /^# product: browse, 1, 2, 4 replicas/);
+    // The charts a local run writes beside them, under the names report.md links.
+    assert.deepEqual(Object.keys(results!.data).sort(), ['latency.svg', 'report.md', 'results.json', 'throughput.svg']);
+    assert.match(results!.data['report.md'], /!\[throughput\]\(throughput\.svg\)/);
+    assert.match(results!.data['throughput.svg'], /^<svg[^>]*>[\s\S]*product: throughput against replicas[\s\S]*<\/svg>$/);
+    assert.match(results!.data['latency.svg'], /^<svg[^>]*>[\s\S]*product: p99 against offered load[\s\S]*<\/svg>$/);
+    const bytes = Object.entries(results!.data as Record<string, string>).map(([key, value]) => [key, Buffer.byteLength(key) + Buffer.byteLength(value)] as const);
+    const total = bytes.reduce((sum, [, size]) => sum + size, 0);
+    console.log(`results ConfigMap of 3 steps: ${bytes.map(([key, size]) => `${key} ${size} B`).join(', ')}; ${total} B of the 1 MiB limit`);
+    assert.ok(total < 1024 * 1024 / 4, 'far below the limit');
 
     // The Job as rendered: the pinned image, the scripts mounted by path, the summary asked for on stdout.
     const job = server.list(jobs)[0]!;
@@ -223,6 +271,33 @@ describe('ScalingExperiment against an API server stand-in', () => {
     );
     assert.equal(job.spec.backoffLimit, 0);
     assert.ok(server.get(`networking.k8s.io/v1/${namespace}/networkpolicies`, 'sweep-k6'));
+    });
+  });
+
+  test('what an experiment of 4 steps creates, and the requests it costs the operator (printed for the docs)', async () => {
+    await withHarness((job) => ({ exitCode: 0, throughput: capacity(replicasOfJob(job)), p99: 60 }), async ({ server }) => {
+      server.write(experiments, experiment('four', { replicas: [1, 2, 4, 8] }), 'kubectl');
+      await waitFor('the experiment to succeed', () => statusOf(server, 'four').phase === 'Succeeded');
+      const mine = server.requests.filter((request) => request.token === token);
+      const created = (resource: string) => mine.filter((request) => request.resource === resource && request.verb === 'create').length;
+      // Server-side apply of an object that does not exist yet is authorized as create; once it exists, as patch.
+      const applied = (resource: string) => mine.filter((request) => request.resource === resource && request.method === 'PATCH' && request.contentType?.includes('apply-patch')).length;
+      assert.equal(created('jobs'), 4, 'a Job per step');
+      assert.equal(scaleWrites(server).length, 5, '4 steps and the restore');
+      assert.equal(server.list(jobs).length, 4);
+      assert.deepEqual(server.list(`networking.k8s.io/v1/${namespace}/networkpolicies`).map((object) => object.metadata.name), ['four-k6']);
+      assert.deepEqual(server.list(configMaps).map((object) => object.metadata.name).sort(), ['four-results', 'loadtests']);
+      const byKind = new Map<string, number>();
+      for (const request of mine) {
+        const key = `${request.verb} ${request.resource}`;
+        byKind.set(key, (byKind.get(key) ?? 0) + 1);
+      }
+      const figures = [...byKind].sort(([a], [b]) => a.localeCompare(b)).map(([key, count]) => `${count} ${key}`);
+      console.log(`4 steps: ${mine.length} requests (${applied('jobs')} Job applies, ${applied('networkpolicies')} NetworkPolicy applies): ${figures.join(', ')}`);
+      const resultsBytes = Object.entries(server.get(configMaps, 'four-results')!.data as Record<string, string>).reduce((sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(value), 0);
+      console.log(`4 steps: results ConfigMap ${resultsBytes} B`);
+      // A reconcile per stage, not a loop: with instant rollouts and Jobs, well under 40 requests a step.
+      assert.ok(mine.length < 4 * 40, `${mine.length} requests`);
     });
   });
 

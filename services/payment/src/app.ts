@@ -35,8 +35,8 @@ export async function createPaymentService(config: ConfigOf<typeof paymentConfig
   });
   const payments = createPayments(database.db, provider);
 
-  // The broker is not a readiness check: without it the HTTP side still answers, and the
-  // consumer and the outbox catch up by themselves once it is back.
+  // The broker itself is not a readiness check; the consumer's subscription is, unless turned
+  // off (local mode): payment serves no traffic of the shop, only its consumer does the work.
   const messaging = startMessaging({ service: 'payment', config, logger, db: database.db });
   try {
     await messaging.consume('payment.inventory', { 'inventory.reserved': payments.recordCharge }, { prepare: payments.charge });
@@ -44,7 +44,7 @@ export async function createPaymentService(config: ConfigOf<typeof paymentConfig
       service: 'payment',
       logger,
       ...(config.METRICS_PORT === undefined ? {} : { metricsPort: config.METRICS_PORT }),
-      readiness: { database: database.ping },
+      readiness: { database: database.ping, ...(config.READINESS_WAITS_FOR_CONSUMERS ? { consumers: messaging.consumersAttached } : {}) },
       optionalChecks: messaging.optionalChecks,
       // Messaging first: its consumers finish the messages in flight, which need the database.
       closeOnShutdown: [messaging, knobs, database],

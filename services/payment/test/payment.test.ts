@@ -2,12 +2,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { ConfigError, identityHeadersFor, loadConfig, sql, type App, type Database, type EventData, type OrderLine } from '@scaleshop/platform';
 import { createPaymentService } from '../src/app.ts';
 import { paymentConfig } from '../src/config.ts';
 import { createProvider } from '../src/provider.ts';
 import type { PaymentDatabase } from '../src/schema.ts';
-import { envelopeOf, startServiceHarness, testLogger, waitFor, type ServiceHarness } from '@scaleshop/platform/testing';
+import { createTestDatabase, createTestVhost, envelopeOf, eventually, startServiceHarness, testLogger, testRabbitMqUrl, waitFor, type ServiceHarness, type TestDatabase, type TestVhost } from '@scaleshop/platform/testing';
 
 const items: OrderLine[] = [
   { product_id: 1, name: 'Gaming Laptop', price: '1299.99', quantity: 2 },
@@ -133,7 +135,63 @@ describe('payment service', () => {
   test('health reports ready when the database answers', async () => {
     const ready = await harness.app.inject({ url: '/health/ready' });
     assert.equal(ready.statusCode, 200);
-    assert.deepEqual(ready.json(), { status: 'ready', checks: { database: true }, optional: { broker: true } });
+    assert.deepEqual(ready.json(), { status: 'ready', checks: { database: true, consumers: true }, optional: { broker: true } });
+  });
+});
+
+describe('payment readiness: its consumer attached to the queue', () => {
+  const run = promisify(execFile);
+  const user = decodeURIComponent(new URL(testRabbitMqUrl).username || 'guest');
+  let database: TestDatabase;
+  let vhost: TestVhost;
+  const apps: App[] = [];
+  before(async () => {
+    [database, vhost] = await Promise.all([createTestDatabase('payment_ready'), createTestVhost('payment_ready')]);
+  });
+  after(async () => {
+    for (const app of apps) await app.close().catch(() => {});
+    await vhost?.drop();
+    await database?.drop();
+  });
+  const start = async (overrides: Record<string, string> = {}) => {
+    const config = loadConfig(paymentConfig, { DATABASE_URL: database.url, DATABASE_POOL_MAX: '2', RABBITMQ_URL: vhost.url, RETRY_DELAYS_MS: '50', PAYMENT_LATENCY_MS: '0', ...overrides });
+    const app = await createPaymentService(config, testLogger('payment'));
+    apps.push(app);
+    return app;
+  };
+  const readiness = async (app: App) => {
+    const response = await app.inject({ url: '/health/ready' });
+    return { code: response.statusCode, body: response.json() as { checks: Record<string, boolean>; optional?: Record<string, boolean> } };
+  };
+
+  test('not ready until the broker confirms the subscription, ready once it does, not ready again when the broker cancels it', async () => {
+    // Everything but reading its queue: the topology is declared, the consume is refused
+    // (ACCESS_REFUSED), and the service retries the connection with its back-off.
+    await run('rabbitmqctl', ['-q', 'set_permissions', '-p', vhost.name, user, '.*', '.*', '^(?!payment\\.inventory$).*']);
+    const app = await start();
+    // Local mode's setting: the same replica, but its readiness leaves the consumer out.
+    const local = await start({ READINESS_WAITS_FOR_CONSUMERS: 'false' });
+    await sleep(1_500);
+    const refused = await readiness(app);
+    assert.equal(refused.code, 503);
+    assert.equal(refused.body.checks.consumers, false);
+    assert.equal(refused.body.checks.database, true);
+    const localRefused = await readiness(local);
+    assert.equal(localRefused.code, 200);
+    assert.deepEqual(localRefused.body.checks, { database: true });
+
+    await run('rabbitmqctl', ['-q', 'set_permissions', '-p', vhost.name, user, '.*', '.*', '.*']);
+    // The next reconnection (at most 5 s of back-off) subscribes.
+    const attached = await eventually(() => readiness(app), (answer) => answer.code === 200, 15_000);
+    assert.equal(attached.code, 200);
+    assert.deepEqual(attached.body.checks, { database: true, consumers: true });
+
+    // The broker cancels the subscription when its queue goes: still connected, no longer consuming.
+    await run('rabbitmqctl', ['-q', 'delete_queue', '-p', vhost.name, 'payment.inventory']);
+    const cancelled = await eventually(() => readiness(app), (answer) => answer.code === 503);
+    assert.equal(cancelled.code, 503);
+    assert.equal(cancelled.body.checks.consumers, false);
+    assert.equal(cancelled.body.optional?.broker, true, 'the connection stays: only the subscription went');
   });
 });
 

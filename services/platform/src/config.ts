@@ -223,6 +223,25 @@ export function integerList(fallback?: readonly number[], description?: string):
 }
 
 /**
+ * Of the saga services that serve no traffic of the shop (payment, email: the gateway routes
+ * nothing to them), which do nothing but consume: whether their readiness waits for their
+ * consumers. A ready replica then has its subscription confirmed by the broker, so a
+ * Deployment's rollout, and a ScalingExperiment waiting for N ready replicas, mean N replicas
+ * taking messages. Local mode turns it off, so a laptop with no broker still reports every
+ * service ready (docs/operations.md).
+ */
+export const consumerReadinessSetting = 'READINESS_WAITS_FOR_CONSUMERS';
+
+export function consumerReadinessSettings() {
+  return {
+    [consumerReadinessSetting]: boolean(
+      true,
+      'Ready only while its consumers are attached to their queues (the broker confirmed the subscription). Local mode sets false: there the shop reports ready with no broker.',
+    ),
+  };
+}
+
+/**
  * Settings of a service that takes part in the checkout saga over RabbitMQ. `prefetch` is the
  * default number of messages a replica holds at once, per queue. Those ready together share one
  * transaction (one database connection per queue), so a larger prefetch means larger batches

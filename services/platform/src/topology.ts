@@ -185,6 +185,7 @@ export const topology = {
     }),
   }),
   payment: service('payment', {
+    ...env.consumerReadinessSettings(),
     PAYMENT_LATENCY_MS: env.integer({ default: 1_000, min: 0, description: 'How long the simulated provider takes to answer a charge.' }),
     PAYMENT_DECLINE_OVER: env.amount('10000.00', 'Charges above this amount are declined, so the failure path can be tried on purpose.'),
     PAYMENT_FAILURE_RATE: env.number({ default: 0, min: 0, max: 1, description: 'Share of the remaining charges declined at random.' }),
@@ -193,6 +194,7 @@ export const topology = {
     ),
   }),
   email: service('email', {
+    ...env.consumerReadinessSettings(),
     SMTP_URL: env.url({
       default: 'smtp://127.0.0.1:1025',
       protocols: ['smtp', 'smtps'],

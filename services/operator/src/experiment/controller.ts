@@ -2,8 +2,9 @@
  * The ScalingExperiment reconcile loop. Everything it knows of an experiment's progress is in the
  * experiment's status (the runs done, the step in progress, the replicas before), so each
  * reconcile reads the status, does the one next thing, writes the status, and asks to be called
- * again: scale (the scale subresource, with a field manager of its own), wait for the rollout and
- * the settle time, run the k6 Job, read its summary from the pod's log, record the run; at the
+ * again: scale (the scale subresource, with a field manager of its own), wait for the rollout (N
+ * replicas updated and ready) and the settle time, run the k6 Job, read its summary from the pod's
+ * log, record the run; at the
  * end restore the replicas and write the results ConfigMap. A finalizer lets a deletion stop the
  * Job and restore the replicas first.
  */
@@ -11,12 +12,24 @@ import * as k8s from '@kubernetes/client-node';
 import { configOf, type KubeObject, type Shop } from '../desired.ts';
 import { experimentFinalizer, experimentLabel, experimentPlural, type ExperimentRun, type ExperimentStatus } from '@scaleshop/cdk8s/src/experiment-spec.ts';
 import { shopGroup, shopPlural, shopVersion, type Condition } from '@scaleshop/cdk8s/src/shop-spec.ts';
-import type { Logger } from '@scaleshop/platform';
+import { env, type Logger } from '@scaleshop/platform';
+import { serviceOf, type ServiceName } from '@scaleshop/platform/topology';
 import { restartingInformer, type Informer } from '../informer.ts';
 import { collectionPath } from '../kinds.ts';
 import { WorkQueue, type BackoffOptions } from '../work-queue.ts';
 import { experimentResults, fold, nextRun, runFromSummary, specWithDefaults, stepsDone, type NextRun } from './plan.ts';
-import { jobName, k6Container, k6Job, k6NetworkPolicy, resultsConfigMap, resultsConfigMapName, summaryFromLog, type Experiment } from './render.ts';
+import { chartFiles } from '../../../../scripts/scaling/results.ts';
+import { configMapDataLimitBytes, jobName, k6Container, k6Job, k6NetworkPolicy, resultsConfigMap, resultsConfigMapName, summaryFromLog, type Experiment } from './render.ts';
+
+/**
+ * Whether a ready replica of the service has its consumers attached: true for the services whose
+ * readiness waits for them (payment, email, by their READINESS_WAITS_FOR_CONSUMERS setting, on
+ * unless a Shop turns it off). For the others readiness says nothing of their consumers, and
+ * the settle time is all there is.
+ */
+export function readinessIncludesConsumers(service: ServiceName): boolean {
+  return env.consumerReadinessSetting in serviceOf(service).config;
+}
 
 /** Its own field manager: the replicas it sets are told apart from kubectl's and the Shop operator's. */
 export const experimentFieldManager = 'scaleshop-experiments';
@@ -208,13 +221,20 @@ export class ExperimentOperator {
     }
     const deployment = await this.apps.readNamespacedDeployment({ name, namespace });
     const s = deployment.status ?? {};
+    // Ready, not just running: for payment and email a ready replica is one whose consumer the
+    // broker has confirmed (their /health/ready includes it), so N ready replicas are N consumers.
     const rolledOut =
       (s.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0) && s.updatedReplicas === next.replicas && s.readyReplicas === next.replicas && (s.replicas ?? next.replicas) === next.replicas;
-    if (!rolledOut) return this.later(experiment);
+    if (!rolledOut) {
+      const message = `scaling ${name} to ${next.replicas}: ${s.readyReplicas ?? 0} ready, ${s.updatedReplicas ?? 0} updated`;
+      await this.writeStatus(experiment, status, { type: 'Running', holds: true, reason: 'Scaling', message });
+      return this.later(experiment);
+    }
+    const attached = readinessIncludesConsumers(experiment.spec.target.service) ? ', each with its consumers attached (its readiness includes them)' : '';
     await this.writeStatus(
       experiment,
       { ...status, currentStep: { ...step, stage: 'Settling', readySince: now() } },
-      { type: 'Running', holds: true, reason: 'Settling', message: `${next.replicas} replicas of ${name} ready; waiting ${experiment.spec.settleSeconds} s for the consumers to attach` },
+      { type: 'Running', holds: true, reason: 'Settling', message: `${next.replicas} replicas of ${name} ready${attached}; settling for ${experiment.spec.settleSeconds} s` },
     );
     this.later(experiment, 0);
   }
@@ -298,7 +318,8 @@ export class ExperimentOperator {
     return { kind: 'running' };
   }
 
-  private async finish(experiment: Experiment, status: ExperimentStatus, phase: 'Succeeded' | 'Failed', reason: string, message: string): Promise<void> {
+  private async finish(experiment: Experiment, status: ExperimentStatus, phase: 'Succeeded' | 'Failed', reason: string, finishedBecause: string): Promise<void> {
+    let message = finishedBecause;
     const finishedAt = now();
     const namespace = experiment.metadata.namespace ?? '';
     if (status.phase === 'Running') await this.cleanUp(experiment, status);
@@ -315,8 +336,15 @@ export class ExperimentOperator {
         startedAt: status.startedAt ?? finishedAt,
         finishedAt,
       });
-      await this.apply(resultsConfigMap(experiment, { resultsJson: `${JSON.stringify(results, null, 2)}\n`, reportMd: report }));
-      resultsName = resultsConfigMapName(experiment);
+      const written = resultsConfigMap(experiment, { resultsJson: `${JSON.stringify(results, null, 2)}\n`, reportMd: report }, await chartFiles(results));
+      const limit = `the ${(configMapDataLimitBytes / 1024 / 1024).toFixed(0)} MiB a ConfigMap may hold`;
+      if (written.kind === 'fits') {
+        await this.apply(written.object);
+        resultsName = resultsConfigMapName(experiment);
+        if (written.chartsLeftOut) message = `${message}; the charts were left out of ${resultsName} (with them it would pass ${limit}): npm run experiment -- --cluster draws them from results.json`;
+      } else {
+        message = `${message}; no results ConfigMap: results.json and report.md are ${written.bytes} bytes, past ${limit} (the runs are in status.runs)`;
+      }
     }
     const { currentStep: _step, ...rest } = status;
     await this.writeStatus(

@@ -75,8 +75,8 @@ export function stepsDone(spec: ExperimentSpec, runs: readonly ExperimentRun[]):
 
 /** One k6 summary as a run of the status: judged as the local runner judges it. */
 export function runFromSummary(spec: ExperimentSpec, at: NextRun, summary: LoadSummary, job: string): ExperimentRun {
-  // The configured duration: the summary carries no wall time, so past capacity this credits a little of the backlog.
-  const verdict = judge(summary, summary.duration_s, judgedBySaga(spec.scenario));
+  // Over the time the iterations really took (k6's testRunDurationMs less setup), as the local runner counts.
+  const verdict = judge(summary, summary.elapsed_s, judgedBySaga(spec.scenario));
   const generatorSaturated = summary.dropped_iterations > 0;
   return {
     replicas: at.replicas,

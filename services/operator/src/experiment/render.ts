@@ -126,8 +126,33 @@ export function resultsConfigMapName(experiment: Experiment): string {
   return `${experiment.metadata.name.slice(0, 245)}-results`;
 }
 
-export function resultsConfigMap(experiment: Experiment, files: { resultsJson: string; reportMd: string }): KubeObject {
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: metadataOf(experiment, resultsConfigMapName(experiment)), data: { 'results.json': files.resultsJson, 'report.md': files.reportMd } };
+/**
+ * The API server refuses a ConfigMap whose data pass 1 MiB ("The data stored in a ConfigMap
+ * cannot exceed 1 MiB", kubernetes.io/docs/concepts/configuration/configmap), counting each
+ * key's and value's bytes.
+ */
+export const configMapDataLimitBytes = 1024 * 1024;
+
+export function configMapDataBytes(data: Record<string, string>): number {
+  return Object.entries(data).reduce((sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(value), 0);
+}
+
+export type ResultsObject = { kind: 'fits'; object: KubeObject; bytes: number; chartsLeftOut: boolean } | { kind: 'tooLarge'; bytes: number };
+
+/**
+ * results.json and report.md, and the charts while everything fits the limit. The charts go
+ * first when it does not: they are drawn from results.json, which `npm run experiment --
+ * --cluster` does itself when they are missing. A results.json and report.md past the limit
+ * alone (hundreds of runs) make no ConfigMap; the runs stay in the status.
+ */
+export function resultsConfigMap(experiment: Experiment, files: { resultsJson: string; reportMd: string }, charts: Record<string, string>, limitBytes = configMapDataLimitBytes): ResultsObject {
+  const essential = { 'results.json': files.resultsJson, 'report.md': files.reportMd };
+  const whole = { ...essential, ...charts };
+  const object = (data: Record<string, string>): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: metadataOf(experiment, resultsConfigMapName(experiment)), data });
+  if (configMapDataBytes(whole) <= limitBytes) return { kind: 'fits', object: object(whole), bytes: configMapDataBytes(whole), chartsLeftOut: false };
+  const bytes = configMapDataBytes(essential);
+  if (bytes <= limitBytes) return { kind: 'fits', object: object(essential), bytes, chartsLeftOut: Object.keys(charts).length > 0 };
+  return { kind: 'tooLarge', bytes };
 }
 
 export class SummaryMissing extends Error {}
@@ -140,7 +165,7 @@ export function summaryFromLog(log: string): LoadSummary {
     .find((candidate) => candidate.startsWith(summaryLinePrefix));
   if (!line) throw new SummaryMissing(`no line starting "${summaryLinePrefix.trim()}" in the k6 log (${log.length} characters)`);
   const summary = JSON.parse(line.slice(summaryLinePrefix.length)) as Partial<LoadSummary>;
-  for (const field of ['requests', 'duration_s', 'dropped_iterations', 'thresholds_ok'] as const) {
+  for (const field of ['requests', 'duration_s', 'elapsed_s', 'dropped_iterations', 'thresholds_ok'] as const) {
     if (summary[field] === undefined) throw new SummaryMissing(`the k6 summary has no ${field}`);
   }
   return summary as LoadSummary;

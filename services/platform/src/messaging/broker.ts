@@ -17,6 +17,8 @@ export interface ChannelWorker {
   start(model: ChannelModel): Promise<void>;
   /** Stop taking new work, finish what is in flight. */
   stop(): Promise<void>;
+  /** Whether the broker has confirmed its subscription (basic.consume-ok) on the channel open now. */
+  attached(): boolean;
 }
 
 export interface Broker {

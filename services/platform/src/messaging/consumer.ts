@@ -1,6 +1,6 @@
 import { context, ROOT_CONTEXT, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { ChannelModel, ConsumeMessage } from 'amqplib';
+import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import pLimit from 'p-limit';
 import type { Logger } from '../logger.ts';
 import { countDeadLettered, countRetried, observeConsumed, observeQueueWait, type ConsumerOutcome } from '../metrics.ts';
@@ -106,6 +106,8 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
   const turns = pLimit(concurrency);
   let channel: ChannelAcks | undefined;
   let consumerTag: string | undefined;
+  /** The channel whose consume-ok came; cleared when that channel closes or the broker cancels the subscription. */
+  let attachedOn: ConfirmChannel | undefined;
   let stopping = false;
   const inFlight = new Set<Promise<void>>();
 
@@ -353,11 +355,18 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
       if (stopping) return;
       const created = await model.createConfirmChannel();
       created.on('error', (error: Error) => logger.warn({ err: error, queue }, 'consumer channel error'));
+      created.on('close', () => {
+        if (attachedOn === created) attachedOn = undefined;
+      });
       await created.prefetch(prefetch);
       const acks = channelAcks(created);
       channel = acks;
       const reply = await created.consume(queue, (message) => {
-        if (!message) return; // cancelled by the broker (queue deleted); recovery will restart us
+        if (!message) {
+          // Cancelled by the broker (queue deleted): no longer attached; recovery will restart us.
+          if (attachedOn === created) attachedOn = undefined;
+          return;
+        }
         acks.delivered(message);
         // A message waiting for its turn still belongs to its own trace, whose context is active only now.
         const delivered = context.active();
@@ -365,10 +374,13 @@ export function createConsumer<DB, Q extends QueueName>(options: ConsumerOptions
         inFlight.add(work);
       });
       consumerTag = reply.consumerTag;
+      if (!stopping) attachedOn = created;
       logger.info({ queue, prefetch, concurrency }, 'consuming');
     },
+    attached: () => attachedOn !== undefined,
     async stop() {
       stopping = true;
+      attachedOn = undefined;
       if (channel && consumerTag) await channel.channel.cancel(consumerTag).catch(() => {});
       await Promise.allSettled([...inFlight]);
       channel?.flush();

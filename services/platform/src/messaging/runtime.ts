@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from '../logger.ts';
-import { connectBroker, type Broker } from './broker.ts';
+import { connectBroker, type Broker, type ChannelWorker } from './broker.ts';
 import { createConsumer, type HandlerMap } from './consumer.ts';
 import type { EventEnvelope, QueueName } from './contracts.ts';
 import { startOutboxRelay, type OutboxRelay } from './outbox-relay.ts';
@@ -19,6 +19,12 @@ export interface Messaging<DB> {
   relay: OutboxRelay;
   /** For /health/ready's optional checks: the service works on without the broker, its events waiting in the outbox. */
   optionalChecks: { broker: () => Promise<boolean> };
+  /**
+   * Whether every consumer started by consume() has its subscription confirmed by the broker on a
+   * live channel: a readiness check for the services that do nothing but consume
+   * (consumerReadinessSettings).
+   */
+  consumersAttached(): Promise<boolean>;
   consume<Q extends QueueName>(
     queue: Q,
     handlers: HandlerMap<DB, Q>,
@@ -33,11 +39,12 @@ export function startMessaging<DB>(options: { service: string; config: Messaging
   const { config, logger, db } = options;
   const broker = connectBroker({ url: config.RABBITMQ_URL, logger, service: options.service, retryDelaysMs: config.RETRY_DELAYS_MS });
   const relay = startOutboxRelay({ db, databaseUrl: config.DATABASE_URL, broker, logger, pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS, name: options.service });
-  const consumers: Array<{ stop(): Promise<void> }> = [];
+  const consumers: ChannelWorker[] = [];
   return {
     broker,
     relay,
     optionalChecks: { broker: async () => broker.isConnected() },
+    consumersAttached: async () => consumers.length > 0 && consumers.every((consumer) => consumer.attached()),
     async consume(queue, handlers, consumeOptions) {
       const consumer = createConsumer({
         queue,
