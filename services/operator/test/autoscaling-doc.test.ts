@@ -46,7 +46,10 @@ test('step 2: the helm flags are valid values, and the Shop they make renders th
   assert.ok(find('TriggerAuthentication', scaled.spec.triggers[0].authenticationRef.name), 'its TriggerAuthentication');
   assert.equal(find('Deployment', 'payment')?.spec.replicas, undefined, 'the autoscaler owns the count');
 
-  assert.equal(find('ConfigMap', 'payment-config')?.data.PAYMENT_LATENCY_MS, '500');
+  // The payment latency is a fault knob: a file in the payment-knobs ConfigMap, applied without a restart.
+  const knobs = find('ConfigMap', 'payment-knobs')?.data ?? {};
+  assert.equal(Object.keys(knobs).length, 1);
+  assert.equal((JSON.parse(Object.values(knobs)[0] as string) as { latency_ms: number }).latency_ms, 500);
   assert.equal(find('ConfigMap', 'payment-config')?.data.CONSUMER_PREFETCH, '4');
   assert.equal(find('ConfigMap', 'gateway-config')?.data.RATE_LIMIT_MAX, '1000000');
   assert.equal(find('ConfigMap', 'user-config')?.data.REGISTRATIONS_PER_ADDRESS, '100000');
