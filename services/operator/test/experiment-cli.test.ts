@@ -16,13 +16,17 @@ import { ApiServerStandIn } from './api-server.ts';
 const namespace = 'lab';
 const experiments = `scaleshop.dev/v1alpha1/${namespace}/scalingexperiments`;
 
-test('--cluster: creates the experiment, follows its status, and writes results.json and report.md from its ConfigMap', async () => {
+/** An API server stand-in, a kubeconfig for it, a folder for the results and the lines the CLI prints. */
+async function standIn() {
   const server = new ApiServerStandIn();
   const url = await server.start();
   const kubeConfig = new k8s.KubeConfig();
   kubeConfig.loadFromOptions({ clusters: [{ name: 's', server: url, skipTLSVerify: true }], users: [{ name: 'u', token: 't' }], contexts: [{ name: 's', cluster: 's', user: 'u' }], currentContext: 's' });
-  const out = join(mkdtempSync(join(tmpdir(), 'cluster-experiment-')), 'results');
-  const lines: string[] = [];
+  return { server, kubeConfig, out: join(mkdtempSync(join(tmpdir(), 'cluster-experiment-')), 'results'), lines: [] as string[] };
+}
+
+test('--cluster: creates the experiment, follows its status, and writes results.json and report.md from its ConfigMap', async () => {
+  const { server, kubeConfig, out, lines } = await standIn();
   try {
     const finished = runInCluster({
       kubeConfig,
@@ -65,12 +69,7 @@ test('--cluster: creates the experiment, follows its status, and writes results.
 });
 
 test('--cluster: a results ConfigMap without the charts (left out past 1 MiB) gets them drawn here from its results.json', async () => {
-  const server = new ApiServerStandIn();
-  const url = await server.start();
-  const kubeConfig = new k8s.KubeConfig();
-  kubeConfig.loadFromOptions({ clusters: [{ name: 's', server: url, skipTLSVerify: true }], users: [{ name: 'u', token: 't' }], contexts: [{ name: 's', cluster: 's', user: 'u' }], currentContext: 's' });
-  const out = join(mkdtempSync(join(tmpdir(), 'cluster-experiment-')), 'results');
-  const lines: string[] = [];
+  const { server, kubeConfig, out, lines } = await standIn();
   const spec = specWithDefaults({ target: { shop: 'demo', service: 'payment' }, replicas: [1, 2, 4], scenario: 'buyer', load: { rates: [10] } });
   const runs = [1, 2, 4].map((replicas) => ({ replicas, repeat: 0, rate: 10, throughput: 9 * replicas ** 0.8, p50Ms: 300, p99Ms: 900, errorRate: 0, generatorSaturated: false, thresholdsOk: true, holds: true, job: `j${replicas}` }));
   const { results, report } = experimentResults(spec, runs, { image: 'scaleshop/payment:1', coresPerReplica: 0.5, knobs: {}, startedAt: '2026-12-01T00:00:00Z', finishedAt: '2026-12-01T00:10:00Z' });
