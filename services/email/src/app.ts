@@ -41,9 +41,8 @@ export async function createEmailService(config: ConfigOf<typeof emailConfig>, l
       service: 'email',
       logger,
       ...(config.METRICS_PORT === undefined ? {} : { metricsPort: config.METRICS_PORT }),
-  // Neither the broker nor the SMTP server is a readiness check (unsent emails wait in the
-  // queues until they are back); the consumer's subscription is, unless turned off (local mode):
-  // email serves no traffic of the shop, only its consumer does the work.
+      readiness: { database: database.ping, ...(config.READINESS_WAITS_FOR_CONSUMERS ? { consumers: messaging.consumersAttached } : {}) },
+      optionalChecks: messaging.optionalChecks,
       // Messaging first: its consumers finish the emails in flight, which need SMTP and the database.
       closeOnShutdown: [messaging, mailer, knobs, database],
     });

@@ -53,6 +53,23 @@ describe('email service', () => {
     await catcher?.close();
   });
 
+  test('health: ready when the database answers and its consumer is attached; the broker is optional', async () => {
+    const ready = await harness.app.inject({ url: '/health/ready' });
+    assert.equal(ready.statusCode, 200);
+    assert.deepEqual(ready.json(), { status: 'ready', checks: { database: true, consumers: true }, optional: { broker: true } });
+  });
+
+  test("health in local mode's setting: the consumer is left out of readiness", async () => {
+    const local = await startHarness('email_local', catcher.smtpPort, { READINESS_WAITS_FOR_CONSUMERS: 'false' });
+    try {
+      const ready = await local.app.inject({ url: '/health/ready' });
+      assert.equal(ready.statusCode, 200);
+      assert.deepEqual(ready.json(), { status: 'ready', checks: { database: true }, optional: { broker: true } });
+    } finally {
+      await local.close();
+    }
+  });
+
   test('payment.processed sends one confirmation, records it and announces email.sent', async () => {
     const data = processedPayment();
     await harness.broker.publish(envelopeOf('payment.processed', data));
