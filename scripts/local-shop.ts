@@ -467,16 +467,16 @@ function label(name: ServiceName): string {
 function pipeOutput(name: ServiceName, child: ChildProcess, output: 'pretty' | 'json' | 'silent', onLogLine?: (service: ServiceName, line: string) => void): void {
   const tail: string[] = [];
   stderrTails.set(child, tail);
-  if (child.stderr) {
-    createInterface({ input: child.stderr }).on('line', (line) => {
-      tail.push(line);
-      if (tail.length > 20) tail.shift();
-    });
-  }
-  if (output === 'silent' && !onLogLine) return;
+  // Silent without a listener: only stderr is piped, and only its tail is kept.
+  const relay = output !== 'silent' || onLogLine !== undefined;
   for (const stream of [child.stdout, child.stderr]) {
     if (!stream) continue;
     createInterface({ input: stream }).on('line', (line) => {
+      if (stream === child.stderr) {
+        tail.push(line);
+        if (tail.length > 20) tail.shift();
+      }
+      if (!relay) return;
       onLogLine?.(name, line);
       if (output !== 'silent') process.stdout.write(`${label(name)} ${output === 'pretty' ? prettyLine(line) : line}\n`);
     });
