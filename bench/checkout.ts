@@ -12,20 +12,12 @@
  *
  * Shoppers are synthetic (bench/shop.ts): no password hashing sits in the measured path.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import autocannon from 'autocannon';
-import { createDatabase, ensureDatabaseExists, migrateToLatest, outboxEntry } from '@scaleshop/platform';
-import { dropDatabase } from '@scaleshop/platform/testing';
-import { testLogger } from '@scaleshop/platform/testing';
-import { migrations as orderMigrations } from '../services/order/src/migrations.ts';
-import { insertOrder } from '../services/order/src/repository.ts';
-import type { OrderDatabase } from '../services/order/src/schema.ts';
 import { cpuPerUnit, cpuSnapshot, formatCpu, settle } from './cpu.ts';
 import { requestsAtRate } from '../load/request-rate.ts';
-import { join } from 'node:path';
-import { percentile, startServer, stopServer } from './measure.ts';
-import { repositoryRoot } from '../scripts/local-shop.ts';
+import { percentile, startBaselineServer, stopServer } from './measure.ts';
+import { placeOrder, withOrderDatabase } from './order-statement.ts';
 import { catalogSize, checkoutRequest, checkoutsAtRate, checkpoint, prepareShoppers, sagaCompletionTimes, startBenchShop, stopBenchShop, waitForFinalStatuses } from './shop.ts';
 
 const rate = Number(process.env.BENCH_CHECKOUT_RATE ?? 200);
@@ -54,32 +46,19 @@ const onlySaga = process.env.BENCH_PHASES === 'saga';
  * connections over a pool of 10, with no HTTP and no services.
  */
 async function rawPostgresCeiling(): Promise<number> {
-  const url = new URL(process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
-  url.pathname = `/bench_raw_${randomBytes(3).toString('hex')}`;
-  await ensureDatabaseExists(url.toString());
-  const logger = testLogger('bench');
-  const database = createDatabase<OrderDatabase>({ url: url.toString(), poolMax: 10, logger, applicationName: 'bench' });
-  let committed = 0;
-  try {
-    await migrateToLatest(database.db, orderMigrations, logger);
+  return withOrderDatabase({ poolMax: 10 }, async (database) => {
+    let committed = 0;
     const deadline = performance.now() + seconds * 1000;
     const worker = async () => {
       while (performance.now() < deadline) {
-        const orderId = randomUUID();
-        const userId = randomUUID();
-        const items = [{ product_id: (committed % catalogSize) + 1, name: 'Gel Pen Pack', price: '8.49', quantity: 1 }];
-        const event = outboxEntry('order.created', { order_id: orderId, user_id: userId, user_email: 'raw@example.com', items, total_amount: '8.49' }, { writerLeaseMs: 5_000 });
-        await insertOrder(database.db, { id: orderId, userId, userEmail: 'raw@example.com', totalAmount: '8.49', items, processingDurationMs: 1 }, event);
+        await placeOrder(database.db, [{ product_id: (committed % catalogSize) + 1, name: 'Gel Pen Pack', price: '8.49', quantity: 1 }]);
         committed++;
       }
     };
     const started = performance.now();
     await Promise.all(Array.from({ length: connections }, worker));
     return committed / ((performance.now() - started) / 1000);
-  } finally {
-    await database.close();
-    await dropDatabase(url.toString());
-  }
+  });
 }
 
 /**
@@ -88,30 +67,24 @@ async function rawPostgresCeiling(): Promise<number> {
  * plus the checkout's one statement, in the same closed loop as phase 2.
  */
 async function chainCeiling(): Promise<{ rate: number; p99: number; non2xx: number; errors: number }> {
-  const url = new URL(process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
-  url.pathname = `/bench_chain_${randomBytes(3).toString('hex')}`;
-  await ensureDatabaseExists(url.toString());
-  const logger = testLogger('bench');
-  const database = createDatabase<OrderDatabase>({ url: url.toString(), poolMax: 2, logger, applicationName: 'bench' });
-  const chain = join(repositoryRoot, 'bench/servers/checkout-chain.ts');
-  const ports = { product: 19_121, cart: 19_122, order: 19_123, proxy: 19_124 };
-  const at = (port: number) => `http://127.0.0.1:${port}`;
-  const servers = [];
-  try {
-    await migrateToLatest(database.db, orderMigrations, logger);
-    servers.push(await startServer(chain, { ROLE: 'product', PORT: String(ports.product) }, `${at(ports.product)}/ready`));
-    servers.push(await startServer(chain, { ROLE: 'cart', PORT: String(ports.cart), UPSTREAM_URL: at(ports.product) }, `${at(ports.cart)}/ready`));
-    servers.push(await startServer(chain, { ROLE: 'order', PORT: String(ports.order), UPSTREAM_URL: at(ports.cart), DATABASE_URL: url.toString() }, `${at(ports.order)}/ready`));
-    servers.push(await startServer(join(repositoryRoot, 'bench/servers/proxy.ts'), { PORT: String(ports.proxy), UPSTREAM_URL: at(ports.order) }, `${at(ports.proxy)}/ready`));
-    const options = { url: `${at(ports.proxy)}/`, method: 'POST' as const, connections };
-    await autocannon({ ...options, duration: 2 });
-    const cannon = await autocannon({ ...options, duration: seconds });
-    return { rate: cannon.requests.average, p99: cannon.latency.p99, non2xx: cannon.non2xx, errors: cannon.errors };
-  } finally {
-    for (const server of servers.reverse()) await stopServer(server);
-    await database.close();
-    await dropDatabase(url.toString());
-  }
+  // The database is the chain's order server's; this process only makes and drops it.
+  return withOrderDatabase({ poolMax: 1 }, async (_database, databaseUrl) => {
+    const ports = { product: 19_121, cart: 19_122, order: 19_123, proxy: 19_124 };
+    const at = (port: number) => `http://127.0.0.1:${port}`;
+    const servers = [];
+    try {
+      servers.push(await startBaselineServer('checkout-chain', { ROLE: 'product', PORT: String(ports.product) }, `${at(ports.product)}/ready`));
+      servers.push(await startBaselineServer('checkout-chain', { ROLE: 'cart', PORT: String(ports.cart), UPSTREAM_URL: at(ports.product) }, `${at(ports.cart)}/ready`));
+      servers.push(await startBaselineServer('checkout-chain', { ROLE: 'order', PORT: String(ports.order), UPSTREAM_URL: at(ports.cart), DATABASE_URL: databaseUrl }, `${at(ports.order)}/ready`));
+      servers.push(await startBaselineServer('proxy', { PORT: String(ports.proxy), UPSTREAM_URL: at(ports.order) }, `${at(ports.proxy)}/ready`));
+      const options = { url: `${at(ports.proxy)}/`, method: 'POST' as const, connections };
+      await autocannon({ ...options, duration: 2 });
+      const cannon = await autocannon({ ...options, duration: seconds });
+      return { rate: cannon.requests.average, p99: cannon.latency.p99, non2xx: cannon.non2xx, errors: cannon.errors };
+    } finally {
+      for (const server of servers.reverse()) await stopServer(server);
+    }
+  });
 }
 
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;

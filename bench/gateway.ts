@@ -7,8 +7,8 @@
 import { dropDatabase } from '@scaleshop/platform/testing';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { repositoryRoot, serviceNodeArguments, serviceRuntimeEnvironment, startShop } from '../scripts/local-shop.ts';
-import { load, printTable, residentMemoryMiB, startServer, stopServer, type Measurement } from './measure.ts';
+import { startShop } from '../scripts/local-shop.ts';
+import { load, printTable, residentMemoryMiB, startBaselineServer, stopServer, type Measurement } from './measure.ts';
 
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -21,14 +21,8 @@ console.log(`scaleshop gateway benchmark: ${connections} connections, ${seconds}
 const results: Measurement[] = [];
 const memory: Record<string, number | undefined> = {};
 
-// Started as the services are: the same node flags and compile cache.
-const hello = await startServer(join(repositoryRoot, 'bench/servers/hello.ts'), { ...serviceRuntimeEnvironment(), PORT: String(helloPort) }, `http://127.0.0.1:${helloPort}/`, serviceNodeArguments);
-const proxy = await startServer(
-  join(repositoryRoot, 'bench/servers/proxy.ts'),
-  { ...serviceRuntimeEnvironment(), PORT: String(proxyPort), UPSTREAM_URL: `http://127.0.0.1:${helloPort}` },
-  `http://127.0.0.1:${proxyPort}/`,
-  serviceNodeArguments,
-);
+const hello = await startBaselineServer('hello', { PORT: String(helloPort) }, `http://127.0.0.1:${helloPort}/`);
+const proxy = await startBaselineServer('proxy', { PORT: String(proxyPort), UPSTREAM_URL: `http://127.0.0.1:${helloPort}` }, `http://127.0.0.1:${proxyPort}/`);
 try {
   results.push(await load({ label: 'fastify hello-world', url: `http://127.0.0.1:${helloPort}/`, connections, seconds, warmupSeconds }));
   results.push(await load({ label: 'hello-world behind one proxy hop', url: `http://127.0.0.1:${proxyPort}/`, connections, seconds, warmupSeconds }));

@@ -2,7 +2,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { repositoryRoot, serviceNodeArguments, serviceRuntimeEnvironment } from '../scripts/local-shop.ts';
 
 export interface Measurement {
   label: string;
@@ -68,6 +70,14 @@ export async function startServer(script: string, environment: Record<string, st
   }
   child.kill();
   throw new Error(`${script} did not start`);
+}
+
+/**
+ * One of bench/servers' baselines, started as the services are (the same node flags, compile
+ * cache and telemetry entry point), so that what it is compared with differs only in the work.
+ */
+export function startBaselineServer(server: 'hello' | 'proxy' | 'checkout-chain', environment: Record<string, string>, readyUrl: string): Promise<ChildProcess> {
+  return startServer(join(repositoryRoot, 'bench/servers', `${server}.ts`), { ...serviceRuntimeEnvironment(), ...environment }, readyUrl, serviceNodeArguments);
 }
 
 export function stopServer(child: ChildProcess): Promise<void> {

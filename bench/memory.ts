@@ -13,8 +13,8 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { serviceNames, type ServiceName } from '@scaleshop/platform';
-import { repositoryRoot, serviceNodeArguments, serviceRuntimeEnvironment } from '../scripts/local-shop.ts';
-import { processMemory, startServer, stopServer, type ProcessMemory } from './measure.ts';
+import { repositoryRoot } from '../scripts/local-shop.ts';
+import { processMemory, startBaselineServer, startServer, stopServer, type ProcessMemory } from './measure.ts';
 import { startBenchShop, stopBenchShop } from './shop.ts';
 
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
@@ -26,12 +26,7 @@ const tracingEnvironment = (tracing: Tracing): Record<string, string> =>
   tracing === 'on' ? { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' } : { OTEL_EXPORTER_OTLP_ENDPOINT: '' };
 
 async function helloWorld(tracing: Tracing): Promise<ProcessMemory | undefined> {
-  const hello = await startServer(
-    join(repositoryRoot, 'bench/servers/hello.ts'),
-    { ...serviceRuntimeEnvironment(), PORT: String(helloPort), OTEL_SERVICE_NAME: 'hello', ...tracingEnvironment(tracing) },
-    `http://127.0.0.1:${helloPort}/`,
-    serviceNodeArguments,
-  );
+  const hello = await startBaselineServer('hello', { PORT: String(helloPort), OTEL_SERVICE_NAME: 'hello', ...tracingEnvironment(tracing) }, `http://127.0.0.1:${helloPort}/`);
   try {
     for (let i = 0; i < 20; i++) await (await fetch(`http://127.0.0.1:${helloPort}/`)).text();
     await sleep(idleSeconds * 1000);

@@ -24,10 +24,10 @@
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { repositoryRoot, serviceNodeArguments, serviceRuntimeEnvironment } from '../scripts/local-shop.ts';
+import { repositoryRoot } from '../scripts/local-shop.ts';
 import { processCpuMs, servicesCpuMs, settle } from './cpu.ts';
 import { requestsAtRate, type RequestRateResult } from '../load/request-rate.ts';
-import { startServer, stopServer } from './measure.ts';
+import { startBaselineServer, startServer, stopServer } from './measure.ts';
 import { catalogSize, checkoutsAtRate, checkpoint, prepareShoppers, sagaCompletionTimes, startBenchShop, stopBenchShop } from './shop.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -60,14 +60,8 @@ const proxyPort = 19_105;
 
 /** The hello-world behind one proxy hop, traced (or not) exactly as the services are. */
 async function measureFloor(tracing: Record<string, string>): Promise<{ floor: RequestRateResult; floorCpuMs: number }> {
-  const telemetry = serviceNodeArguments;
-  const hello = await startServer(join(repositoryRoot, 'bench/servers/hello.ts'), { ...serviceRuntimeEnvironment(), ...tracing, OTEL_SERVICE_NAME: 'hello', PORT: String(helloPort) }, `http://127.0.0.1:${helloPort}/`, telemetry);
-  const proxy = await startServer(
-    join(repositoryRoot, 'bench/servers/proxy.ts'),
-    { ...serviceRuntimeEnvironment(), ...tracing, OTEL_SERVICE_NAME: 'proxy', PORT: String(proxyPort), UPSTREAM_URL: `http://127.0.0.1:${helloPort}` },
-    `http://127.0.0.1:${proxyPort}/`,
-    telemetry,
-  );
+  const hello = await startBaselineServer('hello', { ...tracing, OTEL_SERVICE_NAME: 'hello', PORT: String(helloPort) }, `http://127.0.0.1:${helloPort}/`);
+  const proxy = await startBaselineServer('proxy', { ...tracing, OTEL_SERVICE_NAME: 'proxy', PORT: String(proxyPort), UPSTREAM_URL: `http://127.0.0.1:${helloPort}` }, `http://127.0.0.1:${proxyPort}/`);
   const cpuMs = () => processCpuMs(hello.pid) + processCpuMs(proxy.pid);
   try {
     await settle();

@@ -11,12 +11,11 @@
  * outbox row) against Postgres and answers 202. No authentication, validation, logging, metrics
  * or saga: what is left is what 4 hops and one statement cost on this machine.
  */
-import { randomUUID } from 'node:crypto';
 import Fastify from 'fastify';
-import { createDatabase, createServiceClient, outboxEntry } from '@scaleshop/platform';
+import { createDatabase, createServiceClient, type OrderLine } from '@scaleshop/platform';
 import { testLogger } from '@scaleshop/platform/testing';
-import { insertOrder } from '../../services/order/src/repository.ts';
 import type { OrderDatabase } from '../../services/order/src/schema.ts';
+import { placeOrder } from '../order-statement.ts';
 
 const role = process.env.ROLE;
 const port = Number(process.env.PORT ?? 0);
@@ -38,12 +37,8 @@ if (role === 'product') {
   const database = createDatabase<OrderDatabase>({ url: process.env.DATABASE_URL!, poolMax: 10, logger: testLogger('chain'), applicationName: 'bench-chain' });
   closers.push(() => cart.close(), () => database.close());
   app.post('/', async (_request, reply) => {
-    const { body } = await cart.request<{ items: Array<{ product_id: number; name: string; price: string; quantity: number }> }>({ path: '/cart' });
-    const orderId = randomUUID();
-    const userId = randomUUID();
-    const event = outboxEntry('order.created', { order_id: orderId, user_id: userId, user_email: 'chain@example.com', items: body.items, total_amount: '8.49' }, { writerLeaseMs: 5_000 });
-    await insertOrder(database.db, { id: orderId, userId, userEmail: 'chain@example.com', totalAmount: '8.49', items: body.items, processingDurationMs: 1 }, event);
-    return reply.code(202).send({ order_id: orderId, status: 'pending' });
+    const { body } = await cart.request<{ items: OrderLine[] }>({ path: '/cart' });
+    return reply.code(202).send({ order_id: await placeOrder(database.db, body.items), status: 'pending' });
   });
 } else {
   throw new Error(`ROLE must be product, cart or order, got ${role}`);
