@@ -35,8 +35,6 @@ export interface LocalBroker {
    * services do, may be started meanwhile.
    */
   ready(): Promise<void>;
-  /** rabbitmqctl against this node only (`-n <node>`, its cookie); resolves with what it printed. */
-  ctl(args: readonly string[], timeoutMs?: number): Promise<string>;
   /** `rabbitmqctl stop_app` on this node: the RabbitMQ application stops, every connection drops, the Erlang node stays up. */
   stopApp(): Promise<void>;
   /** `rabbitmqctl start_app`: the application starts again; resolves once it has. */
@@ -137,10 +135,6 @@ export async function startLocalBroker(options: { timeoutMs?: number } = {}): Pr
       directory,
       logFile,
       ready: () => (booted ??= boot()),
-      async ctl(args, timeoutMs = 60_000) {
-        const { stdout } = await run(script('rabbitmqctl'), ['-q', '-n', nodeName, ...args], { env, timeout: timeoutMs });
-        return stdout;
-      },
       stopApp: () => application('stop'),
       startApp: () => application('start'),
       async stop() {

@@ -147,8 +147,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResults> {
       output: 'silent',
       onLogLine: (service, line) => shopLog.write(`${service} ${line}\n`),
       tokenKeys: generateTokenKeys(),
-      // (Every replica a kill or a SIGTERM replaces boots again: the launcher's compile cache keeps that cheap.)
-      environment: { ...options.environment },
+      ...(options.environment ? { environment: options.environment } : {}),
       serviceEnvironment,
     });
     closers.push(() => shop.stop());
