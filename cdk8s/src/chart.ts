@@ -130,6 +130,7 @@ export class ShopChart extends Chart {
 
     for (const service of appServiceNames) {
       const { port, metricsPort } = serviceOf(service);
+      const knobs = serviceKnobs(config, service);
       new NodeService(this, service, {
         name: service,
         image: imageOf(config, service),
@@ -139,7 +140,7 @@ export class ShopChart extends Chart {
         resources: config.liveUpdate ? withLiveUpdateHeadroom(service, config.services[service].resources) : config.services[service].resources,
         ...(config.services[service].replicas === undefined ? {} : { replicas: config.services[service].replicas }),
         settings: serviceSettings(config, service),
-        ...(serviceKnobs(config, service) ? { knobs: { mountPath: knobsMountPath, fileName: knobsFileName, values: serviceKnobs(config, service)! } } : {}),
+        ...(knobs ? { knobs: { mountPath: knobsMountPath, fileName: knobsFileName, values: knobs } } : {}),
         secretEnv: serviceSecretEnv(service),
         liveUpdatePaths: config.liveUpdate ? liveUpdatePaths(service) : [],
         liveUpdateStaging,
