@@ -115,9 +115,7 @@ export function startRuntimeKnobs<K extends string>(options: {
       .onConflict((conflict) => conflict.column('name').doUpdateSet({ value, updated_by: by, updated_at: new Date() }))
       .execute();
 
-  const knobs: RuntimeKnobs<K> = {
-    current: () => values,
-    ready: Promise.resolve(),
+  const knobs: Pick<RuntimeKnobs<K>, 'set' | 'applySpec'> = {
     async set(changes, by) {
       const before = { ...values };
       await db.transaction().execute(async (trx) => {
@@ -150,20 +148,22 @@ export function startRuntimeKnobs<K extends string>(options: {
       logger.warn({ knobs_before: before, knobs_after: values, changed_by: shopSpecAuthor, knobs: changed }, 'fault knobs changed by the Shop spec');
       return changed;
     },
-    close: () => listener.close(),
   };
 
+  // The spec's file is read once this replica has the values in force, then polled.
   let stopWatching = () => {};
-  const watching = options.specFile ? watchSpecFile(options.specFile, knobs, logger) : undefined;
-  knobs.ready = listener.ready.then(reload).then(async () => {
-    if (!watching) return;
-    stopWatching = await watching;
+  const ready = listener.ready.then(reload).then(async () => {
+    if (options.specFile) stopWatching = await watchSpecFile(options.specFile, knobs.applySpec, logger);
   });
-  knobs.close = async () => {
-    stopWatching();
-    await listener.close();
+  return {
+    ...knobs,
+    current: () => values,
+    ready,
+    async close() {
+      stopWatching();
+      await listener.close();
+    },
   };
-  return knobs;
 }
 
 /**
@@ -171,7 +171,7 @@ export function startRuntimeKnobs<K extends string>(options: {
  * knobs keep their values), then polls it: the kubelet replaces a ConfigMap volume's files by
  * swapping a symlink, which a poll of the content sees however it is done.
  */
-async function watchSpecFile<K extends string>(file: NonNullable<Parameters<typeof startRuntimeKnobs<K>>[0]['specFile']>, knobs: RuntimeKnobs<K>, logger: Logger): Promise<() => void> {
+async function watchSpecFile<K extends string>(file: NonNullable<Parameters<typeof startRuntimeKnobs<K>>[0]['specFile']>, applySpec: RuntimeKnobs<K>['applySpec'], logger: Logger): Promise<() => void> {
   const schema = knobsBodySchema(file.specs);
   let last: string | undefined;
   let running: Promise<void> = Promise.resolve();
@@ -196,7 +196,7 @@ async function watchSpecFile<K extends string>(file: NonNullable<Parameters<type
       return;
     }
     try {
-      await knobs.applySpec(values as Partial<KnobValues<K>>);
+      await applySpec(values as Partial<KnobValues<K>>);
       last = text;
     } catch (error) {
       // Not remembered: the next poll tries again.
