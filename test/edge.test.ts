@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { rawRequest, sendRawRequest } from '@scaleshop/platform/testing';
 import { aimsAtServices, edgeRequests, looksInternal } from '../services/gateway/test/edge-requests.ts';
+import { ensureStorefrontBuild } from '../services/storefront/src/build.ts';
 import { startTestShop, type TestShop } from './test-shop.ts';
 import { callGateway, type GatewayCall } from './gateway-client.ts';
 
@@ -28,6 +29,8 @@ async function shopper(): Promise<{ email: string; token: string }> {
 }
 
 before(async () => {
+  // Generated paths include the storefront's pages, which answer 503 until it is built.
+  await ensureStorefrontBuild({ quiet: true });
   shop = await startTestShop('edge');
   gatewayPort = shop.services.gateway.port;
 });

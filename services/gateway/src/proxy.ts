@@ -2,6 +2,7 @@ import replyFrom from '@fastify/reply-from';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Pool } from 'undici';
 import { createBreaker, errorBody, HttpError, identityHeaders, identityHeadersFor, type App } from '@scaleshop/platform';
+import { withoutHopByHopHeaders } from './hop-by-hop.ts';
 import type { Upstream } from './upstreams.ts';
 
 export interface ProxyOptions {
@@ -16,21 +17,6 @@ export interface ProxyOptions {
  */
 const retryOnceOn503 = ({ req, res, attempt }: { req: { method: string }; res?: { statusCode?: number } | null; attempt: number }) =>
   req.method === 'GET' && res?.statusCode === 503 && attempt === 0 ? 50 : null;
-
-/**
- * Hop-by-hop headers describe the gateway's connection to the service, not the client's to the
- * gateway (RFC 9110 §7.6.1). Passed on, the service's `connection: keep-alive` would keep open
- * a connection the client asked to close.
- */
-function withoutHopByHopHeaders<T extends Record<string, unknown>>(headers: T): T {
-  const listed = String(headers.connection ?? '')
-    .split(',')
-    .map((name) => name.trim().toLowerCase())
-    .filter(Boolean);
-  const result = { ...headers };
-  for (const name of ['connection', 'keep-alive', 'proxy-connection', 'upgrade', ...listed]) delete result[name];
-  return result;
-}
 
 /**
  * Never passed on as the client sent them. The trace context is included: the gateway continues

@@ -1,6 +1,7 @@
 import replyFrom from '@fastify/reply-from';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody, type App } from '@scaleshop/platform';
+import { withoutHopByHopHeaders } from './hop-by-hop.ts';
 
 /** The gateway's own and the API's: never a page, whatever the storefront would answer. */
 const reserved = /^\/(api|docs|health|metrics)(\/|$)/i;
@@ -26,6 +27,7 @@ export async function registerStorefront(app: App, baseUrl: string, timeoutMs: n
       if (!isStorefrontPath(path)) return reply.code(404).send(errorBody('NOT_FOUND', `no route for ${request.method} ${path}`));
       return reply.from(path, {
         timeout: timeoutMs,
+        rewriteHeaders: withoutHopByHopHeaders,
         // Nothing of the caller's identity is the storefront's business.
         rewriteRequestHeaders: (_incoming, headers) => {
           const { authorization: _authorization, cookie: _cookie, ...rest } = headers;

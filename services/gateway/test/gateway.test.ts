@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { generateTokenKeys, loadConfig, loadPrivateKey, signAccessToken, type App } from '@scaleshop/platform';
-import { testLogger } from '@scaleshop/platform/testing';
+import { rawRequest, sendRawRequest, testLogger } from '@scaleshop/platform/testing';
 import { createGateway } from '../src/app.ts';
 import { gatewayConfig } from '../src/config.ts';
 
@@ -42,6 +42,12 @@ const urlOf = (server: FastifyInstance) => {
   if (!address || typeof address === 'string') throw new Error('not listening');
   return `http://127.0.0.1:${address.port}`;
 };
+
+/** The gateway on a port of its own, for what only a real connection shows. */
+async function listening(app: App): Promise<number> {
+  if (!app.server.listening) await app.listen({ host: '127.0.0.1', port: 0 });
+  return (app.server.address() as { port: number }).port;
+}
 
 describe('gateway', () => {
   let user: FastifyInstance;
@@ -162,6 +168,17 @@ describe('gateway', () => {
     }
     const write = await gateway.inject({ method: 'POST', url: '/orders/42', payload: {} });
     assert.equal(write.statusCode, 404);
+  });
+
+  test('closes a connection its client asked to close, whichever service answered', async () => {
+    // The upstreams keep their connections to the gateway alive and say so; that is not the client's.
+    const port = await listening(gateway);
+    for (const target of ['/', '/assets/index-Ab12_x.js', '/api/products/1']) {
+      const response = await sendRawRequest(port, [rawRequest('GET', target, { authorization: `Bearer ${token}` })]);
+      assert.equal(response.status, 200, target);
+      assert.equal(response.headers.connection, 'close', target);
+      assert.equal(response.headers['keep-alive'], undefined, target);
+    }
   });
 
   test('says in /health, apart from readiness, that the broker is missing, what that means and how to start one', async () => {
