@@ -32,6 +32,20 @@ try {
   await Promise.all([stopServer(hello), stopServer(proxy)]);
 }
 
+/**
+ * The V8 heap in use and the buffers outside it, from the gateway's own /metrics: how much of the
+ * resident size after load is what the last major collection has not yet freed. It varies
+ * from run to run with when that collection ran.
+ */
+async function heapOf(metricsUrl: string): Promise<{ usedMiB: number; externalMiB: number } | undefined> {
+  const text = await (await fetch(metricsUrl)).text();
+  const gauge = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1]) / 2 ** 20;
+  const usedMiB = gauge('nodejs_heap_size_used_bytes');
+  const externalMiB = gauge('nodejs_external_memory_bytes');
+  return Number.isFinite(usedMiB) && Number.isFinite(externalMiB) ? { usedMiB, externalMiB } : undefined;
+}
+
+let gatewayHeap: Awaited<ReturnType<typeof heapOf>>;
 const shop = await startShop({
   ephemeralPorts: true,
   databasePrefix: `bench_${randomBytes(4).toString('hex')}_`,
@@ -44,6 +58,7 @@ try {
   results.push(await load({ label: 'GET /api/products/:id via gateway', url: `${shop.gatewayUrl}/api/products/1`, connections, seconds, warmupSeconds }));
   memory['gateway'] = residentMemoryMiB(shop.services.gateway.process().pid);
   memory['product'] = residentMemoryMiB(shop.services.product.process().pid);
+  gatewayHeap = await heapOf(shop.gatewayMetricsUrl);
 } finally {
   await shop.stop();
   for (const url of Object.values(shop.databaseUrls)) await dropDatabase(url);
@@ -60,6 +75,8 @@ ratios
 
 resident memory after load (MiB)
 ${Object.entries(memory).map(([name, mib]) => `  ${name.padEnd(12)} ${mib === undefined ? 'n/a' : mib.toFixed(0)}`).join('\n')}
+  of the gateway's: V8 heap in use ${gatewayHeap ? gatewayHeap.usedMiB.toFixed(0) : 'n/a'}, buffers outside it ${gatewayHeap ? gatewayHeap.externalMiB.toFixed(0) : 'n/a'}
+  (live data and garbage not yet collected; a major collection frees the garbage when V8 needs the room)
 `);
 if (results.some((result) => result.errors > 0 || result.non2xx > 0)) {
   console.error('some requests failed: the figures above are not comparable');
