@@ -138,8 +138,11 @@ describe('the open loop', () => {
 
   test('keeps a sample of the traced requests per name, with their latencies, to pick a median and the slowest from', async () => {
     // The server answers each request after the delay its path names, so every latency is known.
+    // A timer counts from the event loop's clock, read in whole milliseconds at the start of the
+    // loop's turn, so it may fire up to 1 ms early by a precise clock (24.8 ms for 25 once in CI):
+    // one more millisecond makes each answer take at least its delay.
     const { server, url } = await listen((request, response) => {
-      setTimeout(() => response.end('{}'), Number(request.url!.slice(1)));
+      setTimeout(() => response.end('{}'), Number(request.url!.slice(1)) + 1);
     });
     try {
       const http = new NodeHttp(url, new Metrics(), { connections: 16, traceSampling: 1 });
